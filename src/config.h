@@ -1,0 +1,43 @@
+/* config: config.yaml (libyaml) into an immutable struct config. */
+#ifndef CONFIG_H
+#define CONFIG_H
+#include <stddef.h>
+
+#include "url.h"
+
+struct config {
+	char *path;            /* file read, or NULL for built-in defaults */
+	char *host;            /* listen host; NULL: 127.0.0.1 and ::1 */
+	int port;              /* 8317 */
+	char *auth_dir;        /* ~/.cli-proxy-api, ~ expanded */
+	int debug;
+	char **api_keys;       /* client keys; n_api_keys 0 = no client auth */
+	size_t n_api_keys;
+	struct url claude_base; /* https://api.anthropic.com */
+	char *ca_file;         /* /etc/ssl/certs/ca-certificates.crt */
+	int claude_system_prefix; /* 1 */
+	int claude_oauth_beta;  /* 1: add oauth-2025-04-20 to anthropic-beta */
+	size_t max_head;       /* 65536 bytes */
+	size_t max_headers;    /* 100 */
+	size_t max_body;       /* 32 MiB */
+	int head_timeout;      /* 30 s: client stalls mid-request */
+	int idle_timeout;      /* 600 s: idle keep-alive connection */
+	int connect_timeout;   /* 10 s: TCP connect and TLS handshake */
+	int upstream_timeout;  /* 600 s: upstream silent while we wait on it */
+};
+
+/* Fill cfg with the built-in defaults. 0 or -1 (ENOMEM). */
+int config_defaults(struct config *cfg);
+
+/* Load path, or when path is NULL the first of
+ * ~/.config/cli-proxy-api/config.yaml and /etc/cli-proxy-api/config.yaml that
+ * exists, else defaults only. On error returns -1, cfg is left empty (nothing
+ * half-applied) and err holds "file:line:column: what was expected".
+ * Unknown keys get one warning line each through log_warn. */
+int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+/* "~/x" -> "$HOME/x". Returns a malloc'd string or NULL. */
+char *config_expand_home(const char *path);
+
+#endif

@@ -1,0 +1,554 @@
+/*
+ * HTTP/1.1 message heads and chunked bodies (RFC 9112), strict where a lax
+ * reading could let two parties disagree on where a message ends: CRLF only,
+ * no obsolete folding, no NUL or bare CR, Content-Length and
+ * Transfer-Encoding never together, one Content-Length value, chunked as the
+ * only transfer coding, plain hex chunk sizes that cannot overflow.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+
+#define CHUNK_LINE_MAX 4096
+
+/* RFC 9110 5.6.2 tchar */
+static int
+is_tchar(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return 1;
+	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+size_t
+http_head_len(const char *buf, size_t len)
+{
+	size_t i;
+
+	/* A blank line ends the head. Bare LF endings are found here too, so
+	 * the parser can refuse them with a clear message instead of waiting
+	 * for a CRLFCRLF that never comes. */
+	for (i = 0; i < len; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (i + 1 < len && buf[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
+}
+
+/* Split off the next CRLF-terminated line. The line holds no CR, LF or NUL
+ * and no control character other than HTAB. */
+static int
+next_line(const char **p, const char *end, const char **line, size_t *llen,
+    const char **why)
+{
+	const char *s = *p, *q;
+
+	for (q = s; q < end; q++) {
+		unsigned char c = (unsigned char)*q;
+
+		if (c == '\r') {
+			if (q + 1 >= end || q[1] != '\n') {
+				*why = "bare CR in the request head";
+				return -1;
+			}
+			*line = s;
+			*llen = (size_t)(q - s);
+			*p = q + 2;
+			return 0;
+		}
+		if (c == '\n') {
+			*why = "line ends must be CRLF, not a bare LF";
+			return -1;
+		}
+		if (c == '\0') {
+			*why = "NUL byte in the request head";
+			return -1;
+		}
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			*why = "control character in the request head";
+			return -1;
+		}
+	}
+	*why = "incomplete head";
+	return -1;
+}
+
+static int
+ieq(const char *a, size_t alen, const char *b)
+{
+	return strlen(b) == alen && strncasecmp(a, b, alen) == 0;
+}
+
+int
+http_name_is(const struct http_header *h, const char *name)
+{
+	return ieq(h->name, h->nlen, name);
+}
+
+const struct http_header *
+http_header_get(const struct http_msg *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < m->nheaders; i++)
+		if (http_name_is(&m->headers[i], name))
+			return &m->headers[i];
+	return NULL;
+}
+
+/* Call fn for each comma-separated, blank-trimmed, non-empty element of a
+ * list-valued header (RFC 9110 5.6.1). Stops early when fn returns non-zero
+ * and returns that value. */
+static int
+list_each(const char *v, size_t vlen,
+    int (*fn)(const char *, size_t, void *), void *arg)
+{
+	size_t i = 0, j;
+	int r;
+
+	while (i < vlen) {
+		while (i < vlen && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		j = i;
+		while (j < vlen && v[j] != ',')
+			j++;
+		size_t e = j;
+		while (e > i && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+			e--;
+		if (e > i && (r = fn(v + i, e - i, arg)) != 0)
+			return r;
+		i = j;
+	}
+	return 0;
+}
+
+struct tok_find {
+	const char *want;
+};
+
+static int
+tok_is(const char *t, size_t n, void *arg)
+{
+	return ieq(t, n, ((struct tok_find *)arg)->want);
+}
+
+/* Does any header called name list token (case-insensitive)? */
+static int
+has_token(const struct http_msg *m, const char *name, const char *token)
+{
+	struct tok_find f = { token };
+	size_t i;
+
+	for (i = 0; i < m->nheaders; i++) {
+		const struct http_header *h = &m->headers[i];
+
+		if (http_name_is(h, name) &&
+		    list_each(h->value, h->vlen, tok_is, &f))
+			return 1;
+	}
+	return 0;
+}
+
+int
+http_is_hop(const struct http_msg *m, const struct http_header *h)
+{
+	static const char *const hop[] = {
+		"connection", "keep-alive", "proxy-connection",
+		"proxy-authenticate", "proxy-authorization", "te", "trailer",
+		"transfer-encoding", "upgrade", NULL
+	};
+	const char *const *p;
+	size_t i;
+
+	for (p = hop; *p; p++)
+		if (http_name_is(h, *p))
+			return 1;
+	/* Headers the sender named in Connection are hop-by-hop too. */
+	for (i = 0; i < m->nheaders; i++) {
+		const struct http_header *c = &m->headers[i];
+		char name[128];
+
+		if (!http_name_is(c, "connection") || h->nlen >= sizeof name)
+			continue;
+		memcpy(name, h->name, h->nlen);
+		name[h->nlen] = '\0';
+		struct tok_find f = { name };
+		if (list_each(c->value, c->vlen, tok_is, &f))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+parse_version(const char *s, size_t n, int *minor)
+{
+	if (n != 8 || memcmp(s, "HTTP/1.", 7) != 0 ||
+	    (s[7] != '0' && s[7] != '1'))
+		return -1;
+	*minor = s[7] - '0';
+	return 0;
+}
+
+static int
+parse_headers(const char **p, const char *end, size_t max_headers,
+    struct http_msg *m, const char **why)
+{
+	const char *line;
+	size_t llen, i;
+
+	for (;;) {
+		if (next_line(p, end, &line, &llen, why) == -1)
+			return -1;
+		if (llen == 0)
+			return 0;
+		if (line[0] == ' ' || line[0] == '\t') {
+			*why = "obsolete line folding is not allowed";
+			return -1;
+		}
+		if (m->nheaders >= max_headers ||
+		    m->nheaders >= HTTP_MAX_HEADERS) {
+			*why = "too many header fields";
+			return -1;
+		}
+		for (i = 0; i < llen && line[i] != ':'; i++)
+			if (!is_tchar((unsigned char)line[i])) {
+				*why = "invalid character in a header name";
+				return -1;
+			}
+		if (i == 0 || i == llen) {
+			*why = "malformed header line";
+			return -1;
+		}
+		struct http_header *h = &m->headers[m->nheaders++];
+		h->name = line;
+		h->nlen = i;
+		size_t vs = i + 1, ve = llen;
+		while (vs < ve && (line[vs] == ' ' || line[vs] == '\t'))
+			vs++;
+		while (ve > vs && (line[ve - 1] == ' ' || line[ve - 1] == '\t'))
+			ve--;
+		h->value = line + vs;
+		h->vlen = ve - vs;
+	}
+}
+
+struct cl_state {
+	uint64_t value;
+	int seen;
+	int bad;
+};
+
+static int
+cl_elem(const char *t, size_t n, void *arg)
+{
+	struct cl_state *st = arg;
+	uint64_t v = 0;
+	size_t i;
+
+	if (n == 0 || n > 18) {
+		st->bad = 1;
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		if (t[i] < '0' || t[i] > '9') {
+			st->bad = 1;
+			return 1;
+		}
+		v = v * 10 + (uint64_t)(t[i] - '0');
+	}
+	if (st->seen && v != st->value) {
+		st->bad = 1;
+		return 1;
+	}
+	st->seen = 1;
+	st->value = v;
+	return 0;
+}
+
+/* Content-Length and Transfer-Encoding into m->framing. is_request selects
+ * the request rules (no body unless framed) over the response rules. */
+static int
+framing(struct http_msg *m, int is_request, const char **why)
+{
+	struct cl_state cl = { 0, 0, 0 };
+	const struct http_header *te = NULL;
+	size_t i, nte = 0;
+
+	for (i = 0; i < m->nheaders; i++) {
+		const struct http_header *h = &m->headers[i];
+
+		if (http_name_is(h, "content-length")) {
+			if (h->vlen == 0 || list_each(h->value, h->vlen,
+			    cl_elem, &cl) || cl.bad) {
+				*why = "invalid or conflicting Content-Length";
+				return -1;
+			}
+		} else if (http_name_is(h, "transfer-encoding")) {
+			te = h;
+			nte++;
+		}
+	}
+	if (te && cl.seen) {
+		*why = "Content-Length together with Transfer-Encoding";
+		return -1;
+	}
+	if (te) {
+		/* Requests: chunked alone. Responses: chunked must be last,
+		 * anything else is delimited by the close. */
+		int chunked = nte == 1 && ieq(te->value, te->vlen, "chunked");
+
+		if (is_request && (!chunked || m->minor == 0)) {
+			*why = "Transfer-Encoding other than chunked";
+			return -1;
+		}
+		if (!is_request && !chunked) {
+			size_t n = te->vlen;
+			chunked = nte == 1 && n >= 7 &&
+			    strncasecmp(te->value + n - 7, "chunked", 7) == 0 &&
+			    (n == 7 || te->value[n - 8] == ',' ||
+			    te->value[n - 8] == ' ');
+		}
+		m->framing = chunked ? HTTP_BODY_CHUNKED : HTTP_BODY_CLOSE;
+	} else if (cl.seen) {
+		m->framing = HTTP_BODY_LENGTH;
+		m->length = cl.value;
+	} else {
+		m->framing = is_request ? HTTP_BODY_NONE : HTTP_BODY_CLOSE;
+	}
+	return 0;
+}
+
+static void
+keep_alive(struct http_msg *m)
+{
+	if (has_token(m, "connection", "close"))
+		m->keep_alive = 0;
+	else if (m->minor == 0)
+		m->keep_alive = has_token(m, "connection", "keep-alive");
+	else
+		m->keep_alive = 1;
+}
+
+int
+http_parse_request(const char *buf, size_t len,
+    const struct http_limits *lim, struct http_msg *m, const char **why)
+{
+	const char *p = buf, *end = buf + len, *line, *sp1, *sp2;
+	size_t llen, i;
+
+	memset(m, 0, sizeof *m);
+	if (len > lim->max_head) {
+		*why = "request head too large";
+		return -1;
+	}
+	/* RFC 9112 2.2: ignore at least one empty line before a request. */
+	if (len >= 2 && buf[0] == '\r' && buf[1] == '\n')
+		p += 2;
+	if (next_line(&p, end, &line, &llen, why) == -1)
+		return -1;
+	sp1 = memchr(line, ' ', llen);
+	sp2 = sp1 ? memchr(sp1 + 1, ' ', llen - (size_t)(sp1 + 1 - line))
+	    : NULL;
+	if (sp1 == NULL || sp2 == NULL || sp1 == line || sp2 == sp1 + 1 ||
+	    parse_version(sp2 + 1, llen - (size_t)(sp2 + 1 - line),
+	    &m->minor) == -1) {
+		*why = "malformed request line";
+		return -1;
+	}
+	for (i = 0; line + i < sp1; i++)
+		if (!is_tchar((unsigned char)line[i])) {
+			*why = "malformed request method";
+			return -1;
+		}
+	for (const char *t = sp1 + 1; t < sp2; t++)
+		if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f) {
+			*why = "malformed request target";
+			return -1;
+		}
+	m->method = line;
+	m->mlen = (size_t)(sp1 - line);
+	m->target = sp1 + 1;
+	m->tlen = (size_t)(sp2 - sp1 - 1);
+	if (parse_headers(&p, end, lim->max_headers, m, why) == -1)
+		return -1;
+	if (p != end) {
+		*why = "malformed request head";
+		return -1;
+	}
+	if (framing(m, 1, why) == -1)
+		return -1;
+	keep_alive(m);
+	m->expect_continue = has_token(m, "expect", "100-continue");
+	m->head_len = len;
+	return 0;
+}
+
+int
+http_parse_response(const char *buf, size_t len, const char *req_method,
+    struct http_msg *m, const char **why)
+{
+	const char *p = buf, *end = buf + len, *line;
+	size_t llen;
+
+	memset(m, 0, sizeof *m);
+	if (next_line(&p, end, &line, &llen, why) == -1)
+		return -1;
+	/* "HTTP/1.1 200" then an optional " reason" */
+	if (llen < 12 || parse_version(line, 8, &m->minor) == -1 ||
+	    line[8] != ' ' || line[9] < '1' || line[9] > '5' ||
+	    line[10] < '0' || line[10] > '9' || line[11] < '0' ||
+	    line[11] > '9' || (llen > 12 && line[12] != ' ')) {
+		*why = "malformed status line";
+		return -1;
+	}
+	m->status = (line[9] - '0') * 100 + (line[10] - '0') * 10 +
+	    (line[11] - '0');
+	if (parse_headers(&p, end, HTTP_MAX_HEADERS, m, why) == -1)
+		return -1;
+	if (p != end) {
+		*why = "malformed response head";
+		return -1;
+	}
+	if (framing(m, 0, why) == -1)
+		return -1;
+	if (m->status < 200 || m->status == 204 || m->status == 304 ||
+	    strcmp(req_method, "HEAD") == 0)
+		m->framing = HTTP_BODY_NONE;
+	keep_alive(m);
+	if (m->framing == HTTP_BODY_CLOSE)
+		m->keep_alive = 0;
+	m->head_len = len;
+	return 0;
+}
+
+enum {
+	CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF,
+	CH_TRAILER, CH_TRAILER_LINE, CH_TRAILER_LF, CH_END_LF
+};
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+ssize_t
+http_chunked_feed(struct http_chunked *c, const char *in, size_t n,
+    char *out, size_t *outn, const char **why)
+{
+	size_t i = 0;
+
+	while (i < n && !c->done) {
+		unsigned char ch = (unsigned char)in[i];
+		int h;
+
+		switch (c->state) {
+		case CH_SIZE:
+			if ((h = hexval(ch)) >= 0) {
+				/* 15 hex digits is 2^60: no overflow, and
+				 * far beyond any body limit. */
+				if (++c->ndigits > 15) {
+					*why = "chunk size too large";
+					return -1;
+				}
+				c->left = c->left * 16 + (uint64_t)h;
+				break;
+			}
+			if (c->ndigits == 0) {
+				*why = "chunk size is not hexadecimal";
+				return -1;
+			}
+			if (ch == ';')
+				c->state = CH_EXT;
+			else if (ch == '\r')
+				c->state = CH_SIZE_LF;
+			else {
+				*why = "chunk size is not hexadecimal";
+				return -1;
+			}
+			break;
+		case CH_EXT:
+			if (ch == '\r')
+				c->state = CH_SIZE_LF;
+			else if (ch == '\n' || ch == '\0' ||
+			    ++c->linelen > CHUNK_LINE_MAX) {
+				*why = "malformed chunk extension";
+				return -1;
+			}
+			break;
+		case CH_SIZE_LF:
+			if (ch != '\n') {
+				*why = "chunk size line must end in CRLF";
+				return -1;
+			}
+			c->ndigits = 0;
+			c->linelen = 0;
+			c->state = c->left ? CH_DATA : CH_TRAILER;
+			break;
+		case CH_DATA: {
+			size_t take = n - i;
+
+			if (take > c->left)
+				take = (size_t)c->left;
+			if (out)
+				memcpy(out + *outn, in + i, take);
+			*outn += take;
+			c->left -= take;
+			i += take;
+			if (c->left == 0)
+				c->state = CH_DATA_CR;
+			continue;
+		}
+		case CH_DATA_CR:
+		case CH_DATA_LF:
+			if (ch != (c->state == CH_DATA_CR ? '\r' : '\n')) {
+				*why = "chunk data must end in CRLF";
+				return -1;
+			}
+			c->state = c->state == CH_DATA_CR ? CH_DATA_LF : CH_SIZE;
+			break;
+		case CH_TRAILER:
+			if (ch == '\r') {
+				c->state = CH_END_LF;
+				break;
+			}
+			c->state = CH_TRAILER_LINE;
+			c->linelen = 0;
+			/* FALLTHROUGH */
+		case CH_TRAILER_LINE:
+			if (ch == '\r')
+				c->state = CH_TRAILER_LF;
+			else if (ch == '\n' || ch == '\0' ||
+			    ++c->linelen > CHUNK_LINE_MAX) {
+				*why = "malformed chunked trailer";
+				return -1;
+			}
+			break;
+		case CH_TRAILER_LF:
+		case CH_END_LF:
+			if (ch != '\n') {
+				*why = "chunked trailer must end in CRLF";
+				return -1;
+			}
+			if (c->state == CH_END_LF)
+				c->done = 1;
+			c->state = CH_TRAILER;
+			break;
+		}
+		i++;
+	}
+	return (ssize_t)i;
+}
