@@ -26,8 +26,9 @@ ALL_CFLAGS = $(WARN) $(HARDEN) $(CFLAGS) $(CPPFLAGS)
 ALL_LDFLAGS = $(LDHARD) $(LDFLAGS)
 
 # Objects shared by the program and the unit tests (everything but main).
-LIB_SRC := src/buf.c src/log.c src/config.c src/url.c src/http.c src/ta.c \
-           src/tls.c src/net.c src/token.c src/claude.c src/reply.c \
+LIB_SRC := src/buf.c src/log.c src/secret.c src/config.c src/url.c \
+           src/http.c src/ta.c src/tls.c src/net.c src/proxy.c src/https.c \
+           src/token.c src/oauth.c src/store.c src/claude.c src/reply.c \
            src/filter.c src/serve.c
 LIB_OBJ := $(LIB_SRC:.c=.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

@@ -100,7 +100,8 @@ beta_merge(struct buf *b, const struct http_msg *req, int oauth)
 
 int
 claude_head(struct buf *out, const struct http_msg *req,
-    const struct config *cfg, const struct account *a, size_t body_len)
+    const struct config *cfg, const struct url *base,
+    const struct account *a, size_t body_len)
 {
 	const struct http_header *ver;
 	struct buf beta = { 0 };
@@ -108,8 +109,8 @@ claude_head(struct buf *out, const struct http_msg *req,
 	int oauth = a->kind == ACCT_OAUTH, rc = -1;
 
 	if (buf_addf(out, "%.*s %s%.*s HTTP/1.1\r\nHost: %s\r\n",
-	    (int)req->mlen, req->method, cfg->claude_base.path,
-	    (int)req->tlen, req->target, cfg->claude_base.hostport) == -1)
+	    (int)req->mlen, req->method, base->path,
+	    (int)req->tlen, req->target, base->hostport) == -1)
 		return -1;
 	for (i = 0; i < req->nheaders; i++) {
 		const struct http_header *h = &req->headers[i];
@@ -301,4 +302,53 @@ claude_models(struct buf *out)
 			return -1;
 	return buf_addf(out, "],\"has_more\":false,\"first_id\":\"%s\","
 	    "\"last_id\":\"%s\"}", models[0].id, models[n - 1].id);
+}
+
+/* A reset header's value: epoch seconds or RFC 3339. */
+static time_t
+reset_time(const struct http_header *h)
+{
+	char v[64];
+	char *end;
+	long long t;
+
+	if (h->vlen == 0 || h->vlen >= sizeof v)
+		return 0;
+	memcpy(v, h->value, h->vlen);
+	v[h->vlen] = '\0';
+	t = strtoll(v, &end, 10);
+	if (*end == '\0')
+		return (time_t)t;
+	t = token_parse_time(v);
+	return t == -1 ? 0 : (time_t)t;
+}
+
+time_t
+claude_cooldown(const struct http_msg *resp, time_t now)
+{
+	const struct http_header *h;
+	time_t t, best = 0;
+	size_t i;
+
+	if ((h = http_header_get(resp, "retry-after")) != NULL &&
+	    (t = http_retry_after(h->value, h->vlen, now)) > now)
+		best = t;
+	else if ((h = http_header_get(resp,
+	    "anthropic-ratelimit-unified-reset")) != NULL &&
+	    (t = reset_time(h)) > now)
+		best = t;
+	else
+		for (i = 0; i < resp->nheaders; i++) {
+			h = &resp->headers[i];
+			if (h->nlen < 26 || strncasecmp(h->name,
+			    "anthropic-ratelimit-", 20) != 0 ||
+			    strncasecmp(h->name + h->nlen - 6, "-reset", 6) != 0)
+				continue;
+			if ((t = reset_time(h)) > now && (best == 0 || t < best))
+				best = t;
+		}
+	/* A reset a week away is a broken header, not a plan. */
+	if (best > now + 7 * 86400)
+		best = now + 7 * 86400;
+	return best;
 }

@@ -18,13 +18,20 @@
 int claude_route(const char *method, size_t mlen, const char *path,
     size_t plen);
 
-/* The upstream request head for req into out: request line with the base
- * URL's path prefix and the client's target, Host, the account's credential,
+/* The upstream request head for req into out: request line with base's path
+ * prefix and the client's target, Host, the account's credential,
  * merged anthropic-beta, anthropic-version, Accept-Encoding: identity,
  * Content-Length body_len, and every other client header that is neither a
  * credential nor hop-by-hop. 0 or -1 (ENOMEM). */
 int claude_head(struct buf *out, const struct http_msg *req,
-    const struct config *cfg, const struct account *a, size_t body_len);
+    const struct config *cfg, const struct url *base,
+    const struct account *a, size_t body_len);
+
+/* When a 429 says the account may be used again: retry-after, else
+ * anthropic-ratelimit-unified-reset, else the soonest other
+ * anthropic-ratelimit-*-reset (epoch seconds or RFC 3339). 0 when the
+ * response does not say: the caller backs off. */
+time_t claude_cooldown(const struct http_msg *resp, time_t now);
 
 /* With claude-system-prefix, make the Claude Code line the first system
  * block. Sets *changed to 0 when the body can go as it is (out untouched),

@@ -28,6 +28,8 @@
 
 #define DEFAULT_AUTH_DIR	"~/.cli-proxy-api"
 #define DEFAULT_BASE_URL	"https://api.anthropic.com"
+#define DEFAULT_CLAUDE_TOKEN_URL "https://platform.claude.com/v1/oauth/token"
+#define DEFAULT_CODEX_TOKEN_URL	"https://auth.openai.com/oauth/token"
 #define DEFAULT_CA_FILE		"/etc/ssl/certs/ca-certificates.crt"
 #define USER_CONFIG		"cli-proxy-api/config.yaml"
 #define SYSTEM_CONFIG		"/etc/cli-proxy-api/config.yaml"
@@ -40,6 +42,8 @@ enum ktype {
 	K_PATH,		/* char * field, ~ expanded */
 	K_KEYS,		/* api_keys and n_api_keys */
 	K_URL,		/* struct url field */
+	K_PROXY,	/* struct proxy field */
+	K_APIKEYS,	/* list of {api-key, base-url}: claude_keys, codex_keys */
 	K_UNUSED	/* an upstream CLIProxyAPI key, ignored with a warning */
 };
 
@@ -69,25 +73,26 @@ static const struct key keys[] = {
 	{ "idle-timeout",		K_INT,	OFF(idle_timeout), 1, 86400 },
 	{ "connect-timeout",		K_INT,	OFF(connect_timeout), 1, 86400 },
 	{ "upstream-timeout",		K_INT,	OFF(upstream_timeout), 1, 86400 },
+	{ "proxy-url",			K_PROXY, OFF(proxy), 0, 0 },
+	{ "request-retry",		K_INT,	OFF(request_retry), 0, 20 },
+	{ "claude-token-url",		K_URL,	OFF(claude_token_url), 0, 0 },
+	{ "codex-token-url",		K_URL,	OFF(codex_token_url), 0, 0 },
+	{ "refresh-lead",		K_INT,	OFF(refresh_lead), 0, 2592000 },
+	{ "token-timeout",		K_INT,	OFF(token_timeout), 1, 3600 },
+	{ "claude-api-key",		K_APIKEYS, OFF(claude_keys), 0, 0 },
+	{ "codex-api-key",		K_APIKEYS, OFF(codex_keys), 0, 0 },
 
 	{ "remote-management",		K_UNUSED, 0, 0, 0 },
 	{ "logging-to-file",		K_UNUSED, 0, 0, 0 },
 	{ "usage-statistics-enabled",	K_UNUSED, 0, 0, 0 },
-	{ "proxy-url",			K_UNUSED, 0, 0, 0 },
-	{ "request-retry",		K_UNUSED, 0, 0, 0 },
 	{ "quota-exceeded",		K_UNUSED, 0, 0, 0 },
 	{ "auth",			K_UNUSED, 0, 0, 0 },
 	{ "generative-language-api-key", K_UNUSED, 0, 0, 0 },
-	{ "claude-api-key",		K_UNUSED, 0, 0, 0 },
-	{ "codex-api-key",		K_UNUSED, 0, 0, 0 },
 	{ "gemini-api-key",		K_UNUSED, 0, 0, 0 },
 	{ "openai-compatibility",	K_UNUSED, 0, 0, 0 },
-	{ "claude-token-url",		K_UNUSED, 0, 0, 0 },
 	{ "claude-auth-url",		K_UNUSED, 0, 0, 0 },
 	{ "codex-base-url",		K_UNUSED, 0, 0, 0 },
-	{ "codex-token-url",		K_UNUSED, 0, 0, 0 },
 	{ "codex-auth-url",		K_UNUSED, 0, 0, 0 },
-	{ "refresh-lead",		K_UNUSED, 0, 0, 0 },
 	{ "model-aliases",		K_UNUSED, 0, 0, 0 },
 	{ "allow-remote",		K_UNUSED, 0, 0, 0 },
 	{ "sandbox",			K_UNUSED, 0, 0, 0 },
@@ -459,6 +464,139 @@ fail:
 	return -1;
 }
 
+static int
+set_proxy(struct load *ld, const struct key *k, const yaml_node_t *n)
+{
+	struct proxy *dst = field(ld->cfg, k);
+	const char *s = scalar(n);
+	struct proxy p;
+	char why[160];
+
+	if (s == NULL) {
+		errat(ld, n->start_mark, "%s must be a string", k->name);
+		return -1;
+	}
+	if (proxy_parse(is_null(n) ? "" : s, &p, why, sizeof why) == -1) {
+		errat(ld, n->start_mark, "%s: %s", k->name, why);
+		return -1;
+	}
+	proxy_free(dst);
+	*dst = p;
+	return 0;
+}
+
+static void
+free_api_keys(struct api_key *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (v[i].key != NULL) {
+			explicit_bzero(v[i].key, strlen(v[i].key));
+			free(v[i].key);
+		}
+		url_free(&v[i].base);
+	}
+	free(v);
+}
+
+/* One {api-key, base-url} entry. The key is a secret: never quoted. */
+static int
+api_key_entry(struct load *ld, const struct key *k, const yaml_node_t *n,
+    struct api_key *out)
+{
+	yaml_node_pair_t *p;
+	char why[128];
+
+	if (n->type != YAML_MAPPING_NODE) {
+		errat(ld, n->start_mark, "%s entries must be mappings with "
+		    "api-key and optionally base-url", k->name);
+		return -1;
+	}
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	    p++) {
+		const yaml_node_t *kn = yaml_document_get_node(ld->doc, p->key);
+		const yaml_node_t *vn = yaml_document_get_node(ld->doc,
+		    p->value);
+		const char *name = scalar(kn), *v = scalar(vn);
+
+		if (name == NULL || v == NULL || is_null(vn)) {
+			errat(ld, vn->start_mark, "%s: api-key and base-url "
+			    "must be strings", k->name);
+			return -1;
+		}
+		if (strcmp(name, "api-key") == 0) {
+			if (*v == '\0' || out->key != NULL) {
+				errat(ld, vn->start_mark, "%s: api-key is "
+				    "empty or given twice", k->name);
+				return -1;
+			}
+			if ((out->key = strdup(v)) == NULL) {
+				errat(ld, vn->start_mark, "out of memory");
+				return -1;
+			}
+		} else if (strcmp(name, "base-url") == 0) {
+			if (*v == '\0')
+				continue;
+			url_free(&out->base);
+			if (url_parse(v, &out->base, why, sizeof why) == -1) {
+				errat(ld, vn->start_mark, "%s: base-url: %s",
+				    k->name, why);
+				return -1;
+			}
+		} else {
+			char q[72];
+
+			log_warn("%s:%zu: key '%s' in %s is not used; ignored",
+			    ld->path, kn->start_mark.line + 1,
+			    shown(q, sizeof q, name), k->name);
+		}
+	}
+	if (out->key == NULL) {
+		errat(ld, n->start_mark, "%s: an entry has no api-key",
+		    k->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* claude-api-key / codex-api-key: the pointer field is followed by its
+ * count in struct config. */
+static int
+set_api_keys(struct load *ld, const struct key *k, const yaml_node_t *n)
+{
+	struct api_key **dst = field(ld->cfg, k), *v = NULL;
+	size_t *count = (size_t *)(void *)(dst + 1), i = 0, want;
+	yaml_node_item_t *it;
+
+	if (is_null(n))
+		goto done;
+	if (n->type != YAML_SEQUENCE_NODE) {
+		errat(ld, n->start_mark, "%s must be a list of {api-key, "
+		    "base-url}", k->name);
+		return -1;
+	}
+	want = (size_t)(n->data.sequence.items.top -
+	    n->data.sequence.items.start);
+	if (want > 0 && (v = calloc(want, sizeof *v)) == NULL) {
+		errat(ld, n->start_mark, "out of memory");
+		return -1;
+	}
+	for (it = n->data.sequence.items.start;
+	    it < n->data.sequence.items.top; it++) {
+		if (api_key_entry(ld, k, yaml_document_get_node(ld->doc, *it),
+		    &v[i++]) == -1) {
+			free_api_keys(v, i);
+			return -1;
+		}
+	}
+done:
+	free_api_keys(*dst, *count);
+	*dst = v;
+	*count = i;
+	return 0;
+}
+
 static void
 warn_key(struct load *ld, const yaml_node_t *kn, const char *name, int known)
 {
@@ -509,6 +647,10 @@ apply(struct load *ld, const yaml_node_t *kn, const char *name,
 		return set_keys(ld, k, vn);
 	case K_URL:
 		return set_url(ld, k, vn);
+	case K_PROXY:
+		return set_proxy(ld, k, vn);
+	case K_APIKEYS:
+		return set_api_keys(ld, k, vn);
 	case K_UNUSED:
 		warn_key(ld, kn, name, 1);
 		return 0;
@@ -743,9 +885,15 @@ defaults_base(struct config *c)
 	c->idle_timeout = 600;
 	c->connect_timeout = 10;
 	c->upstream_timeout = 600;
+	c->request_retry = 3;
+	c->refresh_lead = -1;
+	c->token_timeout = 30;
 	if ((c->ca_file = strdup(DEFAULT_CA_FILE)) == NULL)
 		goto fail;
-	if (url_parse(DEFAULT_BASE_URL, &c->claude_base, NULL, 0) == -1)
+	if (url_parse(DEFAULT_BASE_URL, &c->claude_base, NULL, 0) == -1 ||
+	    url_parse(DEFAULT_CLAUDE_TOKEN_URL, &c->claude_token_url, NULL,
+	    0) == -1 || url_parse(DEFAULT_CODEX_TOKEN_URL,
+	    &c->codex_token_url, NULL, 0) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -819,5 +967,10 @@ config_free(struct config *cfg)
 	free(cfg->auth_dir);
 	free(cfg->ca_file);
 	url_free(&cfg->claude_base);
+	url_free(&cfg->claude_token_url);
+	url_free(&cfg->codex_token_url);
+	proxy_free(&cfg->proxy);
+	free_api_keys(cfg->claude_keys, cfg->n_claude_keys);
+	free_api_keys(cfg->codex_keys, cfg->n_codex_keys);
 	memset(cfg, 0, sizeof *cfg);
 }

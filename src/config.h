@@ -3,7 +3,14 @@
 #define CONFIG_H
 #include <stddef.h>
 
+#include "proxy.h"
 #include "url.h"
+
+/* An API key account from claude-api-key / codex-api-key. */
+struct api_key {
+	char *key;             /* secret */
+	struct url base;       /* base-url; host NULL: the provider default */
+};
 
 struct config {
 	char *path;            /* file read, or NULL for built-in defaults */
@@ -24,6 +31,16 @@ struct config {
 	int idle_timeout;      /* 600 s: idle keep-alive connection */
 	int connect_timeout;   /* 10 s: TCP connect and TLS handshake */
 	int upstream_timeout;  /* 600 s: upstream silent while we wait on it */
+	struct proxy proxy;    /* proxy-url; kind PROXY_NONE: direct */
+	int request_retry;     /* 3: more accounts tried after a failure */
+	struct url claude_token_url; /* https://platform.claude.com/v1/oauth/token */
+	struct url codex_token_url;  /* https://auth.openai.com/oauth/token */
+	int refresh_lead;      /* seconds; -1: per provider (4 h, 5 days) */
+	int token_timeout;     /* 30 s: a whole token endpoint exchange */
+	struct api_key *claude_keys; /* claude-api-key */
+	size_t n_claude_keys;
+	struct api_key *codex_keys;  /* codex-api-key */
+	size_t n_codex_keys;
 };
 
 /* Fill cfg with the built-in defaults. 0 or -1 (ENOMEM). */

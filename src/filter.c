@@ -23,6 +23,7 @@
 #include "log.h"
 #include "net.h"
 #include "reply.h"
+#include "store.h"
 #include "ta.h"
 #include "tls.h"
 #include "token.h"
@@ -53,7 +54,7 @@ struct req {
 	int status;             /* for the log line */
 	unsigned long long bytes;
 	long long t0;
-	const char *who;        /* account email, for the log line */
+	char who[256];          /* account email, for the log line */
 };
 
 enum { RD_OK = 1, RD_EOF = 0, RD_TIMEOUT = -1, RD_ERR = -2 };
@@ -330,7 +331,7 @@ client_authorized(const struct config *cfg, const struct http_msg *m)
  * described the upstream connection. */
 static int
 client_head(struct buf *out, const char *head, const struct http_msg *m,
-    int close)
+    int close, const char *extra)
 {
 	const char *eol = memchr(head, '\n', m->head_len);
 	size_t i;
@@ -346,45 +347,56 @@ client_head(struct buf *out, const char *head, const struct http_msg *m,
 		    (int)h->vlen, h->value) == -1)
 			return -1;
 	}
+	if (buf_adds(out, extra) == -1)
+		return -1;
 	return buf_adds(out, close ? "Connection: close\r\n\r\n" : "\r\n");
 }
 
-/* Connect to the upstream unless the open connection can be reused. 0, or
- * -1 after answering 502 or 504. */
+/* Why the upstream could not be asked, for the client and the log. */
+struct fail {
+	int status;             /* 502 or 504 */
+	int exit;               /* non-zero: end the connection with it */
+	char msg[1200];
+};
+
+/* Connect to url unless the open connection can be reused. 0, or -1 with f
+ * filled. */
 static int
-upstream_ready(struct conn *c, struct req *r)
+upstream_ready(struct conn *c, const struct url *url, struct fail *f)
 {
 	const struct config *cfg = c->cfg;
-	char err[512], msg[1024];
+	char err[512];
 	int e;
 
-	if (up_usable(c->up, &cfg->claude_base))
+	if (up_usable(c->up, url))
 		return 0;
 	if (!c->ta_loaded) {
 		if (ta_load(&c->ta, cfg->ca_file, err, sizeof err) == -1) {
-			snprintf(msg, sizeof msg, "%s: set ca-file to a PEM "
-			    "bundle of trusted CAs", err);
-			log_err("%s", msg);
-			answer_error(c, r, 502, msg, 0);
+			snprintf(f->msg, sizeof f->msg, "%s: set ca-file to a "
+			    "PEM bundle of trusted CAs", err);
+			f->status = 502;
+			f->exit = EXIT_TLS;
 			return -1;
 		}
 		c->ta_loaded = 1;
 	}
-	e = up_connect(c->up, &cfg->claude_base, &c->ta,
+	e = up_connect(c->up, url, &cfg->proxy, &c->ta,
 	    cfg->connect_timeout * 1000, err, sizeof err);
 	if (e == UP_OK) {
 		c->up->timeout_ms = cfg->upstream_timeout * 1000;
 		return 0;
 	}
 	if (e == UP_TLS)
-		snprintf(msg, sizeof msg, "upstream %s: %s (ca-file %s)",
-		    cfg->claude_base.host, err, cfg->ca_file);
+		snprintf(f->msg, sizeof f->msg, "upstream %s: %s (ca-file %s)",
+		    url->host, err, cfg->ca_file);
+	else if (strncmp(err, "proxy ", 6) == 0)
+		/* The proxy said no: name it, not the provider. */
+		snprintf(f->msg, sizeof f->msg, "%s; check proxy-url", err);
 	else
-		snprintf(msg, sizeof msg, "upstream %s unreachable: %s; check "
-		    "the network, the host name and claude-base-url",
-		    cfg->claude_base.host, err);
-	log_err("%s", msg);
-	answer_error(c, r, e == UP_TIMEOUT ? 504 : 502, msg, 0);
+		snprintf(f->msg, sizeof f->msg, "upstream %s unreachable: %s; "
+		    "check the network, the host name and the base URL",
+		    url->host, err);
+	f->status = e == UP_TIMEOUT ? 504 : 502;
 	return -1;
 }
 
@@ -411,21 +423,20 @@ upstream_head(struct conn *c, size_t *hl)
 }
 
 /* Send one request upstream and read the response head, reconnecting once
- * when a reused connection turns out closed. Returns bytes in rbuf, or -1
- * after answering the error. */
+ * when a reused connection turns out closed. Returns the bytes in rbuf, or
+ * -1 with f filled. */
 static ssize_t
-exchange(struct conn *c, struct req *r, const struct buf *head,
-    const char *body, size_t blen, size_t *hl)
+exchange(struct conn *c, const struct url *url, const struct buf *head,
+    const char *body, size_t blen, size_t *hl, struct fail *f)
 {
 	const struct config *cfg = c->cfg;
-	char msg[512];
 	int attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		int reused;
 		ssize_t n;
 
-		if (upstream_ready(c, r) == -1)
+		if (upstream_ready(c, url, f) == -1)
 			return -1;
 		reused = c->up->used;
 		if (up_write(c->up, head->p, head->len, 0) == UP_OK &&
@@ -443,25 +454,23 @@ exchange(struct conn *c, struct req *r, const struct buf *head,
 		up_close(c->up);
 	}
 	if (c->up->timed_out) {
-		snprintf(msg, sizeof msg, "upstream %s did not answer within "
-		    "upstream-timeout (%d s)", cfg->claude_base.host,
+		snprintf(f->msg, sizeof f->msg, "upstream %s did not answer "
+		    "within upstream-timeout (%d s)", url->host,
 		    cfg->upstream_timeout);
-		up_close(c->up);
-		answer_error(c, r, 504, msg, 0);
-		return -1;
+		f->status = 504;
+	} else {
+		snprintf(f->msg, sizeof f->msg, "upstream %s closed the "
+		    "connection or sent a malformed response", url->host);
+		f->status = 502;
 	}
-	snprintf(msg, sizeof msg, "upstream %s closed the connection or sent "
-	    "a malformed response", cfg->claude_base.host);
-	log_err("%s", msg);
 	up_close(c->up);
-	answer_error(c, r, 502, msg, 0);
 	return -1;
 }
 
 /* Relay the response body: framing kept, each read written at once. */
 static void
 stream_body(struct conn *c, struct req *r, const struct http_msg *m,
-    size_t at_hand_off, size_t at_hand)
+    size_t at_hand_off, size_t at_hand, const char *extra)
 {
 	struct http_chunked ch = { 0 };
 	uint64_t left = m->length;
@@ -471,7 +480,7 @@ stream_body(struct conn *c, struct req *r, const struct http_msg *m,
 	size_t n = at_hand;
 	int first = 1, done = m->framing == HTTP_BODY_NONE;
 
-	if (client_head(&head, (char *)c->rbuf, m, r->close) == -1)
+	if (client_head(&head, (char *)c->rbuf, m, r->close, extra) == -1)
 		goto fail;
 	for (;;) {
 		/* How much of this read belongs to the response. */
@@ -535,69 +544,235 @@ fail:
 	up_close(c->up);
 }
 
+/* Every account is cooling down: 429 with the soonest reset. */
+static void
+answer_cooling(struct conn *c, struct req *r, time_t soonest,
+    const char *msg)
+{
+	struct buf b = { 0 };
+	char extra[64];
+	long wait = (long)(soonest - time(NULL));
+
+	snprintf(extra, sizeof extra, "retry-after: %ld\r\n",
+	    wait > 0 ? wait : 1);
+	r->status = 429;
+	if (reply_error_ex(&b, 429, msg, r->close ? REPLY_CLOSE : 0,
+	    extra) == 0) {
+		r->bytes += b.len;
+		(void)write_buf(c, b.p, b.len);
+	}
+	buf_free(&b);
+}
+
+/* The request body as this account must get it, made at most once. */
+static int
+body_for(struct conn *c, struct req *r, const struct account *a,
+    struct buf *prefixed, int *have, const char **body, size_t *blen)
+{
+	const char *why;
+	int changed;
+
+	*body = r->body.p ? r->body.p : "";
+	*blen = r->body.len;
+	if (!c->cfg->claude_system_prefix || a->kind != ACCT_OAUTH)
+		return 0;
+	if (!*have) {
+		if (claude_body(*body, *blen, prefixed, &changed, &why) == -1) {
+			r->close = 1;
+			answer_error(c, r, 400, why, 0);
+			c->exit = EXIT_BADREQ;
+			return -1;
+		}
+		*have = changed ? 1 : 2;
+	}
+	if (*have == 1) {
+		*body = prefixed->p;
+		*blen = prefixed->len;
+	}
+	return 0;
+}
+
+#define MAX_SKIP 32
+
+/* Accounts this request has given up on. */
+struct tried {
+	char id[MAX_SKIP][256];
+	size_t n;
+};
+
+static void
+tried_add(struct tried *t, const char *id)
+{
+	if (t->n < MAX_SKIP)
+		snprintf(t->id[t->n++], sizeof t->id[0], "%s", id);
+}
+
+/* The next account to try, picked after the shared cursor and made fresh.
+ * 0, or STORE_NONE / STORE_COOLING with err and *soonest. An account whose
+ * token cannot be made fresh is passed over, its error kept in f. */
+static int
+next_account(const struct config *cfg, struct tried *t, struct account *a,
+    time_t *soonest, char *err, size_t errlen, struct fail *f)
+{
+	for (;;) {
+		int pr = store_pick(cfg, "claude", t->id, t->n, a, soonest,
+		    err, errlen);
+
+		if (pr != 0)
+			return pr;
+		if (store_fresh(cfg, a, 0, err, errlen) == 0)
+			return 0;
+		log_err("%s", err);
+		tried_add(t, a->id);
+		snprintf(f->msg, sizeof f->msg, "%.1100s", err);
+		f->status = 401;
+		account_free(a);
+	}
+}
+
+/*
+ * One proxied request: pick an account, make its token fresh, send, and
+ * look at the status before a byte goes to the client. The body is held,
+ * so a 401 gets one refresh and one more try on the same account, and a
+ * 429, a 5xx or a failed connection moves on to the next account, up to
+ * request-retry times. When no other account can take it, the client gets
+ * what the upstream said.
+ */
 static void
 forward(struct conn *c, struct req *r)
 {
 	const struct config *cfg = c->cfg;
-	struct account a;
-	struct buf head = { 0 }, newbody = { 0 };
+	char err[4400], extra[64] = "";
+	struct tried t;
+	struct account a, next;
+	struct buf head = { 0 }, prefixed = { 0 };
 	struct http_msg resp;
-	char err[1024];
+	struct fail f;
+	const struct url *url;
 	const char *why, *body;
 	size_t blen, hl = 0;
 	ssize_t n;
-	int changed = 0;
+	time_t soonest, until = 0;
+	int tries = 0, refreshed = 0, have_body = 0, have_prefixed = 0, pr;
 
+	memset(&t, 0, sizeof t);
 	memset(&a, 0, sizeof a);
-	if (token_pick(cfg->auth_dir, "claude", &a, err, sizeof err) == -1) {
-		log_err("%s", err);
-		if (r->msg.framing != HTTP_BODY_NONE)
-			r->close = 1;
-		answer_error(c, r, 401, err, 0);
-		return;
-	}
-	r->who = a.email ? a.email : a.file;
-	if (r->msg.expect_continue && write_buf(c, "HTTP/1.1 100 Continue"
-	    "\r\n\r\n", 25) == -1) {
-		r->close = 1;
-		goto out;
-	}
-	if (read_body(c, r) == -1)
-		goto out;
-	body = r->body.p ? r->body.p : "";
-	blen = r->body.len;
-	if (cfg->claude_system_prefix && a.kind == ACCT_OAUTH) {
-		if (claude_body(body, blen, &newbody, &changed, &why) == -1) {
-			answer_error(c, r, 400, why, 0);
+	memset(&next, 0, sizeof next);
+	memset(&f, 0, sizeof f);
+	if ((pr = next_account(cfg, &t, &a, &soonest, err, sizeof err,
+	    &f)) != 0)
+		goto none;
+	for (;;) {
+		snprintf(r->who, sizeof r->who, "%s", a.email ? a.email :
+		    a.id);
+		if (!have_body) {
+			if (r->msg.expect_continue && write_buf(c,
+			    "HTTP/1.1 100 Continue\r\n\r\n", 25) == -1) {
+				r->close = 1;
+				goto out;
+			}
+			if (read_body(c, r) == -1)
+				goto out;
+			have_body = 1;
+		}
+		if (body_for(c, r, &a, &prefixed, &have_prefixed, &body,
+		    &blen) == -1)
+			goto out;
+		url = a.base ? a.base : &cfg->claude_base;
+		head.len = 0;
+		if (claude_head(&head, &r->msg, cfg, url, &a, blen) == -1) {
+			answer_error(c, r, 500, "out of memory", 0);
 			goto out;
 		}
-		if (changed) {
-			body = newbody.p;
-			blen = newbody.len;
+		tries++;
+		memset(&f, 0, sizeof f);
+		n = exchange(c, url, &head, body, blen, &hl, &f);
+		if (n > 0 && http_parse_response((char *)c->rbuf, hl, "POST",
+		    &resp, &why) == -1) {
+			log_err("upstream %s: %s", url->host, why);
+			up_close(c->up);
+			snprintf(f.msg, sizeof f.msg, "upstream %s sent a "
+			    "malformed response head", url->host);
+			f.status = 502;
+			n = -1;
 		}
+		if (n == -1) {
+			log_err("%s", f.msg);
+			if (f.exit) {
+				r->close = 1;
+				c->exit = f.exit;
+				answer_error(c, r, f.status, f.msg, 0);
+				goto out;
+			}
+			if (tries <= cfg->request_retry && next_account(cfg, &t,
+			    &next, &soonest, err, sizeof err, &f) == 0)
+				goto swap;
+			answer_error(c, r, f.status, f.msg, 0);
+			goto out;
+		}
+		if (resp.status == 401 && a.kind == ACCT_OAUTH && !refreshed) {
+			/* The token was refused: refresh it, try again. */
+			refreshed = 1;
+			tries--;
+			up_close(c->up);
+			if (store_fresh(cfg, &a, 1, err, sizeof err) == 0)
+				continue;
+			log_err("%s", err);
+			tried_add(&t, a.id);
+			snprintf(f.msg, sizeof f.msg, "%.1100s", err);
+			f.status = 401;
+			if ((pr = next_account(cfg, &t, &next, &soonest, err,
+			    sizeof err, &f)) == 0)
+				goto swap;
+			goto none;
+		}
+		if (resp.status == 429) {
+			until = claude_cooldown(&resp, time(NULL));
+			store_cooldown(cfg, &a, until, "429 rate limited");
+			tried_add(&t, a.id);
+		}
+		if ((resp.status == 429 || resp.status >= 500) &&
+		    tries <= cfg->request_retry && next_account(cfg, &t,
+		    &next, &soonest, err, sizeof err, &f) == 0) {
+			log_warn("upstream answered %d for %s; trying the next "
+			    "account", resp.status, r->who);
+			up_close(c->up);
+			goto swap;
+		}
+		break;
+swap:
+		account_free(&a);
+		a = next;
+		memset(&next, 0, sizeof next);
+		refreshed = 0;
 	}
-	if (claude_head(&head, &r->msg, cfg, &a, blen) == -1) {
-		answer_error(c, r, 500, "out of memory", 0);
-		goto out;
-	}
-	if ((n = exchange(c, r, &head, body, blen, &hl)) == -1)
-		goto out;
-	if (http_parse_response((char *)c->rbuf, hl, "POST", &resp,
-	    &why) == -1) {
-		log_err("upstream %s: %s", cfg->claude_base.host, why);
-		up_close(c->up);
-		answer_error(c, r, 502, "the upstream sent a malformed "
-		    "response head", 0);
-		goto out;
-	}
+	if (resp.status >= 200 && resp.status < 300)
+		store_ok(cfg, &a);
+	if (resp.status == 429 && !http_header_get(&resp, "retry-after") &&
+	    until > time(NULL))
+		snprintf(extra, sizeof extra, "retry-after: %lld\r\n",
+		    (long long)(until - time(NULL)));
 	r->status = resp.status;
 	if (resp.framing == HTTP_BODY_CLOSE)
 		r->close = 1;
-	stream_body(c, r, &resp, hl, (size_t)n - hl);
+	stream_body(c, r, &resp, hl, (size_t)n - hl, extra);
+	goto out;
+none:
+	if (!have_body && r->msg.framing != HTTP_BODY_NONE)
+		r->close = 1;
+	if (pr == STORE_COOLING) {
+		log_warn("%s", err);
+		answer_cooling(c, r, soonest, err);
+	} else {
+		log_err("%s", err);
+		answer_error(c, r, f.status == 401 || !f.status ? 401 :
+		    f.status, f.status == 401 ? f.msg : err, 0);
+	}
 out:
 	buf_wipe(&head);
-	buf_free(&newbody);
+	buf_free(&prefixed);
 	account_free(&a);
+	account_free(&next);
 }
 
 /* Local answers: health and the model list. */
@@ -687,7 +862,7 @@ one_request(struct conn *c)
 		answer_error(c, &r, 404, msg, 0);
 	}
 	log_info("%.*s %s %d %s %lldms %lluB", (int)r.msg.mlen, r.msg.method,
-	    r.path, r.status, r.who ? r.who : "-", net_now_ms() - r.t0,
+	    r.path, r.status, r.who[0] ? r.who : "-", net_now_ms() - r.t0,
 	    r.bytes);
 	more = !r.close && c->exit == EXIT_OK;
 done:

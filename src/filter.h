@@ -12,7 +12,8 @@ enum {
 	EXIT_CLIENT_TIMEOUT = 102, /* the client stalled mid-request */
 	EXIT_SYS = 111,        /* a system call failed */
 	EXIT_CONFIG = 112,     /* config file unreadable or invalid */
-	EXIT_TLS = 113         /* ca-file unusable */
+	EXIT_TLS = 113,        /* ca-file unusable */
+	EXIT_ACCOUNTS = 114    /* --refresh: an account could not be refreshed */
 };
 
 /* Serve requests from in, answer on out, until the client is done. Returns

@@ -6,8 +6,10 @@
  * only transfer coding, plain hex chunk sizes that cannot overflow.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "http.h"
 
@@ -551,4 +553,43 @@ http_chunked_feed(struct http_chunked *c, const char *in, size_t n,
 		i++;
 	}
 	return (ssize_t)i;
+}
+
+time_t
+http_retry_after(const char *v, size_t n, time_t now)
+{
+	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May",
+	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	char s[64];
+	struct tm tm;
+	unsigned long long secs = 0;
+	int i, day, year, h, m, sec;
+	char ms[4];
+	size_t k;
+
+	if (n == 0 || n >= sizeof s)
+		return 0;
+	memcpy(s, v, n);
+	s[n] = '\0';
+	for (k = 0; k < n && s[k] >= '0' && s[k] <= '9'; k++)
+		if ((secs = secs * 10 + (unsigned)(s[k] - '0')) > 100000000ULL)
+			return 0;
+	if (k == n)
+		return now + (time_t)secs;
+	/* "Sun, 06 Nov 1994 08:49:37 GMT" */
+	if (sscanf(s, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT", &day, ms, &year,
+	    &h, &m, &sec) != 6)
+		return 0;
+	memset(&tm, 0, sizeof tm);
+	for (i = 0; i < 12 && strcmp(ms, mon[i]) != 0; i++)
+		;
+	if (i == 12)
+		return 0;
+	tm.tm_mday = day;
+	tm.tm_mon = i;
+	tm.tm_year = year - 1900;
+	tm.tm_hour = h;
+	tm.tm_min = m;
+	tm.tm_sec = sec;
+	return timegm(&tm);
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define HTTP_MAX_HEADERS 256    /* hard cap on the configurable limit */
 
@@ -71,6 +72,10 @@ int http_name_is(const struct http_header *h, const char *name);
 /* Is name hop-by-hop (RFC 9110 7.6.1, plus Proxy-Connection, Keep-Alive)
  * or named in the message's own Connection header? */
 int http_is_hop(const struct http_msg *m, const struct http_header *h);
+
+/* When a Retry-After value (delay-seconds or an IMF-fixdate) says to try
+ * again, as a time; 0 when the value is neither. */
+time_t http_retry_after(const char *v, size_t n, time_t now);
 
 /* Chunked body decoder. Zero it to start. */
 struct http_chunked {

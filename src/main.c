@@ -15,13 +15,13 @@
 #include "filter.h"
 #include "log.h"
 #include "serve.h"
+#include "store.h"
+#include "version.h"
 
-#ifndef VERSION
-#define VERSION "0.1.0"
-#endif
 
 static const char usage_text[] =
 "usage: cli-proxy-api [--config FILE] [--inetd | --serve]\n"
+"       cli-proxy-api [--config FILE] --status | --refresh\n"
 "       cli-proxy-api --version | --help\n"
 "\n"
 "Relays Anthropic API requests from local clients (droid, Claude Code, SDKs)\n"
@@ -34,11 +34,14 @@ static const char usage_text[] =
 "                 (the default when stdin is a socket, pipe or file)\n"
 "  --serve        listen on host:port and fork a filter per connection\n"
 "                 (the default when stdin is a terminal or /dev/null)\n"
+"  --status       one line per account: expiry, cooldown, needs-login\n"
+"  --refresh      refresh every account that is due now, then exit\n"
 "  --version      print the version\n"
 "  --help         print this\n"
 "\n"
 "exit codes: 0 ok, 100 usage, 101 malformed client request, 102 client\n"
-"timed out, 111 system call failed, 112 config error, 113 TLS setup error\n";
+"timed out, 111 system call failed, 112 config error, 113 TLS setup error,\n"
+"114 an account could not be refreshed (--refresh)\n";
 
 /* Filter when stdin is a connection, a pipe or a file; serve when it is a
  * terminal or /dev/null (how `nohup cli-proxy-api &` starts it). */
@@ -72,6 +75,8 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "inetd", no_argument, NULL, 'i' },
 		{ "serve", no_argument, NULL, 's' },
+		{ "status", no_argument, NULL, 'S' },
+		{ "refresh", no_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -88,9 +93,11 @@ main(int argc, char **argv)
 			break;
 		case 'i':
 		case 's':
+		case 'S':
+		case 'R':
 			if (mode && mode != ch) {
-				fprintf(stderr, "cli-proxy-api: --inetd and "
-				    "--serve exclude each other\n");
+				fprintf(stderr, "cli-proxy-api: choose one of "
+				    "--inetd, --serve, --status, --refresh\n");
 				return EXIT_USAGE;
 			}
 			mode = ch;
@@ -121,7 +128,20 @@ main(int argc, char **argv)
 	log_init(cfg.debug, mode == 'i' && stderr_is_client());
 	/* A client or upstream that goes away shows up as EPIPE. */
 	signal(SIGPIPE, SIG_IGN);
-	rc = mode == 'i' ? filter_run(&cfg, 0, 1) : serve_run(&cfg);
+	switch (mode) {
+	case 'i':
+		rc = filter_run(&cfg, 0, 1);
+		break;
+	case 'S':
+		rc = store_status(&cfg, stdout) == 0 ? EXIT_OK : EXIT_SYS;
+		break;
+	case 'R':
+		rc = store_refresh_all(&cfg, stdout) == 0 ? EXIT_OK :
+		    EXIT_ACCOUNTS;
+		break;
+	default:
+		rc = serve_run(&cfg);
+	}
 	config_free(&cfg);
 	return rc;
 }

@@ -42,16 +42,18 @@ error_type(int status)
 	}
 }
 
-int
-reply_json(struct buf *out, int status, const char *json, int flags)
+static int
+json_ex(struct buf *out, int status, const char *json, int flags,
+    const char *extra)
 {
 	size_t n = strlen(json);
 
 	if (buf_addf(out, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: application/json\r\n"
-	    "Content-Length: %zu\r\n%s%s\r\n", status, reason(status), n + 1,
-	    flags & REPLY_NO_RETRY ? "x-should-retry: false\r\n" : "",
-	    flags & REPLY_CLOSE ? "Connection: close\r\n" : "") == -1)
+	    "Content-Length: %zu\r\n%s%s%s\r\n", status, reason(status),
+	    n + 1, flags & REPLY_NO_RETRY ? "x-should-retry: false\r\n" : "",
+	    flags & REPLY_CLOSE ? "Connection: close\r\n" : "",
+	    extra ? extra : "") == -1)
 		return -1;
 	if (flags & REPLY_HEAD)
 		return 0;
@@ -61,7 +63,20 @@ reply_json(struct buf *out, int status, const char *json, int flags)
 }
 
 int
+reply_json(struct buf *out, int status, const char *json, int flags)
+{
+	return json_ex(out, status, json, flags, NULL);
+}
+
+int
 reply_error(struct buf *out, int status, const char *message, int flags)
+{
+	return reply_error_ex(out, status, message, flags, NULL);
+}
+
+int
+reply_error_ex(struct buf *out, int status, const char *message, int flags,
+    const char *extra)
 {
 	cJSON *root, *err;
 	char *s;
@@ -76,7 +91,7 @@ reply_error(struct buf *out, int status, const char *message, int flags)
 		goto out;
 	if ((s = cJSON_PrintUnformatted(root)) == NULL)
 		goto out;
-	rc = reply_json(out, status, s, flags);
+	rc = json_ex(out, status, s, flags, extra);
 	free(s);
 out:
 	cJSON_Delete(root);

@@ -14,5 +14,8 @@ int reply_json(struct buf *out, int status, const char *json, int flags);
 /* Anthropic's error shape {"type":"error","error":{"type","message"}}. The
  * error type follows from the status. 0 or -1. */
 int reply_error(struct buf *out, int status, const char *message, int flags);
+/* The same with extra header lines ("retry-after: 5\r\n"). */
+int reply_error_ex(struct buf *out, int status, const char *message,
+    int flags, const char *extra);
 
 #endif

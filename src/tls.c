@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "net.h"
+#include "proxy.h"
 #include "tls.h"
 
 /* BearSSL keeps this pointer: static storage outlives every engine. */
@@ -99,14 +100,14 @@ timeout_or_fail:
 }
 
 int
-up_connect(struct upstream *u, const struct url *url,
+up_connect(struct upstream *u, const struct url *url, const struct proxy *px,
     const struct ta_set *ta, int timeout_ms, char *err, size_t errlen)
 {
 	br_ssl_engine_context *eng = &u->cc.eng;
 	int to;
 
 	up_close(u);
-	u->fd = net_connect(url->host, url->port, timeout_ms, &to, err,
+	u->fd = proxy_connect(px, url->host, url->port, timeout_ms, &to, err,
 	    (unsigned)errlen);
 	if (u->fd == -1)
 		return to ? UP_TIMEOUT : UP_CONNECT;

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include <bearssl.h>
 
+#include "proxy.h"
 #include "ta.h"
 #include "url.h"
 
@@ -32,10 +33,12 @@ struct upstream {
 };
 
 void up_init(struct upstream *u);
-/* Connect and handshake (TLS 1.2, SNI, certificate and host name checked
- * against ta). Returns UP_OK or an enum up_err with a message in err. */
+/* Connect (through px unless it is PROXY_NONE) and handshake (TLS 1.2, SNI,
+ * certificate and host name checked against ta). Returns UP_OK or an enum
+ * up_err with a message in err. */
 int up_connect(struct upstream *u, const struct url *url,
-    const struct ta_set *ta, int timeout_ms, char *err, size_t errlen);
+    const struct proxy *px, const struct ta_set *ta, int timeout_ms,
+    char *err, size_t errlen);
 /* Is u connected to url and still open (no EOF waiting)? */
 int up_usable(struct upstream *u, const struct url *url);
 /* Write all of p, and with flush send it all out. Writes without flush

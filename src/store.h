@@ -1,0 +1,46 @@
+/* store: the account pool of a provider. Token files and API keys, picked
+ * round-robin across processes, refreshed under a lock, cooled down after a
+ * rate limit. All coordination goes through files in auth-dir: the state
+ * file (cursor, cooldowns, needs-login) under a sidecar lock, and each token
+ * file under its own lock. */
+#ifndef STORE_H
+#define STORE_H
+#include <stdio.h>
+#include <time.h>
+
+#include "config.h"
+#include "token.h"
+
+enum {
+	STORE_NONE = -1,        /* no usable account: err says why */
+	STORE_COOLING = -2      /* every usable account is cooling down */
+};
+
+/* Pick the next usable account of provider after the shared cursor,
+ * skipping those whose id is in skip[0..nskip), disabled ones, those that
+ * need a new login and those cooling down. 0 with *a filled, or
+ * STORE_COOLING with *soonest set, or STORE_NONE with err. */
+int store_pick(const struct config *cfg, const char *provider,
+    char (*skip)[256], size_t nskip, struct account *a, time_t *soonest,
+    char *err, size_t errlen);
+
+/* Make a's access token fresh: when it expires within the refresh lead, or
+ * with force (the upstream just refused it), take the file's exclusive
+ * lock, re-read it, and refresh only if it still needs it. 0 when a holds a
+ * token worth trying, -1 with err when the account cannot serve now. */
+int store_fresh(const struct config *cfg, struct account *a, int force,
+    char *err, size_t errlen);
+
+/* After a 429: cool the account until `until`, or for an exponential
+ * backoff (1 s doubling, at most 30 min) when until is 0. */
+void store_cooldown(const struct config *cfg, const struct account *a,
+    time_t until, const char *why);
+/* After a success: forget the backoff, if there was one. */
+void store_ok(const struct config *cfg, const struct account *a);
+
+/* --status: one line per account, never a token. */
+int store_status(const struct config *cfg, FILE *out);
+/* --refresh: refresh every stale OAuth account now. 0 when all are usable. */
+int store_refresh_all(const struct config *cfg, FILE *out);
+
+#endif

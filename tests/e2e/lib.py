@@ -1,0 +1,870 @@
+"""Shared pieces of the end-to-end tests: a test PKI made with the openssl CLI,
+a fake TLS upstream (threads in the test process), config and token files,
+ways to run the proxy (piped, over a socketpair, as a server), an HTTP
+response reader, and a tiny runner printing "ok - NAME" / "not ok - NAME".
+
+Python 3 standard library only; nothing but 127.0.0.1 is touched.
+"""
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# CPA_BIN: run the suite against another build (or a deliberately broken one).
+BIN = os.environ.get("CPA_BIN") or os.path.join(ROOT, "cli-proxy-api")
+
+CC_LINE = "You are Claude Code, Anthropic's official CLI for Claude."
+OAUTH_BETA = "oauth-2025-04-20"
+
+# Exit codes of the program (README / --help).
+EX_OK, EX_USAGE, EX_BADREQ, EX_TIMEOUT, EX_SYS, EX_CONFIG, EX_TLS = 0, 100, 101, 102, 111, 112, 113
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def short(b, n=300):
+    """A printable excerpt of bytes or str for failure messages."""
+    if isinstance(b, bytes):
+        b = b.decode("latin-1")
+    b = b.replace("\r", "\\r").replace("\n", "\\n")
+    return b if len(b) <= n else b[:n] + "...(%d chars)" % len(b)
+
+
+# ---------------------------------------------------------------- PKI
+
+def _openssl(args, cwd):
+    r = subprocess.run(["openssl"] + args, cwd=cwd, capture_output=True, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError("openssl %s failed: %s" % (" ".join(args), r.stderr.decode(errors="replace")))
+
+
+def _make_ca(d, name, cn):
+    _openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+              "-keyout", name + ".key", "-out", name + ".pem", "-days", "3", "-sha256",
+              "-subj", "/CN=" + cn,
+              "-addext", "basicConstraints=critical,CA:TRUE",
+              "-addext", "keyUsage=critical,keyCertSign,cRLSign"], d)
+
+
+def _make_leaf(d, name, ca, san):
+    with open(os.path.join(d, name + ".ext"), "w") as f:
+        f.write("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
+                "extendedKeyUsage=serverAuth\nsubjectAltName=%s\n" % san)
+    _openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+              "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + san.split(":")[1].split(",")[0]], d)
+    _openssl(["x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey", ca + ".key",
+              "-set_serial", str(secrets.randbits(60)), "-days", "2", "-sha256",
+              "-extfile", name + ".ext", "-out", name + ".pem"], d)
+
+
+class PKI:
+    """ca.pem (trusted: the config's ca-file), localhost (SAN DNS:localhost,
+    IP:127.0.0.1, signed by ca), wrong (DNS:wrong.example, signed by ca),
+    untrusted (DNS:localhost, signed by a second CA that is not in ca-file)."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="cpa-pki-")
+        d = self.dir
+        _make_ca(d, "ca", "cli-proxy-api test CA")
+        _make_ca(d, "ca2", "untrusted test CA")
+        _make_leaf(d, "localhost", "ca", "DNS:localhost,IP:127.0.0.1")
+        _make_leaf(d, "wrong", "ca", "DNS:wrong.example")
+        _make_leaf(d, "untrusted", "ca2", "DNS:localhost,IP:127.0.0.1")
+        self.ca_file = os.path.join(d, "ca.pem")
+
+    def cert(self, name):
+        return os.path.join(self.dir, name + ".pem"), os.path.join(self.dir, name + ".key")
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- fake upstream
+
+class UpRequest:
+    def __init__(self, conn_id, seq, method, target, version, headers, body, framing):
+        self.conn_id = conn_id
+        self.seq = seq
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers          # ordered list of (name, value)
+        self.body = body
+        self.framing = framing          # "length", "chunked" or "none"
+
+    def all(self, name):
+        n = name.lower()
+        return [v for k, v in self.headers if k.lower() == n]
+
+    def header(self, name):
+        v = self.all(name)
+        return v[0] if v else None
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "<UpRequest %s %s conn=%d>" % (self.method, self.target, self.conn_id)
+
+
+class UpConn:
+    """What a handler gets: send raw bytes, close, wait for the end."""
+
+    def __init__(self, sock, conn_id, upstream):
+        self.sock = sock
+        self.id = conn_id
+        self.upstream = upstream
+        self.stop = upstream.stop
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def close_tls(self):
+        """close_notify, then FIN, then drain briefly so no RST eats data."""
+        s = self.sock
+        try:
+            s.settimeout(0.0)
+            try:
+                s.unwrap()
+            except (ssl.SSLError, OSError, ValueError):
+                pass
+            try:
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            s.settimeout(0.3)
+            end = time.monotonic() + 2
+            while time.monotonic() < end and not self.stop.is_set():
+                try:
+                    if not s.recv(65536):
+                        break
+                except socket.timeout:
+                    continue
+                except (OSError, ssl.SSLError, ValueError):
+                    break
+        finally:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def json_response(obj, status="200 OK", extra=b"", close=False):
+    body = json.dumps(obj).encode()
+    head = b"HTTP/1.1 " + status.encode() + b"\r\nContent-Type: application/json\r\n" + extra
+    if close:
+        head += b"Connection: close\r\n"
+    return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def default_handler(req, conn):
+    """200 JSON echoing what was asked; keeps the connection."""
+    conn.send(json_response({"id": "msg_fake", "type": "message", "role": "assistant",
+                             "target": req.target, "seq": req.seq, "conn": conn.id,
+                             "content": [{"type": "text", "text": "hi"}]},
+                            extra=b"request-id: req_fake_1\r\n"))
+    return True
+
+
+class FakeUpstream:
+    """A TLS HTTP/1.1 server on 127.0.0.1 (ephemeral port), one thread per
+    connection. handler(request, conn) writes the raw response and returns
+    True to keep the connection, False to close it (close_notify + FIN)."""
+
+    def __init__(self, pki, cert="localhost", handler=None):
+        self.handler = handler or default_handler
+        self.requests = []
+        self.errors = []
+        self.conn_count = 0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.threads = []
+        self.socks = []
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        c, k = pki.cert(cert)
+        self.ctx.load_cert_chain(c, k)
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.lsock.settimeout(0.2)
+        self.port = self.lsock.getsockname()[1]
+        self.url = "https://localhost:%d" % self.port
+        t = threading.Thread(target=self._accept_loop, daemon=True)
+        t.start()
+        self.threads.append(t)
+
+    def _accept_loop(self):
+        while not self.stop.is_set():
+            try:
+                s, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.conn_count += 1
+                cid = self.conn_count
+                self.socks.append(s)
+            t = threading.Thread(target=self._serve, args=(s, cid), daemon=True)
+            t.start()
+            with self.lock:
+                self.threads.append(t)
+
+    def _serve(self, raw, cid):
+        raw.settimeout(5)
+        try:
+            s = self.ctx.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            with self.lock:
+                self.errors.append("conn %d handshake: %s" % (cid, e))
+            raw.close()
+            return
+        with self.lock:
+            self.socks.append(s)
+        conn = UpConn(s, cid, self)
+        buf = b""
+        try:
+            while not self.stop.is_set():
+                req, buf = self._read_request(s, buf, cid)
+                if req is None:
+                    break
+                with self.lock:
+                    req.seq = len(self.requests) + 1
+                    self.requests.append(req)
+                if not self.handler(req, conn):
+                    conn.close_tls()
+                    return
+        except Exception as e:  # recorded; the test decides
+            with self.lock:
+                self.errors.append("conn %d: %r" % (cid, e))
+        try:
+            s.close()
+        except OSError:
+            pass
+
+    def _recv(self, s, buf):
+        while True:
+            if self.stop.is_set():
+                raise EOFError("stopped")
+            try:
+                d = s.recv(65536)
+            except socket.timeout:
+                continue
+            if not d:
+                raise EOFError("eof")
+            return buf + d
+
+    def _read_request(self, s, buf, cid):
+        s.settimeout(0.5)
+        try:
+            while b"\r\n\r\n" not in buf:
+                buf = self._recv(s, buf)
+        except EOFError:
+            if buf:
+                with self.lock:
+                    self.errors.append("conn %d: partial head at EOF: %s" % (cid, short(buf)))
+            return None, b""
+        except (ssl.SSLError, OSError):
+            return None, b""
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        parts = lines[0].decode("latin-1").split(" ")
+        if len(parts) != 3:
+            raise ValueError("bad request line %r" % lines[0])
+        method, target, version = parts
+        headers = []
+        for ln in lines[1:]:
+            if b"\n" in ln or b"\r" in ln or ln[:1] in (b" ", b"\t") or b":" not in ln:
+                raise ValueError("bad header line %r" % ln)
+            k, v = ln.split(b":", 1)
+            if k != k.strip() or not k:
+                raise ValueError("bad header name %r" % k)
+            headers.append((k.decode("latin-1"), v.strip(b" \t").decode("latin-1")))
+        hl = {k.lower(): v for k, v in headers}
+        body = b""
+        framing = "none"
+        if "transfer-encoding" in hl:
+            framing = "chunked"
+            while True:
+                while b"\r\n" not in buf:
+                    buf = self._recv(s, buf)
+                line, buf = buf.split(b"\r\n", 1)
+                n = int(line.split(b";")[0], 16)
+                if n == 0:
+                    while b"\r\n" not in buf:
+                        buf = self._recv(s, buf)
+                    while not buf.startswith(b"\r\n"):   # trailers
+                        _, buf = buf.split(b"\r\n", 1)
+                        while b"\r\n" not in buf:
+                            buf = self._recv(s, buf)
+                    buf = buf[2:]
+                    break
+                while len(buf) < n + 2:
+                    buf = self._recv(s, buf)
+                body += buf[:n]
+                buf = buf[n + 2:]
+        elif "content-length" in hl:
+            framing = "length"
+            n = int(hl["content-length"])
+            while len(buf) < n:
+                buf = self._recv(s, buf)
+            body, buf = buf[:n], buf[n:]
+        return UpRequest(cid, 0, method, target, version, headers, body, framing), buf
+
+    def wait_requests(self, n, timeout=5):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self.lock:
+                if len(self.requests) >= n:
+                    return True
+            time.sleep(0.02)
+        return False
+
+    def close(self):
+        self.stop.set()
+        try:
+            self.lsock.close()
+        except OSError:
+            pass
+        with self.lock:
+            socks = list(self.socks)
+            threads = list(self.threads)
+        for t in threads:
+            t.join(3)
+        for s in socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+class BlackHole:
+    """A plain TCP listener that accepts and never says anything (no TLS)."""
+
+    def __init__(self):
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.url = "https://localhost:%d" % self.port
+
+    def close(self):
+        self.lsock.close()
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+# ---------------------------------------------------------------- config, tokens
+
+def yaml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        if not v:
+            return "[]"
+        return "\n" + "".join("  - %s\n" % json.dumps(x) for x in v).rstrip("\n")
+    return json.dumps(v)
+
+
+def token_json(email, access, disabled=None):
+    now = time.time()
+    d = {"type": "claude", "access_token": access,
+         "refresh_token": "sk-ant-ort01-REFRESH-" + secrets.token_hex(8),
+         "email": email,
+         "expired": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 86400)),
+         "last_refresh": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60)),
+         "id_token": ""}
+    if disabled is not None:
+        d["disabled"] = disabled
+    return d
+
+
+class Case:
+    """One test's world: a temp dir with auth-dir and config, an optional
+    fake upstream, the proxies started; all undone by close()."""
+
+    def __init__(self, pki, handler=None, cert="localhost", upstream=True, token=True, **cfg):
+        self.pki = pki
+        self.dir = tempfile.mkdtemp(prefix="cpa-e2e-")
+        self.auth = os.path.join(self.dir, "auth")
+        os.mkdir(self.auth, 0o700)
+        self.procs = []
+        self.stderrs = []
+        self.up = None
+        self.token = "sk-ant-oat01-TESTACCESS-" + secrets.token_hex(12)
+        self.refresh = None
+        if token:
+            self.refresh = self.add_token("user@example.com", self.token)
+        try:
+            if upstream:
+                self.up = FakeUpstream(pki, cert=cert, handler=handler)
+            base = self.up.url if self.up else "https://localhost:%d" % free_port()
+            self.cfg_values = {"host": "127.0.0.1", "port": 8317, "auth-dir": self.auth,
+                               "debug": False, "claude-base-url": base, "ca-file": pki.ca_file}
+            self.cfg_values.update({k.replace("_", "-"): v for k, v in cfg.items()})
+            self.cfg = self.write_config(self.cfg_values)
+        except BaseException:
+            self.close()
+            raise
+
+    def add_token(self, email, access, disabled=None, mode=0o600, name=None):
+        d = token_json(email, access, disabled)
+        path = os.path.join(self.auth, name or "claude-%s.json" % email)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(d, f)
+        os.chmod(path, mode)
+        return d["refresh_token"]
+
+    def write_config(self, values, name="config.yaml"):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            for k, v in values.items():
+                if v is None:
+                    continue
+                f.write("%s: %s\n" % (k, yaml_value(v)))
+        return path
+
+    def env(self):
+        e = dict(os.environ)
+        e["HOME"] = self.dir
+        return e
+
+    def run_pipe(self, data, args=None, timeout=20, stdin_file=False):
+        """Run the proxy with data on stdin (a pipe, or a regular file);
+        returns (rc, stdout bytes, stderr text)."""
+        cmd = [BIN, "--config", self.cfg] + (args or [])
+        if stdin_file:
+            p = os.path.join(self.dir, "request.bin")
+            with open(p, "wb") as f:
+                f.write(data)
+            with open(p, "rb") as f:
+                r = subprocess.run(cmd, stdin=f, capture_output=True, timeout=timeout, env=self.env())
+        else:
+            r = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout, env=self.env())
+        err = r.stderr.decode("utf-8", "replace")
+        self.stderrs.append(err)
+        return r.returncode, r.stdout, err
+
+    def spawn(self, args=None):
+        """The proxy in filter mode on one end of a socketpair."""
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        errpath = os.path.join(self.dir, "stderr-%d.txt" % len(self.procs))
+        errf = open(errpath, "wb")
+        try:
+            proc = subprocess.Popen([BIN, "--config", self.cfg] + (args or []), stdin=b, stdout=b,
+                                    stderr=errf, env=self.env(), close_fds=True)
+        finally:
+            b.close()
+            errf.close()
+        p = Proxy(proc, a, errpath)
+        self.procs.append(p)
+        return p
+
+    def spawn_serve(self, args=None):
+        errpath = os.path.join(self.dir, "serve-stderr-%d.txt" % len(self.procs))
+        errf = open(errpath, "wb")
+        try:
+            proc = subprocess.Popen([BIN, "--serve", "--config", self.cfg] + (args or []),
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=errf, env=self.env(), start_new_session=True)
+        finally:
+            errf.close()
+        p = Proxy(proc, None, errpath, group=True)
+        self.procs.append(p)
+        return p
+
+    def close(self):
+        for p in self.procs:
+            p.kill()
+            self.stderrs.append(p.stderr())
+        if self.up:
+            self.up.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, etype, *exc):
+        self.close()
+        if etype is None:   # a sanitizer report fails an otherwise passing test
+            for e in self.stderrs:
+                for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                    if mark in e:
+                        raise TestFailure("sanitizer report: %s" % short(e[e.index(mark) - 20:], 600))
+        return False
+
+
+class Proxy:
+    def __init__(self, proc, sock, errpath, group=False):
+        self.proc = proc
+        self.sock = sock
+        self.errpath = errpath
+        self.group = group
+        self.reader = Reader(sock) if sock else None
+
+    def send(self, data):
+        """Send all of data; a peer that already closed is not an error here
+        (the response read afterwards is what the test judges)."""
+        try:
+            self.sock.settimeout(10)
+            self.sock.sendall(data)
+            return True
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+
+    def shutdown_wr(self):
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def wait(self, timeout=10):
+        """Exit code, or None if still running after timeout."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stderr(self):
+        try:
+            with open(self.errpath, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                if self.group:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                else:
+                    self.proc.kill()
+            except OSError:
+                pass
+        elif self.group:
+            try:   # forked children left in the session
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.sock:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+
+# ---------------------------------------------------------------- client side
+
+class Response:
+    def __init__(self, version, status, reason, headers, body, raw_head):
+        self.version = version
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.raw_head = raw_head
+
+    def all(self, name):
+        n = name.lower()
+        return [v for k, v in self.headers if k.lower() == n]
+
+    def header(self, name):
+        v = self.all(name)
+        return v[0] if v else None
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise TestFailure("response body is not JSON: %s" % short(self.body))
+
+    def __repr__(self):
+        return "%d %s %s" % (self.status, short(self.raw_head, 200), short(self.body, 200))
+
+
+class ReadTimeout(TestFailure):
+    pass
+
+
+class Reader:
+    """Buffered reads off a socket (or off fixed bytes when sock is None)."""
+
+    def __init__(self, sock, data=b""):
+        self.sock = sock
+        self.buf = data
+        self.eof = sock is None
+
+    def _fill(self, deadline):
+        if self.eof:
+            return False
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ReadTimeout("timed out waiting for the proxy (have %s)" % short(self.buf))
+        self.sock.settimeout(left)
+        try:
+            d = self.sock.recv(65536)
+        except socket.timeout:
+            raise ReadTimeout("timed out waiting for the proxy (have %s)" % short(self.buf))
+        except ConnectionResetError:
+            d = b""
+        if not d:
+            self.eof = True
+            return False
+        self.buf += d
+        return True
+
+    def wait_for(self, pat, timeout=5):
+        """Fill until pat is in the buffer (not consumed). True/False."""
+        end = time.monotonic() + timeout
+        try:
+            while pat not in self.buf:
+                if not self._fill(end):
+                    return False
+        except ReadTimeout:
+            return False
+        return True
+
+    def read_until(self, pat, timeout=5):
+        end = time.monotonic() + timeout
+        while pat not in self.buf:
+            if not self._fill(end):
+                raise TestFailure("connection closed before %r (have %s)" % (pat, short(self.buf)))
+        i = self.buf.index(pat) + len(pat)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def read_exact(self, n, timeout=5):
+        end = time.monotonic() + timeout
+        while len(self.buf) < n:
+            if not self._fill(end):
+                raise TestFailure("connection closed after %d of %d body bytes" % (len(self.buf), n))
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_to_eof(self, timeout=5):
+        end = time.monotonic() + timeout
+        while self._fill(end):
+            pass
+        out, self.buf = self.buf, b""
+        return out
+
+    def closed_within(self, timeout=5):
+        """True if the peer closes (EOF) within timeout with nothing more sent."""
+        end = time.monotonic() + timeout
+        try:
+            while self._fill(end):
+                pass
+        except ReadTimeout:
+            return False
+        return True
+
+    def read_response(self, method="GET", timeout=10):
+        end = time.monotonic() + timeout
+        left = lambda: max(0.01, end - time.monotonic())
+        head = self.read_until(b"\r\n\r\n", left())
+        lines = head[:-4].split(b"\r\n")
+        sl = lines[0].decode("latin-1")
+        parts = sl.split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise TestFailure("bad status line %r" % sl)
+        status = int(parts[1])
+        headers = []
+        for ln in lines[1:]:
+            if b":" not in ln or ln[:1] in (b" ", b"\t"):
+                raise TestFailure("bad response header line %r" % ln)
+            k, v = ln.split(b":", 1)
+            headers.append((k.decode("latin-1"), v.strip(b" \t").decode("latin-1")))
+        r = Response(parts[0], status, parts[2] if len(parts) > 2 else "", headers, b"", head)
+        if method == "HEAD" or status < 200 or status in (204, 304):
+            return r
+        te = r.header("transfer-encoding")
+        cl = r.header("content-length")
+        if te is not None:
+            check(te.lower() == "chunked", "response Transfer-Encoding %r" % te)
+            body = b""
+            while True:
+                line = self.read_until(b"\r\n", left())
+                n = int(line[:-2].split(b";")[0], 16)
+                if n == 0:
+                    while self.read_until(b"\r\n", left()) != b"\r\n":
+                        pass
+                    break
+                body += self.read_exact(n, left())
+                check(self.read_exact(2, left()) == b"\r\n", "chunk not followed by CRLF")
+            r.body = body
+        elif cl is not None:
+            r.body = self.read_exact(int(cl), left())
+        else:
+            r.body = self.read_to_eof(left())
+        return r
+
+
+def parse_responses(data, methods=None):
+    """All responses in data (the proxy's whole stdout)."""
+    rd = Reader(None, data)
+    out = []
+    i = 0
+    while rd.buf:
+        m = methods[i] if methods and i < len(methods) else "GET"
+        out.append(rd.read_response(m, timeout=1))
+        i += 1
+    return out
+
+
+def expect_error(resp, status, etype, retry_false=False):
+    check(resp.status == status, "want status %d, got %r" % (status, resp))
+    j = resp.json()
+    check(isinstance(j, dict) and j.get("type") == "error", "error body shape: %s" % short(resp.body))
+    e = j.get("error")
+    check(isinstance(e, dict), "no error object: %s" % short(resp.body))
+    check(e.get("type") == etype, "want error type %s, got %s" % (etype, short(resp.body)))
+    check(isinstance(e.get("message"), str) and e["message"], "empty error message")
+    ct = resp.header("content-type") or ""
+    check("application/json" in ct, "error Content-Type %r" % ct)
+    if retry_false:
+        check((resp.header("x-should-retry") or "").lower() == "false",
+              "want x-should-retry: false, headers %r" % resp.headers)
+    return e["message"]
+
+
+# ---------------------------------------------------------------- requests
+
+DROID_HEADERS = [
+    ("Accept", "application/json"),
+    ("Content-Type", "application/json"),
+    ("User-Agent", "factory-cli/0.225.2"),
+    ("X-Stainless-Arch", "x64"),
+    ("X-Stainless-Lang", "js"),
+    ("X-Stainless-OS", "Linux"),
+    ("X-Stainless-Package-Version", "0.70.1"),
+    ("X-Stainless-Retry-Count", "0"),
+    ("X-Stainless-Runtime", "node"),
+    ("X-Stainless-Runtime-Version", "v26.3.0"),
+    ("X-Stainless-Timeout", "600"),
+    ("anthropic-beta", "interleaved-thinking-2025-05-14"),
+    ("anthropic-version", "2023-06-01"),
+    ("x-api-key", "dummy-not-used"),
+    ("Connection", "keep-alive"),
+    ("Host", "127.0.0.1:8317"),
+    ("Accept-Encoding", "gzip, deflate, br, zstd"),
+]
+
+
+def droid_body(**over):
+    b = {"model": "claude-sonnet-4-5", "max_tokens": 1024,
+         "messages": [{"role": "user", "content": [{"type": "text", "text": "say hi"}]}],
+         "tools": [{"name": "Read", "description": "read a file",
+                    "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}}}],
+         "system": [{"type": "text", "text": "You are Droid, an AI software engineering agent built by Factory.",
+                     "cache_control": {"type": "ephemeral"}},
+                    {"type": "text", "text": "Cwd: /home/u/project"}],
+         "thinking": {"type": "enabled", "budget_tokens": 4000},
+         "stream": False}
+    for k, v in over.items():
+        if v is None:
+            b.pop(k, None)
+        else:
+            b[k] = v
+    return b
+
+
+def request(method="POST", target="/v1/messages", headers=None, body=None, cl=True):
+    """Raw request bytes. headers: list of (name, value); body: bytes, str or
+    a JSON-able object. Content-Length is added when cl and a body is given
+    and the headers have none."""
+    if headers is None:
+        headers = [("Host", "127.0.0.1:8317"), ("Content-Type", "application/json")]
+    if body is not None and not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode()
+    hs = list(headers)
+    if body is not None and cl and not any(k.lower() in ("content-length", "transfer-encoding") for k, _ in hs):
+        hs.append(("Content-Length", str(len(body))))
+    out = ("%s %s HTTP/1.1\r\n" % (method, target)).encode()
+    for k, v in hs:
+        out += ("%s: %s\r\n" % (k, v)).encode("latin-1")
+    out += b"\r\n"
+    return out + (body or b"")
+
+
+def droid_request(body=None, target="/v1/messages", drop=(), add=()):
+    hs = [(k, v) for k, v in DROID_HEADERS if k.lower() not in {d.lower() for d in drop}]
+    hs += list(add)
+    return request("POST", target, hs, droid_body() if body is None else body)
+
+
+def beta_list(req):
+    vals = []
+    for v in req.all("anthropic-beta"):
+        vals += [x.strip() for x in v.split(",") if x.strip()]
+    return vals
+
+
+# ---------------------------------------------------------------- runner
+
+def run(tests, setup=None):
+    """Run test functions in order; print one ok / not ok line each."""
+    if len(sys.argv) > 1:   # run only the tests whose names contain an argument
+        tests = [t for t in tests if any(a in t.__name__ for a in sys.argv[1:])]
+    ctx = {}
+    failed = 0
+    try:
+        if setup:
+            ctx = setup()
+        for fn in tests:
+            name = fn.__name__[5:] if fn.__name__.startswith("test_") else fn.__name__
+            t0 = time.monotonic()
+            try:
+                if not os.path.exists(BIN):
+                    raise TestFailure("%s not built" % BIN)
+                fn(ctx)
+                print("ok - %s (%.1fs)" % (name, time.monotonic() - t0), flush=True)
+            except TestFailure as e:
+                failed += 1
+                print("not ok - %s: %s" % (name, str(e).replace("\n", " | ")), flush=True)
+            except Exception as e:
+                failed += 1
+                tb = traceback.extract_tb(e.__traceback__)[-1]
+                print("not ok - %s: %s: %s (at %s:%d)" % (name, type(e).__name__, str(e).replace("\n", " | "),
+                                                      os.path.basename(tb.filename), tb.lineno), flush=True)
+    finally:
+        if "pki" in ctx:
+            ctx["pki"].cleanup()
+    sys.exit(1 if failed else 0)
+
+
+def setup_pki():
+    return {"pki": PKI()}
