@@ -30,6 +30,9 @@
 #define DEFAULT_BASE_URL	"https://api.anthropic.com"
 #define DEFAULT_CLAUDE_TOKEN_URL "https://platform.claude.com/v1/oauth/token"
 #define DEFAULT_CODEX_TOKEN_URL	"https://auth.openai.com/oauth/token"
+#define DEFAULT_CLAUDE_AUTH_URL	"https://claude.ai/oauth/authorize"
+#define DEFAULT_CODEX_AUTH_URL	"https://auth.openai.com/oauth/authorize"
+#define DEFAULT_CODEX_BASE_URL	"https://chatgpt.com/backend-api/codex"
 #define DEFAULT_CA_FILE		"/etc/ssl/certs/ca-certificates.crt"
 #define USER_CONFIG		"cli-proxy-api/config.yaml"
 #define SYSTEM_CONFIG		"/etc/cli-proxy-api/config.yaml"
@@ -77,6 +80,9 @@ static const struct key keys[] = {
 	{ "request-retry",		K_INT,	OFF(request_retry), 0, 20 },
 	{ "claude-token-url",		K_URL,	OFF(claude_token_url), 0, 0 },
 	{ "codex-token-url",		K_URL,	OFF(codex_token_url), 0, 0 },
+	{ "claude-auth-url",		K_URL,	OFF(claude_auth_url), 0, 0 },
+	{ "codex-auth-url",		K_URL,	OFF(codex_auth_url), 0, 0 },
+	{ "codex-base-url",		K_URL,	OFF(codex_base), 0, 0 },
 	{ "refresh-lead",		K_INT,	OFF(refresh_lead), 0, 2592000 },
 	{ "token-timeout",		K_INT,	OFF(token_timeout), 1, 3600 },
 	{ "claude-api-key",		K_APIKEYS, OFF(claude_keys), 0, 0 },
@@ -90,9 +96,6 @@ static const struct key keys[] = {
 	{ "generative-language-api-key", K_UNUSED, 0, 0, 0 },
 	{ "gemini-api-key",		K_UNUSED, 0, 0, 0 },
 	{ "openai-compatibility",	K_UNUSED, 0, 0, 0 },
-	{ "claude-auth-url",		K_UNUSED, 0, 0, 0 },
-	{ "codex-base-url",		K_UNUSED, 0, 0, 0 },
-	{ "codex-auth-url",		K_UNUSED, 0, 0, 0 },
 	{ "model-aliases",		K_UNUSED, 0, 0, 0 },
 	{ "allow-remote",		K_UNUSED, 0, 0, 0 },
 	{ "sandbox",			K_UNUSED, 0, 0, 0 },
@@ -893,7 +896,11 @@ defaults_base(struct config *c)
 	if (url_parse(DEFAULT_BASE_URL, &c->claude_base, NULL, 0) == -1 ||
 	    url_parse(DEFAULT_CLAUDE_TOKEN_URL, &c->claude_token_url, NULL,
 	    0) == -1 || url_parse(DEFAULT_CODEX_TOKEN_URL,
-	    &c->codex_token_url, NULL, 0) == -1)
+	    &c->codex_token_url, NULL, 0) == -1 ||
+	    url_parse(DEFAULT_CLAUDE_AUTH_URL, &c->claude_auth_url, NULL,
+	    0) == -1 || url_parse(DEFAULT_CODEX_AUTH_URL, &c->codex_auth_url,
+	    NULL, 0) == -1 || url_parse(DEFAULT_CODEX_BASE_URL,
+	    &c->codex_base, NULL, 0) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -969,6 +976,9 @@ config_free(struct config *cfg)
 	url_free(&cfg->claude_base);
 	url_free(&cfg->claude_token_url);
 	url_free(&cfg->codex_token_url);
+	url_free(&cfg->claude_auth_url);
+	url_free(&cfg->codex_auth_url);
+	url_free(&cfg->codex_base);
 	proxy_free(&cfg->proxy);
 	free_api_keys(cfg->claude_keys, cfg->n_claude_keys);
 	free_api_keys(cfg->codex_keys, cfg->n_codex_keys);

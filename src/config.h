@@ -35,6 +35,9 @@ struct config {
 	int request_retry;     /* 3: more accounts tried after a failure */
 	struct url claude_token_url; /* https://platform.claude.com/v1/oauth/token */
 	struct url codex_token_url;  /* https://auth.openai.com/oauth/token */
+	struct url claude_auth_url;  /* https://claude.ai/oauth/authorize */
+	struct url codex_auth_url;   /* https://auth.openai.com/oauth/authorize */
+	struct url codex_base;       /* https://chatgpt.com/backend-api/codex */
 	int refresh_lead;      /* seconds; -1: per provider (4 h, 5 days) */
 	int token_timeout;     /* 30 s: a whole token endpoint exchange */
 	struct api_key *claude_keys; /* claude-api-key */
