@@ -47,6 +47,7 @@ enum ktype {
 	K_URL,		/* struct url field */
 	K_PROXY,	/* struct proxy field */
 	K_APIKEYS,	/* list of {api-key, base-url}: claude_keys, codex_keys */
+	K_ALIASES,	/* mapping of model name to model name */
 	K_UNUSED	/* an upstream CLIProxyAPI key, ignored with a warning */
 };
 
@@ -87,6 +88,7 @@ static const struct key keys[] = {
 	{ "token-timeout",		K_INT,	OFF(token_timeout), 1, 3600 },
 	{ "claude-api-key",		K_APIKEYS, OFF(claude_keys), 0, 0 },
 	{ "codex-api-key",		K_APIKEYS, OFF(codex_keys), 0, 0 },
+	{ "model-aliases",		K_ALIASES, 0, 0, 0 },
 
 	{ "remote-management",		K_UNUSED, 0, 0, 0 },
 	{ "logging-to-file",		K_UNUSED, 0, 0, 0 },
@@ -96,7 +98,6 @@ static const struct key keys[] = {
 	{ "generative-language-api-key", K_UNUSED, 0, 0, 0 },
 	{ "gemini-api-key",		K_UNUSED, 0, 0, 0 },
 	{ "openai-compatibility",	K_UNUSED, 0, 0, 0 },
-	{ "model-aliases",		K_UNUSED, 0, 0, 0 },
 	{ "allow-remote",		K_UNUSED, 0, 0, 0 },
 	{ "sandbox",			K_UNUSED, 0, 0, 0 },
 	{ "droid-models",		K_UNUSED, 0, 0, 0 },
@@ -601,6 +602,68 @@ done:
 }
 
 static void
+free_aliases(struct alias *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].from);
+		free(v[i].to);
+	}
+	free(v);
+}
+
+static int
+set_aliases(struct load *ld, const struct key *k, const yaml_node_t *n)
+{
+	struct alias *v = NULL;
+	yaml_node_pair_t *p;
+	size_t i = 0, want;
+
+	if (is_null(n))
+		goto done;
+	if (n->type != YAML_MAPPING_NODE) {
+		errat(ld, n->start_mark, "%s must be a mapping of model names "
+		    "to model names", k->name);
+		return -1;
+	}
+	want = (size_t)(n->data.mapping.pairs.top -
+	    n->data.mapping.pairs.start);
+	if (want > 0 && (v = calloc(want, sizeof *v)) == NULL) {
+		errat(ld, n->start_mark, "out of memory");
+		return -1;
+	}
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	    p++) {
+		const yaml_node_t *kn = yaml_document_get_node(ld->doc, p->key);
+		const yaml_node_t *vn = yaml_document_get_node(ld->doc,
+		    p->value);
+		const char *from = scalar(kn), *to = scalar(vn);
+
+		if (from == NULL || to == NULL || !*from || !*to ||
+		    is_null(vn)) {
+			errat(ld, vn->start_mark, "%s: each alias maps a model "
+			    "name to a model name", k->name);
+			free_aliases(v, i);
+			return -1;
+		}
+		if ((v[i].from = strdup(from)) == NULL ||
+		    (v[i].to = strdup(to)) == NULL) {
+			i++;
+			errat(ld, vn->start_mark, "out of memory");
+			free_aliases(v, i);
+			return -1;
+		}
+		i++;
+	}
+done:
+	free_aliases(ld->cfg->aliases, ld->cfg->n_aliases);
+	ld->cfg->aliases = v;
+	ld->cfg->n_aliases = i;
+	return 0;
+}
+
+static void
 warn_key(struct load *ld, const yaml_node_t *kn, const char *name, int known)
 {
 	char q[72];
@@ -654,6 +717,8 @@ apply(struct load *ld, const yaml_node_t *kn, const char *name,
 		return set_proxy(ld, k, vn);
 	case K_APIKEYS:
 		return set_api_keys(ld, k, vn);
+	case K_ALIASES:
+		return set_aliases(ld, k, vn);
 	case K_UNUSED:
 		warn_key(ld, kn, name, 1);
 		return 0;
@@ -982,5 +1047,6 @@ config_free(struct config *cfg)
 	proxy_free(&cfg->proxy);
 	free_api_keys(cfg->claude_keys, cfg->n_claude_keys);
 	free_api_keys(cfg->codex_keys, cfg->n_codex_keys);
+	free_aliases(cfg->aliases, cfg->n_aliases);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -6,6 +6,12 @@
 #include "proxy.h"
 #include "url.h"
 
+/* model-aliases: a model name the client uses, and what it becomes. */
+struct alias {
+	char *from;
+	char *to;
+};
+
 /* An API key account from claude-api-key / codex-api-key. */
 struct api_key {
 	char *key;             /* secret */
@@ -44,6 +50,8 @@ struct config {
 	size_t n_claude_keys;
 	struct api_key *codex_keys;  /* codex-api-key */
 	size_t n_codex_keys;
+	struct alias *aliases; /* model-aliases */
+	size_t n_aliases;
 };
 
 /* Fill cfg with the built-in defaults. 0 or -1 (ENOMEM). */

@@ -1,0 +1,129 @@
+/* codex: ChatGPT's Codex backend (wire-facts.md, "Codex backend"). Its
+ * routes, the header and body rewrites, and the translation of Chat
+ * Completions to and from the Responses API. Pure: buffers in, buffers out,
+ * no I/O, so everything here can be unit tested and fuzzed. */
+#ifndef CODEX_H
+#define CODEX_H
+#include <stddef.h>
+#include <time.h>
+
+#include "buf.h"
+#include "config.h"
+#include "http.h"
+#include "token.h"
+
+enum codex_route {
+	CODEX_NONE = 0,
+	CODEX_RESPONSES,        /* POST /responses, POST /v1/responses */
+	CODEX_CHAT              /* POST /v1/chat/completions, /chat/completions */
+};
+
+/* Which Codex route, if any, is method + path (path without the query). */
+enum codex_route codex_route(const char *method, size_t mlen,
+    const char *path, size_t plen);
+
+/* What the client asked for, learnt while rewriting its body. */
+struct codex_req {
+	int stream;             /* the client wants SSE (else one JSON body) */
+	int include_usage;      /* chat: stream_options.include_usage */
+	char model[128];        /* the model name the client used */
+	char session_id[128];   /* prompt_cache_key, else empty */
+};
+
+/* Rewrite a Responses API request body for the backend, with one cJSON
+ * parse: model aliases (cfg's model-aliases, then the -minimal, -low,
+ * -medium, -high suffixes -> base model + reasoning.effort), stream true,
+ * store false, instructions a string ("" when absent), the parameters the
+ * backend refuses dropped (max_output_tokens, max_completion_tokens,
+ * temperature, top_p, user, previous_response_id, truncation,
+ * prompt_cache_retention, service_tier unless "priority"), and input items
+ * with role "system" turned into "developer". 0, or -1 with *why. */
+int codex_body(const struct config *cfg, const char *body, size_t len,
+    struct buf *out, struct codex_req *cr, const char **why);
+
+/* Translate a Chat Completions request (messages with text and image
+ * parts, tools and tool results, tool_choice, response_format,
+ * reasoning_effort, stream, stream_options) into a backend-ready Responses
+ * request (as codex_body would leave it). 0, or -1 with *why. */
+int codex_chat_request(const struct config *cfg, const char *body,
+    size_t len, struct buf *out, struct codex_req *cr, const char **why);
+
+/* The upstream request head: POST <base path>/responses, Host, the
+ * account's Authorization: Bearer, chatgpt-account-id (OAuth accounts with
+ * an account id), OpenAI-Beta: responses=experimental, originator:
+ * codex_cli_rs, session_id, Accept: text/event-stream, Content-Type:
+ * application/json, Accept-Encoding: identity, Content-Length; the client's
+ * other end-to-end headers except credentials (authorization, x-api-key,
+ * openai-organization, openai-project, cookie). 0 or -1 (ENOMEM). */
+int codex_head(struct buf *out, const struct http_msg *req,
+    const struct url *base, const struct account *a,
+    const char *session_id, size_t body_len);
+
+/* Server-sent events, incrementally: feed bytes as they come, get each
+ * complete event (its "event:" name, "" when none, and its joined "data:"
+ * lines). Zero it to start; sse_free at the end. */
+struct sse {
+	struct buf line;
+	struct buf data;
+	char event[64];
+	int has_data;
+};
+typedef int (*sse_fn)(void *arg, const char *event, const char *data,
+    size_t dlen);
+/* Returns 0, or the first non-zero value fn returned, or -1 when a line
+ * grows past 16 MiB. */
+int sse_feed(struct sse *s, const char *p, size_t n, sse_fn fn, void *arg);
+void sse_free(struct sse *s);
+
+/* The Responses stream turned into Chat Completions. */
+struct chat_xlate {
+	int stream;             /* 1: chat.completion.chunk SSE; 0: one JSON */
+	int include_usage;
+	char model[128];
+	char id[96];
+	long created;
+	int role_sent;
+	int tool_calls;         /* function calls seen, for indexes */
+	int done;               /* response.completed or .incomplete seen */
+	int failed;             /* response.failed or error seen */
+	struct buf content;     /* non-stream: the assistant text so far */
+	struct buf reasoning;   /* non-stream: reasoning summary text */
+	void *calls;            /* non-stream: cJSON array of tool_calls */
+	void *usage;            /* cJSON usage object, when known */
+	char finish[32];
+	char error[512];        /* failure message for the client */
+};
+int chat_xlate_init(struct chat_xlate *x, const struct codex_req *cr,
+    time_t now);
+/* One upstream event. Streaming: appends "data: {chunk}\n\n" frames to out
+ * (possibly none). 0 or -1. */
+int chat_xlate_event(struct chat_xlate *x, const char *event,
+    const char *data, size_t dlen, struct buf *out);
+/* The upstream stream ended. Streaming: the final chunk with
+ * finish_reason, the usage chunk when asked, and "data: [DONE]\n\n";
+ * non-stream: the whole chat.completion JSON. -1 with x->error set when the
+ * stream ended without a completion. */
+int chat_xlate_finish(struct chat_xlate *x, struct buf *out);
+void chat_xlate_free(struct chat_xlate *x);
+
+/* Non-stream Responses requests: collect the stream, keep the response
+ * object of response.completed (or of response.incomplete/failed). */
+struct resp_collect {
+	struct buf json;        /* the response object, once seen */
+	int done;
+	char error[512];
+};
+int resp_collect_event(struct resp_collect *rc, const char *event,
+    const char *data, size_t dlen);
+void resp_collect_free(struct resp_collect *rc);
+
+/* When a Codex 429 says the account may be used again: retry-after, else
+ * the body's error.resets_in_seconds or error.resets_at. 0 when unknown. */
+time_t codex_cooldown(const struct http_msg *resp, const char *body,
+    size_t blen, time_t now);
+
+/* GET /v1/models in OpenAI's shape for the Codex models:
+ * {"object":"list","data":[{"id","object":"model","created","owned_by"}]} */
+int codex_models(struct buf *out);
+
+#endif
