@@ -29,7 +29,8 @@ ALL_LDFLAGS = $(LDHARD) $(LDFLAGS)
 LIB_SRC := src/buf.c src/log.c src/secret.c src/config.c src/url.c \
            src/http.c src/ta.c src/tls.c src/net.c src/proxy.c src/https.c \
            src/token.c src/oauth.c src/store.c src/claude.c src/reply.c \
-           src/filter.c src/serve.c
+           src/filter.c src/forward.c src/relay.c \
+           src/serve.c src/pkce.c src/login.c
 LIB_OBJ := $(LIB_SRC:.c=.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:.c=)

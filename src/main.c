@@ -14,14 +14,25 @@
 #include "config.h"
 #include "filter.h"
 #include "log.h"
+#include "login.h"
 #include "serve.h"
 #include "store.h"
 #include "version.h"
 
 
+/* Long options without a letter: values past any char getopt returns. */
+enum {
+	OPT_CLAUDE_LOGIN = 0x100,
+	OPT_CODEX_LOGIN,
+	OPT_NO_BROWSER,
+	OPT_CB_PORT
+};
+
 static const char usage_text[] =
 "usage: cli-proxy-api [--config FILE] [--inetd | --serve]\n"
 "       cli-proxy-api [--config FILE] --status | --refresh\n"
+"       cli-proxy-api [--config FILE] --claude-login | --codex-login\n"
+"                     [--no-browser] [--oauth-callback-port N]\n"
 "       cli-proxy-api --version | --help\n"
 "\n"
 "Relays Anthropic API requests from local clients (droid, Claude Code, SDKs)\n"
@@ -36,12 +47,21 @@ static const char usage_text[] =
 "                 (the default when stdin is a terminal or /dev/null)\n"
 "  --status       one line per account: expiry, cooldown, needs-login\n"
 "  --refresh      refresh every account that is due now, then exit\n"
+"  --claude-login log in to a Claude Pro/Max account (OAuth, PKCE) and\n"
+"                 save auth-dir/claude-EMAIL.json\n"
+"  --codex-login  log in to a ChatGPT account for Codex; saves\n"
+"                 auth-dir/codex-EMAIL.json\n"
+"  --no-browser   print the login URL without opening a browser; on a\n"
+"                 remote machine paste the URL the browser ends on\n"
+"  --oauth-callback-port N  port of the login's callback on 127.0.0.1\n"
+"                 (default 54545 for Claude, 1455 for Codex)\n"
 "  --version      print the version\n"
 "  --help         print this\n"
 "\n"
 "exit codes: 0 ok, 100 usage, 101 malformed client request, 102 client\n"
 "timed out, 111 system call failed, 112 config error, 113 TLS setup error,\n"
-"114 an account could not be refreshed (--refresh)\n";
+"114 an account could not be refreshed (--refresh), 115 login failed or\n"
+"timed out\n";
 
 /* Filter when stdin is a connection, a pipe or a file; serve when it is a
  * terminal or /dev/null (how `nohup cli-proxy-api &` starts it). */
@@ -79,11 +99,18 @@ main(int argc, char **argv)
 		{ "refresh", no_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "claude-login", no_argument, NULL, OPT_CLAUDE_LOGIN },
+		{ "codex-login", no_argument, NULL, OPT_CODEX_LOGIN },
+		{ "no-browser", no_argument, NULL, OPT_NO_BROWSER },
+		{ "oauth-callback-port", required_argument, NULL, OPT_CB_PORT },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct config cfg;
 	const char *config_path = NULL;
 	char err[1024];
+	struct login_opts lo = { 0 };
+	char *end;
+	long v;
 	int ch, mode = 0, rc;
 
 	while ((ch = getopt_long(argc, argv, "c:ishV", opts, NULL)) != -1) {
@@ -95,12 +122,29 @@ main(int argc, char **argv)
 		case 's':
 		case 'S':
 		case 'R':
+		case OPT_CLAUDE_LOGIN:
+		case OPT_CODEX_LOGIN:
 			if (mode && mode != ch) {
 				fprintf(stderr, "cli-proxy-api: choose one of "
-				    "--inetd, --serve, --status, --refresh\n");
+				    "--inetd, --serve, --status, --refresh, "
+				    "--claude-login, --codex-login\n");
 				return EXIT_USAGE;
 			}
 			mode = ch;
+			break;
+		case OPT_NO_BROWSER:
+			lo.no_browser = 1;
+			break;
+		case OPT_CB_PORT:
+			v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v < 1 ||
+			    v > 65535) {
+				fprintf(stderr, "cli-proxy-api: "
+				    "--oauth-callback-port wants a port "
+				    "number (1 to 65535), not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			lo.port = (int)v;
 			break;
 		case 'V':
 			printf("cli-proxy-api %s\n", VERSION);
@@ -116,6 +160,13 @@ main(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "cli-proxy-api: unexpected argument '%s'\n%s",
 		    argv[optind], usage_text);
+		return EXIT_USAGE;
+	}
+	if ((lo.no_browser || lo.port) && mode != OPT_CLAUDE_LOGIN &&
+	    mode != OPT_CODEX_LOGIN) {
+		fprintf(stderr, "cli-proxy-api: --no-browser and "
+		    "--oauth-callback-port go with --claude-login or "
+		    "--codex-login\n");
 		return EXIT_USAGE;
 	}
 	if (mode == 0)
@@ -138,6 +189,13 @@ main(int argc, char **argv)
 	case 'R':
 		rc = store_refresh_all(&cfg, stdout) == 0 ? EXIT_OK :
 		    EXIT_ACCOUNTS;
+		break;
+	case OPT_CLAUDE_LOGIN:
+	case OPT_CODEX_LOGIN:
+		lo.provider = mode == OPT_CODEX_LOGIN ? LOGIN_CODEX :
+		    LOGIN_CLAUDE;
+		lo.config_path = config_path;
+		rc = login_run(&cfg, &lo);
 		break;
 	default:
 		rc = serve_run(&cfg);

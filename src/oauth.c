@@ -197,3 +197,80 @@ oauth_refresh(const struct config *cfg, const struct ta_set *ta,
 	buf_wipe(&r.body);
 	return rc;
 }
+
+static int
+code_body(const char *provider, const char *code, const char *verifier,
+    const char *state, const char *redirect_uri, struct buf *b,
+    const char **ctype)
+{
+	cJSON *o;
+	char *s;
+	int rc = -1;
+
+	if (strcmp(provider, "codex") == 0) {
+		*ctype = "application/x-www-form-urlencoded";
+		return form_add(b, "grant_type", "authorization_code") == -1 ||
+		    form_add(b, "client_id", CODEX_CLIENT_ID) == -1 ||
+		    form_add(b, "code", code) == -1 ||
+		    form_add(b, "redirect_uri", redirect_uri) == -1 ||
+		    form_add(b, "code_verifier", verifier) == -1 ? -1 : 0;
+	}
+	*ctype = "application/json";
+	if ((o = cJSON_CreateObject()) == NULL)
+		return -1;
+	if (cJSON_AddStringToObject(o, "grant_type", "authorization_code") &&
+	    cJSON_AddStringToObject(o, "code", code) &&
+	    cJSON_AddStringToObject(o, "redirect_uri", redirect_uri) &&
+	    cJSON_AddStringToObject(o, "client_id", CLAUDE_CLIENT_ID) &&
+	    cJSON_AddStringToObject(o, "code_verifier", verifier) &&
+	    cJSON_AddStringToObject(o, "state", state) &&
+	    (s = cJSON_PrintUnformatted(o)) != NULL) {
+		rc = buf_adds(b, s);
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+	secret_json_delete(o);
+	return rc;
+}
+
+int
+oauth_exchange(const struct config *cfg, const struct ta_set *ta,
+    const char *provider, const char *code, const char *verifier,
+    const char *state, const char *redirect_uri, struct oauth_grant *g,
+    char *err, size_t errlen)
+{
+	const struct url *url = strcmp(provider, "codex") == 0 ?
+	    &cfg->codex_token_url : &cfg->claude_token_url;
+	struct buf body = { 0 };
+	struct https_resp r;
+	const char *ctype;
+	char why[512];
+	int rc;
+
+	memset(g, 0, sizeof *g);
+	if (code_body(provider, code, verifier, state, redirect_uri, &body,
+	    &ctype) == -1) {
+		buf_wipe(&body);
+		snprintf(err, errlen, "out of memory");
+		return OAUTH_FAIL;
+	}
+	if (https_post(url, &cfg->proxy, ta, cfg->token_timeout * 1000, ctype,
+	    body.p, body.len, &r, why, sizeof why) == -1) {
+		snprintf(err, errlen, "token endpoint %s: %s", url->host, why);
+		buf_wipe(&body);
+		return OAUTH_FAIL;
+	}
+	buf_wipe(&body);
+	rc = oauth_parse(r.status, r.body.p, r.body.len, g, why, sizeof why);
+	/* oauth_parse words invalid_grant for a refresh token; here it means
+	 * the code was used, expired or not issued for this verifier. */
+	if (rc == OAUTH_INVALID)
+		snprintf(err, errlen, "token endpoint %s refused the "
+		    "authorization code (invalid_grant): it expires within "
+		    "minutes and works once; log in again", url->host);
+	else if (rc != OAUTH_OK)
+		snprintf(err, errlen, "token endpoint %s: %s", url->host, why);
+	g->retry_at = r.retry_at;
+	buf_wipe(&r.body);
+	return rc;
+}

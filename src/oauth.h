@@ -39,4 +39,13 @@ int oauth_parse(int status, const char *body, size_t len,
 
 void oauth_grant_free(struct oauth_grant *g);
 
+/* Authorization code grant (login) for provider: code with the PKCE
+ * verifier and the redirect_uri of the authorize request; Claude's JSON
+ * also carries the state. Returns an enum oauth_rc; err says what failed,
+ * never with a code or a token. */
+int oauth_exchange(const struct config *cfg, const struct ta_set *ta,
+    const char *provider, const char *code, const char *verifier,
+    const char *state, const char *redirect_uri, struct oauth_grant *g,
+    char *err, size_t errlen);
+
 #endif

@@ -97,3 +97,41 @@ out:
 	cJSON_Delete(root);
 	return rc;
 }
+
+/* OpenAI's error type for a status. */
+static const char *
+openai_type(int status)
+{
+	switch (status) {
+	case 401: return "authentication_error";
+	case 403: return "permission_error";
+	case 429: return "rate_limit_error";
+	default: return status >= 500 ? "server_error" :
+	    "invalid_request_error";
+	}
+}
+
+int
+reply_openai_error(struct buf *out, int status, const char *message,
+    int flags, const char *extra)
+{
+	cJSON *root, *err;
+	char *s;
+	int rc = -1;
+
+	if ((root = cJSON_CreateObject()) == NULL)
+		return -1;
+	if ((err = cJSON_AddObjectToObject(root, "error")) == NULL ||
+	    !cJSON_AddStringToObject(err, "message", message) ||
+	    !cJSON_AddStringToObject(err, "type", openai_type(status)) ||
+	    !cJSON_AddNullToObject(err, "param") ||
+	    !cJSON_AddNullToObject(err, "code"))
+		goto out;
+	if ((s = cJSON_PrintUnformatted(root)) == NULL)
+		goto out;
+	rc = json_ex(out, status, s, flags, extra);
+	free(s);
+out:
+	cJSON_Delete(root);
+	return rc;
+}

@@ -18,4 +18,9 @@ int reply_error(struct buf *out, int status, const char *message, int flags);
 int reply_error_ex(struct buf *out, int status, const char *message,
     int flags, const char *extra);
 
+/* OpenAI's shape {"error":{"message","type","param","code"}}, for the
+ * OpenAI routes. 0 or -1. */
+int reply_openai_error(struct buf *out, int status, const char *message,
+    int flags, const char *extra);
+
 #endif

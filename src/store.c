@@ -346,6 +346,7 @@ struct mark {
 	time_t refresh_after;   /* -1: leave */
 	const char *error;      /* NULL: leave; "": clear */
 	int clear;              /* success: drop backoff and last_error */
+	time_t until;           /* out: the cooldown set */
 };
 
 static int
@@ -371,9 +372,12 @@ mark_fn(cJSON *root, void *arg)
 
 		b = b < 1 ? 1 : b * 2 > BACKOFF_MAX ? BACKOFF_MAX : b * 2;
 		set_num(st, "backoff", b);
-		set_num(st, "cooldown_until", (double)(now + (time_t)b));
-	} else if (m->cooldown_until > 0)
+		m->until = now + (time_t)b;
+		set_num(st, "cooldown_until", (double)m->until);
+	} else if (m->cooldown_until > 0) {
+		m->until = m->cooldown_until;
 		set_num(st, "cooldown_until", (double)m->cooldown_until);
+	}
 	if (m->needs_login >= 0) {
 		cJSON_DeleteItemFromObjectCaseSensitive(st, "needs_login");
 		if (m->needs_login)
@@ -395,19 +399,20 @@ mark(const struct config *cfg, struct mark *m, int durable)
 	(void)state_run(cfg, 1, durable, mark_fn, m);
 }
 
-void
+time_t
 store_cooldown(const struct config *cfg, const struct account *a,
     time_t until, const char *why)
 {
-	struct mark m = { a->id, until, 0, -1, -1, why, 0 };
+	struct mark m = { a->id, until, 0, -1, -1, why, 0, 0 };
 
 	mark(cfg, &m, 0);
+	return m.until;
 }
 
 void
 store_ok(const struct config *cfg, const struct account *a)
 {
-	struct mark m = { a->id, -1, 0, -1, -1, NULL, 1 };
+	struct mark m = { a->id, -1, 0, -1, -1, NULL, 1, 0 };
 
 	mark(cfg, &m, 0);
 }
@@ -549,15 +554,16 @@ refresh_locked(const struct config *cfg, struct account *a, cJSON *root,
 	return OAUTH_OK;
 }
 
-int
-store_fresh(const struct config *cfg, struct account *a, int force,
+/* strict: any failed refresh is a failure, even with a token left. */
+static int
+fresh(const struct config *cfg, struct account *a, int force, int strict,
     char *err, size_t errlen)
 {
 	long lead = lead_of(cfg, a->provider);
 	time_t now = time(NULL), retry_at = 0;
 	struct account cur;
 	struct peek pk = { a->id, 0, NULL, 0 };
-	struct mark m = { a->id, -1, 0, -1, -1, NULL, 0 };
+	struct mark m = { a->id, -1, 0, -1, -1, NULL, 0, 0 };
 	cJSON *root = NULL;
 	char *used_rt = NULL;
 	int fd, rc = -1, r, tries;
@@ -635,7 +641,7 @@ store_fresh(const struct config *cfg, struct account *a, int force,
 		if (r == OAUTH_LIMITED && pk.refresh_after <= now)
 			m.refresh_after = retry_at > now ? retry_at : now + 60;
 		/* Not expired yet: better a working token than none. */
-		if (!force && (a->expires == 0 || a->expires > now)) {
+		if (!force && !strict && (a->expires == 0 || a->expires > now)) {
 			log_warn("%s; using the current %s token of %s until "
 			    "it expires", err, a->provider,
 			    a->email ? a->email : a->id);
@@ -653,6 +659,13 @@ out:
 	if (m.needs_login >= 0 || m.error || m.refresh_after >= 0)
 		mark(cfg, &m, m.needs_login == 1);
 	return rc;
+}
+
+int
+store_fresh(const struct config *cfg, struct account *a, int force,
+    char *err, size_t errlen)
+{
+	return fresh(cfg, a, force, 0, err, errlen);
 }
 
 /* "in 3h12m", "2m ago" */
@@ -770,7 +783,7 @@ store_refresh_all(const struct config *cfg, FILE *out)
 				continue;
 			}
 			before = a.expires;
-			if (store_fresh(cfg, &a, 0, err, sizeof err) == -1) {
+			if (fresh(cfg, &a, 0, 1, err, sizeof err) == -1) {
 				fprintf(out, "%s %s: %s\n", providers[p],
 				    a.email ? a.email : a.id, err);
 				bad = 1;

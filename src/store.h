@@ -32,8 +32,9 @@ int store_fresh(const struct config *cfg, struct account *a, int force,
     char *err, size_t errlen);
 
 /* After a 429: cool the account until `until`, or for an exponential
- * backoff (1 s doubling, at most 30 min) when until is 0. */
-void store_cooldown(const struct config *cfg, const struct account *a,
+ * backoff (1 s doubling, at most 30 min) when until is 0. Returns the time
+ * the cooldown ends (0 when the state could not be written). */
+time_t store_cooldown(const struct config *cfg, const struct account *a,
     time_t until, const char *why);
 /* After a success: forget the backoff, if there was one. */
 void store_ok(const struct config *cfg, const struct account *a);

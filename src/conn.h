@@ -1,0 +1,74 @@
+/* conn: what filter.c, forward.c and relay.c share about one client
+ * connection and the request in hand. Private to those three files. */
+#ifndef CONN_H
+#define CONN_H
+#include <stddef.h>
+#include <sys/uio.h>
+
+#include "buf.h"
+#include "config.h"
+#include "http.h"
+#include "ta.h"
+#include "tls.h"
+
+#define READ_CHUNK (16 * 1024)
+#define RESP_HEAD_MAX (64 * 1024)
+
+struct conn {
+	const struct config *cfg;
+	int in, out;
+	int out_sock;           /* out is a socket: shutdown() at the end */
+	struct buf in_buf;      /* client bytes read, not yet consumed */
+	int in_eof;
+	int exit;               /* exit code once the connection ends */
+	struct ta_set ta;
+	int ta_loaded;
+	char session_id[40];    /* Codex session_id when the client gave none */
+	struct upstream *up;
+	unsigned char rbuf[RESP_HEAD_MAX + READ_CHUNK];
+};
+
+/* What one request carries through its handling. */
+struct req {
+	struct http_msg msg;
+	char *head;             /* own copy: in_buf moves under it */
+	char path[1024];        /* target without the query, for routes and logs */
+	struct buf body;
+	int close;              /* close the client connection after it */
+	int openai;             /* errors in OpenAI's shape, not Anthropic's */
+	int status;             /* for the log line */
+	unsigned long long bytes;
+	long long t0;
+	char who[256];          /* account email, for the log line */
+};
+
+/* The upstream routes. */
+enum route {
+	ROUTE_CLAUDE,           /* Anthropic Messages, relayed as is */
+	ROUTE_RESPONSES,        /* Codex Responses API */
+	ROUTE_CHAT              /* Chat Completions, translated to Responses */
+};
+
+/* filter.c */
+/* Write everything to the client. 0, or -1 when the client is gone or
+ * stopped reading for idle-timeout. */
+int conn_writev(struct conn *c, const struct iovec *iov, int n);
+int conn_write(struct conn *c, const void *p, size_t n);
+/* Answer with an error made here, in the request's error shape. flags as
+ * in reply.h; extra is more header lines or NULL. */
+void conn_error(struct conn *c, struct req *r, int status, const char *msg,
+    int flags, const char *extra);
+/* Read the request body into r->body, decoding chunked. 0, or -1 after
+ * answering the error. */
+int conn_read_body(struct conn *c, struct req *r);
+
+/* forward.c: send r upstream on route and relay the answer. */
+void forward(struct conn *c, struct req *r, enum route route);
+
+/* relay.c */
+/* Relay the response whose head is in c->rbuf, framing kept, each read
+ * written at once; extra is header lines to add, or "". */
+void relay_stream(struct conn *c, struct req *r, const struct http_msg *m,
+    size_t at_hand_off, size_t at_hand, const char *extra);
+
+#endif

@@ -1,0 +1,358 @@
+/*
+ * Forwarding one request: pick an account, make its token fresh, rewrite,
+ * send, and look at the status before a byte goes to the client, so a
+ * refused token, a rate limit or a dead upstream can be stepped around
+ * without the client noticing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "claude.h"
+#include "conn.h"
+#include "filter.h"
+#include "log.h"
+#include "reply.h"
+#include "store.h"
+#include "token.h"
+
+/* Why the upstream could not be asked, for the client and the log. */
+struct fail {
+	int status;             /* 502 or 504 */
+	int exit;               /* non-zero: end the connection with it */
+	char msg[1200];
+};
+
+/* Connect to url unless the open connection can be reused. 0, or -1 with f
+ * filled. */
+static int
+upstream_ready(struct conn *c, const struct url *url, struct fail *f)
+{
+	const struct config *cfg = c->cfg;
+	char err[512];
+	int e;
+
+	if (up_usable(c->up, url))
+		return 0;
+	if (!c->ta_loaded) {
+		if (ta_load(&c->ta, cfg->ca_file, err, sizeof err) == -1) {
+			snprintf(f->msg, sizeof f->msg, "%s: set ca-file to a "
+			    "PEM bundle of trusted CAs", err);
+			f->status = 502;
+			f->exit = EXIT_TLS;
+			return -1;
+		}
+		c->ta_loaded = 1;
+	}
+	e = up_connect(c->up, url, &cfg->proxy, &c->ta,
+	    cfg->connect_timeout * 1000, err, sizeof err);
+	if (e == UP_OK) {
+		c->up->timeout_ms = cfg->upstream_timeout * 1000;
+		return 0;
+	}
+	if (e == UP_TLS)
+		snprintf(f->msg, sizeof f->msg, "upstream %s: %s (ca-file %s)",
+		    url->host, err, cfg->ca_file);
+	else if (strncmp(err, "proxy ", 6) == 0)
+		/* The proxy said no: name it, not the provider. */
+		snprintf(f->msg, sizeof f->msg, "%s; check proxy-url", err);
+	else
+		snprintf(f->msg, sizeof f->msg, "upstream %s unreachable: %s; "
+		    "check the network, the host name and the base URL",
+		    url->host, err);
+	f->status = e == UP_TIMEOUT ? 504 : 502;
+	return -1;
+}
+
+/* Read the upstream's response head into c->rbuf. Returns the bytes in
+ * rbuf (head and any body bytes after it), 0 on EOF before any byte, -1 on
+ * error or timeout (c->up says which). */
+static ssize_t
+upstream_head(struct conn *c, size_t *hl)
+{
+	size_t have = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (have >= RESP_HEAD_MAX)
+			return -1;
+		n = up_read(c->up, c->rbuf + have, RESP_HEAD_MAX - have);
+		if (n <= 0)
+			return have == 0 && n == 0 ? 0 : -1;
+		have += (size_t)n;
+		if ((*hl = http_head_len((char *)c->rbuf, have)) > 0)
+			return (ssize_t)have;
+	}
+}
+
+/* Send one request upstream and read the response head, reconnecting once
+ * when a reused connection turns out closed. Returns the bytes in rbuf, or
+ * -1 with f filled. */
+static ssize_t
+exchange(struct conn *c, const struct url *url, const struct buf *head,
+    const char *body, size_t blen, size_t *hl, struct fail *f)
+{
+	const struct config *cfg = c->cfg;
+	int attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		int reused;
+		ssize_t n;
+
+		if (upstream_ready(c, url, f) == -1)
+			return -1;
+		reused = c->up->used;
+		if (up_write(c->up, head->p, head->len, 0) == UP_OK &&
+		    up_write(c->up, body, blen, 1) == UP_OK) {
+			n = upstream_head(c, hl);
+			if (n > 0)
+				return n;
+			if (n == -1 || !reused || c->up->timed_out)
+				break;
+		} else if (!reused || c->up->timed_out)
+			break;
+		/* The server closed the idle connection as we reused it:
+		 * nothing reached it, so sending again is safe. */
+		log_debug("upstream closed a kept connection; reconnecting");
+		up_close(c->up);
+	}
+	if (c->up->timed_out) {
+		snprintf(f->msg, sizeof f->msg, "upstream %s did not answer "
+		    "within upstream-timeout (%d s)", url->host,
+		    cfg->upstream_timeout);
+		f->status = 504;
+	} else {
+		snprintf(f->msg, sizeof f->msg, "upstream %s closed the "
+		    "connection or sent a malformed response", url->host);
+		f->status = 502;
+	}
+	up_close(c->up);
+	return -1;
+}
+
+/* Every account is cooling down: 429 with the soonest reset. */
+static void
+answer_cooling(struct conn *c, struct req *r, time_t soonest,
+    const char *msg)
+{
+	char extra[64];
+	long wait = (long)(soonest - time(NULL));
+
+	snprintf(extra, sizeof extra, "retry-after: %ld\r\n",
+	    wait > 0 ? wait : 1);
+	conn_error(c, r, 429, msg, 0, extra);
+}
+
+/* The request body as this account must get it, made at most once. */
+static int
+body_for(struct conn *c, struct req *r, const struct account *a,
+    struct buf *prefixed, int *have, const char **body, size_t *blen)
+{
+	const char *why;
+	int changed;
+
+	*body = r->body.p ? r->body.p : "";
+	*blen = r->body.len;
+	if (!c->cfg->claude_system_prefix || a->kind != ACCT_OAUTH)
+		return 0;
+	if (!*have) {
+		if (claude_body(*body, *blen, prefixed, &changed, &why) == -1) {
+			r->close = 1;
+			conn_error(c, r, 400, why, 0, NULL);
+			c->exit = EXIT_BADREQ;
+			return -1;
+		}
+		*have = changed ? 1 : 2;
+	}
+	if (*have == 1) {
+		*body = prefixed->p;
+		*blen = prefixed->len;
+	}
+	return 0;
+}
+
+#define MAX_SKIP 32
+
+/* Accounts this request has given up on. */
+struct tried {
+	char id[MAX_SKIP][256];
+	size_t n;
+};
+
+static void
+tried_add(struct tried *t, const char *id)
+{
+	if (t->n < MAX_SKIP)
+		snprintf(t->id[t->n++], sizeof t->id[0], "%s", id);
+}
+
+/* The next account to try, picked after the shared cursor and made fresh.
+ * 0, or STORE_NONE / STORE_COOLING with err and *soonest. An account whose
+ * token cannot be made fresh is passed over, its error kept in f. */
+static int
+next_account(const struct config *cfg, struct tried *t, struct account *a,
+    time_t *soonest, char *err, size_t errlen, struct fail *f)
+{
+	for (;;) {
+		int pr = store_pick(cfg, "claude", t->id, t->n, a, soonest,
+		    err, errlen);
+
+		if (pr != 0)
+			return pr;
+		if (store_fresh(cfg, a, 0, err, errlen) == 0)
+			return 0;
+		log_err("%s", err);
+		tried_add(t, a->id);
+		snprintf(f->msg, sizeof f->msg, "%.1100s", err);
+		f->status = 401;
+		account_free(a);
+	}
+}
+
+/*
+ * One proxied request: pick an account, make its token fresh, send, and
+ * look at the status before a byte goes to the client. The body is held,
+ * so a 401 gets one refresh and one more try on the same account, and a
+ * 429, a 5xx or a failed connection moves on to the next account, up to
+ * request-retry times. When no other account can take it, the client gets
+ * what the upstream said.
+ */
+void
+forward(struct conn *c, struct req *r, enum route route)
+{
+	const struct config *cfg = c->cfg;
+	char err[4400], extra[64] = "";
+	struct tried t;
+	struct account a, next;
+	struct buf head = { 0 }, prefixed = { 0 };
+	struct http_msg resp;
+	struct fail f;
+	const struct url *url;
+	const char *why, *body;
+	size_t blen, hl = 0;
+	ssize_t n;
+	time_t soonest, until = 0;
+	int tries = 0, refreshed = 0, have_body = 0, have_prefixed = 0, pr;
+
+	memset(&t, 0, sizeof t);
+	memset(&a, 0, sizeof a);
+	memset(&next, 0, sizeof next);
+	memset(&f, 0, sizeof f);
+	if ((pr = next_account(cfg, &t, &a, &soonest, err, sizeof err,
+	    &f)) != 0)
+		goto none;
+	for (;;) {
+		snprintf(r->who, sizeof r->who, "%s", a.email ? a.email :
+		    a.id);
+		if (!have_body) {
+			if (r->msg.expect_continue && conn_write(c,
+			    "HTTP/1.1 100 Continue\r\n\r\n", 25) == -1) {
+				r->close = 1;
+				goto out;
+			}
+			if (conn_read_body(c, r) == -1)
+				goto out;
+			have_body = 1;
+		}
+		if (body_for(c, r, &a, &prefixed, &have_prefixed, &body,
+		    &blen) == -1)
+			goto out;
+		url = a.base ? a.base : &cfg->claude_base;
+		head.len = 0;
+		if (claude_head(&head, &r->msg, cfg, url, &a, blen) == -1) {
+			conn_error(c, r, 500, "out of memory", 0, NULL);
+			goto out;
+		}
+		tries++;
+		memset(&f, 0, sizeof f);
+		n = exchange(c, url, &head, body, blen, &hl, &f);
+		if (n > 0 && http_parse_response((char *)c->rbuf, hl, "POST",
+		    &resp, &why) == -1) {
+			log_err("upstream %s: %s", url->host, why);
+			up_close(c->up);
+			snprintf(f.msg, sizeof f.msg, "upstream %s sent a "
+			    "malformed response head", url->host);
+			f.status = 502;
+			n = -1;
+		}
+		if (n == -1) {
+			log_err("%s", f.msg);
+			if (f.exit) {
+				r->close = 1;
+				c->exit = f.exit;
+				conn_error(c, r, f.status, f.msg, 0, NULL);
+				goto out;
+			}
+			if (tries <= cfg->request_retry && next_account(cfg, &t,
+			    &next, &soonest, err, sizeof err, &f) == 0)
+				goto swap;
+			conn_error(c, r, f.status, f.msg, 0, NULL);
+			goto out;
+		}
+		if (resp.status == 401 && a.kind == ACCT_OAUTH && !refreshed) {
+			/* The token was refused: refresh it, try again. */
+			refreshed = 1;
+			tries--;
+			up_close(c->up);
+			if (store_fresh(cfg, &a, 1, err, sizeof err) == 0)
+				continue;
+			log_err("%s", err);
+			tried_add(&t, a.id);
+			snprintf(f.msg, sizeof f.msg, "%.1100s", err);
+			f.status = 401;
+			if ((pr = next_account(cfg, &t, &next, &soonest, err,
+			    sizeof err, &f)) == 0)
+				goto swap;
+			goto none;
+		}
+		if (resp.status == 429) {
+			until = store_cooldown(cfg, &a, claude_cooldown(&resp,
+			    time(NULL)), "429 rate limited");
+			tried_add(&t, a.id);
+		}
+		if ((resp.status == 429 || resp.status >= 500) &&
+		    tries <= cfg->request_retry && next_account(cfg, &t,
+		    &next, &soonest, err, sizeof err, &f) == 0) {
+			log_warn("upstream answered %d for %s; trying the next "
+			    "account", resp.status, r->who);
+			up_close(c->up);
+			goto swap;
+		}
+		break;
+swap:
+		account_free(&a);
+		a = next;
+		memset(&next, 0, sizeof next);
+		refreshed = 0;
+	}
+	if (resp.status >= 200 && resp.status < 300)
+		store_ok(cfg, &a);
+	if (resp.status == 429 && !http_header_get(&resp, "retry-after") &&
+	    until > time(NULL))
+		snprintf(extra, sizeof extra, "retry-after: %lld\r\n",
+		    (long long)(until - time(NULL)));
+	r->status = resp.status;
+	if (resp.framing == HTTP_BODY_CLOSE)
+		r->close = 1;
+	relay_stream(c, r, &resp, hl, (size_t)n - hl, extra);
+	goto out;
+none:
+	if (!have_body && r->msg.framing != HTTP_BODY_NONE)
+		r->close = 1;
+	if (pr == STORE_COOLING) {
+		log_warn("%s", err);
+		answer_cooling(c, r, soonest, err);
+	} else {
+		log_err("%s", err);
+		conn_error(c, r, f.status == 401 || !f.status ? 401 :
+		    f.status, f.status == 401 ? f.msg : err, 0, NULL);
+	}
+out:
+	buf_wipe(&head);
+	buf_free(&prefixed);
+	account_free(&a);
+	account_free(&next);
+}
+
