@@ -28,7 +28,7 @@ ALL_LDFLAGS = $(LDHARD) $(LDFLAGS)
 # Objects shared by the program and the unit tests (everything but main).
 LIB_SRC := src/buf.c src/log.c src/secret.c src/config.c src/url.c \
            src/http.c src/ta.c src/tls.c src/net.c src/proxy.c src/https.c \
-           src/token.c src/oauth.c src/store.c src/claude.c src/reply.c \
+           src/token.c src/oauth.c src/store.c src/claude.c src/codex.c src/reply.c \
            src/filter.c src/forward.c src/relay.c \
            src/serve.c src/pkce.c src/login.c
 LIB_OBJ := $(LIB_SRC:.c=.o)

@@ -64,8 +64,7 @@ append(cJSON *a, cJSON *v)
 	return 0;
 }
 
-/* Remove every member called k: a duplicate left behind would be the
- * value a last-wins parser upstream keeps. */
+/* Remove every member called k, duplicates too. */
 static void
 drop(cJSON *o, const char *k)
 {
@@ -73,12 +72,29 @@ drop(cJSON *o, const char *k)
 		cJSON_DeleteItemFromObjectCaseSensitive(o, k);
 }
 
-/* Set o.k to v, taking v, replacing whatever was there. */
+/* Set o.k to v, taking v: in the old member's place when there is one,
+ * to keep the client's key order. */
 static int
 put(cJSON *o, const char *k, cJSON *v)
 {
-	drop(o, k);
-	return add(o, k, v);
+	cJSON *it, *next;
+
+	if (v == NULL)
+		return -1;
+	if (get(o, k) == NULL)
+		return add(o, k, v);
+	if (!cJSON_ReplaceItemInObjectCaseSensitive(o, k, v)) {
+		cJSON_Delete(v);
+		return -1;
+	}
+	/* A duplicate left behind would be the value a last-wins parser
+	 * upstream keeps. */
+	for (it = v->next; it; it = next) {
+		next = it->next;
+		if (it->string && strcmp(it->string, k) == 0)
+			cJSON_Delete(cJSON_DetachItemViaPointer(o, it));
+	}
+	return 0;
 }
 
 static int
@@ -145,7 +161,8 @@ parse_object(const char *body, size_t len, const char **why)
 	}
 	for (; end < body + len; end++)
 		if (!strchr(" \t\r\n", *end)) {
-			*why = "the request body has data after its JSON object";
+			*why = "the request body has data after its JSON "
+			    "object";
 			goto fail;
 		}
 	return root;
@@ -830,7 +847,8 @@ codex_head(struct buf *out, const struct http_msg *req,
 	    a->account_id[0] ? a->account_id : NULL;
 	size_t i, start = out->len;
 
-	if (a->access_token == NULL || !header_safe(a->access_token) || (acct && !header_safe(acct)) ||
+	if (a->access_token == NULL || !header_safe(a->access_token) ||
+	    (acct && !header_safe(acct)) ||
 	    (session_id && !header_safe(session_id))) {
 		errno = EINVAL;
 		return -1;

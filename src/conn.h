@@ -71,4 +71,19 @@ void forward(struct conn *c, struct req *r, enum route route);
 void relay_stream(struct conn *c, struct req *r, const struct http_msg *m,
     size_t at_hand_off, size_t at_hand, const char *extra);
 
+/* Read the whole body of the response whose head is in c->rbuf (decoded,
+ * at most 1 MiB) into out. 0, or -1 when it could not be read. */
+int relay_collect(struct conn *c, const struct http_msg *m, size_t off,
+    size_t n, struct buf *out);
+/* Send the response head m with body (already read whole), framed by
+ * Content-Length. */
+void relay_buffered(struct conn *c, struct req *r, const struct http_msg *m,
+    const char *body, size_t len, const char *extra);
+/* A 2xx Codex event stream, translated: Chat Completions (streamed or as
+ * one JSON) or, for a non-streaming Responses request, the response object
+ * of response.completed. */
+struct codex_req;
+void relay_events(struct conn *c, struct req *r, const struct http_msg *m,
+    size_t off, size_t n, enum route route, const struct codex_req *cr);
+
 #endif

@@ -4,6 +4,7 @@
  * request is never forwarded half-rewritten; responses stream back as they
  * arrive, each read from the upstream written to the client at once.
  */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@
 
 #include "buf.h"
 #include "claude.h"
+#include "codex.h"
 #include "conn.h"
 #include "filter.h"
 #include "http.h"
@@ -295,15 +297,67 @@ client_authorized(const struct config *cfg, const struct http_msg *m)
 	return ok;
 }
 
+/* GET /v1/models in OpenAI's shape: the models of the providers that have
+ * an account. */
+static int
+openai_models(const struct config *cfg, struct buf *out)
+{
+	struct buf b = { 0 };
+	cJSON *list = cJSON_CreateObject(), *data, *j, *m;
+	char *s = NULL;
+	int rc = -1;
+
+	if (list == NULL || !cJSON_AddStringToObject(list, "object", "list") ||
+	    (data = cJSON_AddArrayToObject(list, "data")) == NULL)
+		goto out;
+	if (store_has(cfg, "claude") && claude_models(&b) == 0 &&
+	    (j = cJSON_Parse(b.p)) != NULL) {
+		cJSON_ArrayForEach(m, cJSON_GetObjectItem(j, "data")) {
+			cJSON *e = cJSON_CreateObject();
+			const char *id = cJSON_GetStringValue(
+			    cJSON_GetObjectItem(m, "id"));
+			const char *at = cJSON_GetStringValue(
+			    cJSON_GetObjectItem(m, "created_at"));
+			time_t t = at ? token_parse_time(at) : 0;
+
+			cJSON_AddStringToObject(e, "id", id ? id : "");
+			cJSON_AddStringToObject(e, "object", "model");
+			cJSON_AddNumberToObject(e, "created", t > 0 ?
+			    (double)t : 0);
+			cJSON_AddStringToObject(e, "owned_by", "anthropic");
+			cJSON_AddItemToArray(data, e);
+		}
+		cJSON_Delete(j);
+	}
+	b.len = 0;
+	if (store_has(cfg, "codex") && codex_models(&b) == 0 &&
+	    (j = cJSON_Parse(b.p)) != NULL) {
+		cJSON_ArrayForEach(m, cJSON_GetObjectItem(j, "data"))
+			cJSON_AddItemToArray(data, cJSON_Duplicate(m, 1));
+		cJSON_Delete(j);
+	}
+	if ((s = cJSON_PrintUnformatted(list)) != NULL &&
+	    buf_adds(out, s) == 0)
+		rc = 0;
+out:
+	free(s);
+	cJSON_Delete(list);
+	buf_free(&b);
+	return rc;
+}
+
 /* Local answers: health and the model list. */
+enum local { LOCAL_HEALTH, LOCAL_MODELS_ANTHROPIC, LOCAL_MODELS_OPENAI };
+
 static void
-answer_local(struct conn *c, struct req *r, int head_only, int models)
+answer_local(struct conn *c, struct req *r, int head_only, enum local what)
 {
 	struct buf b = { 0 }, json = { 0 };
 	int flags = (head_only ? REPLY_HEAD : 0) | (r->close ? REPLY_CLOSE : 0);
 
-	if (models ? claude_models(&json) : buf_adds(&json,
-	    "{\"status\":\"ok\"}"))
+	if ((what == LOCAL_MODELS_ANTHROPIC ? claude_models(&json) :
+	    what == LOCAL_MODELS_OPENAI ? openai_models(c->cfg, &json) :
+	    buf_adds(&json, "{\"status\":\"ok\"}")) == -1)
 		goto out;
 	if (reply_json(&b, 200, json.p, flags) == 0) {
 		r->status = 200;
@@ -333,6 +387,7 @@ one_request(struct conn *c)
 	ssize_t hl;
 	size_t plen;
 	int get, head, more = 0;
+	enum codex_route cx;
 
 	memset(&r, 0, sizeof r);
 	if ((hl = read_head(c, &r)) <= 0)
@@ -356,11 +411,16 @@ one_request(struct conn *c)
 	r.close = !r.msg.keep_alive;
 	get = is(r.msg.method, r.msg.mlen, "GET");
 	head = is(r.msg.method, r.msg.mlen, "HEAD");
+	cx = codex_route(r.msg.method, r.msg.mlen, r.path, plen);
+	/* OpenAI clients get OpenAI's error shape. */
+	r.openai = cx != CODEX_NONE || ((get || head) &&
+	    !strcmp(r.path, "/v1/models") &&
+	    !http_header_get(&r.msg, "anthropic-version"));
 
 	if ((get || head) && (!strcmp(r.path, "/health") ||
 	    !strcmp(r.path, "/healthz"))) {
 		if (conn_read_body(c, &r) == 0)
-			answer_local(c, &r, head, 0);
+			answer_local(c, &r, head, LOCAL_HEALTH);
 	} else if (!client_authorized(cfg, &r.msg)) {
 		r.close |= r.msg.framing != HTTP_BODY_NONE;
 		conn_error(c, &r, 401, "missing or wrong API key: send one "
@@ -368,17 +428,21 @@ one_request(struct conn *c)
 		    "Bearer", 0, NULL);
 	} else if ((get || head) && !strcmp(r.path, "/v1/models")) {
 		if (conn_read_body(c, &r) == 0)
-			answer_local(c, &r, head, 1);
+			answer_local(c, &r, head, r.openai ?
+			    LOCAL_MODELS_OPENAI : LOCAL_MODELS_ANTHROPIC);
 	} else if (claude_route(r.msg.method, r.msg.mlen, r.path, plen)) {
 		forward(c, &r, ROUTE_CLAUDE);
+	} else if (cx != CODEX_NONE) {
+		forward(c, &r, cx == CODEX_CHAT ? ROUTE_CHAT : ROUTE_RESPONSES);
 	} else {
-		char msg[1200];
+		char msg[1400];
 
 		r.close |= r.msg.framing != HTTP_BODY_NONE;
 		snprintf(msg, sizeof msg, "no route for %.*s %s: this proxy "
 		    "serves POST /v1/messages, POST /v1/messages/count_tokens, "
-		    "GET /v1/models and GET /health", (int)r.msg.mlen,
-		    r.msg.method, r.path);
+		    "POST /responses, POST /v1/responses, POST "
+		    "/v1/chat/completions, GET /v1/models and GET /health",
+		    (int)r.msg.mlen, r.msg.method, r.path);
 		conn_error(c, &r, 404, msg, 0, NULL);
 	}
 	log_info("%.*s %s %d %s %lldms %lluB", (int)r.msg.mlen, r.msg.method,

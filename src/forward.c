@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "claude.h"
+#include "codex.h"
 #include "conn.h"
 #include "filter.h"
 #include "log.h"
@@ -132,6 +134,30 @@ exchange(struct conn *c, const struct url *url, const struct buf *head,
 	return -1;
 }
 
+/* A random UUID for the Codex session_id header, one per connection, for
+ * clients that send no prompt_cache_key. */
+static const char *
+conn_session(struct conn *c)
+{
+	unsigned char r[16];
+	size_t i;
+	int k = 0;
+
+	if (c->session_id[0])
+		return c->session_id;
+	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+		memset(r, 0, sizeof r);
+	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+	for (i = 0; i < sizeof r; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			c->session_id[k++] = '-';
+		k += snprintf(c->session_id + k, sizeof c->session_id -
+		    (size_t)k, "%02x", r[i]);
+	}
+	return c->session_id;
+}
+
 /* Every account is cooling down: 429 with the soonest reset. */
 static void
 answer_cooling(struct conn *c, struct req *r, time_t soonest,
@@ -145,20 +171,33 @@ answer_cooling(struct conn *c, struct req *r, time_t soonest,
 	conn_error(c, r, 429, msg, 0, extra);
 }
 
-/* The request body as this account must get it, made at most once. */
+/* The request body as this account must get it, made at most once: the
+ * Claude Code line for Claude OAuth accounts, the backend's rules (or the
+ * Chat Completions translation) for Codex. */
 static int
-body_for(struct conn *c, struct req *r, const struct account *a,
-    struct buf *prefixed, int *have, const char **body, size_t *blen)
+body_for(struct conn *c, struct req *r, enum route route,
+    const struct account *a, struct codex_req *cr, struct buf *prefixed,
+    int *have, const char **body, size_t *blen)
 {
-	const char *why;
-	int changed;
+	const char *why = NULL;
+	int changed = 1, rc = 0;
 
 	*body = r->body.p ? r->body.p : "";
 	*blen = r->body.len;
-	if (!c->cfg->claude_system_prefix || a->kind != ACCT_OAUTH)
+	if (route == ROUTE_CLAUDE && (!c->cfg->claude_system_prefix ||
+	    a->kind != ACCT_OAUTH))
 		return 0;
 	if (!*have) {
-		if (claude_body(*body, *blen, prefixed, &changed, &why) == -1) {
+		if (route == ROUTE_CLAUDE)
+			rc = claude_body(*body, *blen, prefixed, &changed,
+			    &why);
+		else if (route == ROUTE_RESPONSES)
+			rc = codex_body(c->cfg, *body, *blen, prefixed, cr,
+			    &why);
+		else
+			rc = codex_chat_request(c->cfg, *body, *blen, prefixed,
+			    cr, &why);
+		if (rc == -1) {
 			r->close = 1;
 			conn_error(c, r, 400, why, 0, NULL);
 			c->exit = EXIT_BADREQ;
@@ -192,11 +231,12 @@ tried_add(struct tried *t, const char *id)
  * 0, or STORE_NONE / STORE_COOLING with err and *soonest. An account whose
  * token cannot be made fresh is passed over, its error kept in f. */
 static int
-next_account(const struct config *cfg, struct tried *t, struct account *a,
-    time_t *soonest, char *err, size_t errlen, struct fail *f)
+next_account(const struct config *cfg, const char *provider, struct tried *t,
+    struct account *a, time_t *soonest, char *err, size_t errlen,
+    struct fail *f)
 {
 	for (;;) {
-		int pr = store_pick(cfg, "claude", t->id, t->n, a, soonest,
+		int pr = store_pick(cfg, provider, t->id, t->n, a, soonest,
 		    err, errlen);
 
 		if (pr != 0)
@@ -227,21 +267,26 @@ forward(struct conn *c, struct req *r, enum route route)
 	struct tried t;
 	struct account a, next;
 	struct buf head = { 0 }, prefixed = { 0 };
+	struct buf ebody = { 0 };
 	struct http_msg resp;
+	struct codex_req cr;
 	struct fail f;
 	const struct url *url;
 	const char *why, *body;
+	const char *provider = route == ROUTE_CLAUDE ? "claude" : "codex";
 	size_t blen, hl = 0;
 	ssize_t n;
 	time_t soonest, until = 0;
 	int tries = 0, refreshed = 0, have_body = 0, have_prefixed = 0, pr;
+	int collected = 0;
 
+	memset(&cr, 0, sizeof cr);
 	memset(&t, 0, sizeof t);
 	memset(&a, 0, sizeof a);
 	memset(&next, 0, sizeof next);
 	memset(&f, 0, sizeof f);
-	if ((pr = next_account(cfg, &t, &a, &soonest, err, sizeof err,
-	    &f)) != 0)
+	if ((pr = next_account(cfg, provider, &t, &a, &soonest, err,
+	    sizeof err, &f)) != 0)
 		goto none;
 	for (;;) {
 		snprintf(r->who, sizeof r->who, "%s", a.email ? a.email :
@@ -256,12 +301,16 @@ forward(struct conn *c, struct req *r, enum route route)
 				goto out;
 			have_body = 1;
 		}
-		if (body_for(c, r, &a, &prefixed, &have_prefixed, &body,
-		    &blen) == -1)
+		if (body_for(c, r, route, &a, &cr, &prefixed, &have_prefixed,
+		    &body, &blen) == -1)
 			goto out;
-		url = a.base ? a.base : &cfg->claude_base;
+		url = a.base ? a.base : route == ROUTE_CLAUDE ?
+		    &cfg->claude_base : &cfg->codex_base;
 		head.len = 0;
-		if (claude_head(&head, &r->msg, cfg, url, &a, blen) == -1) {
+		if ((route == ROUTE_CLAUDE ? claude_head(&head, &r->msg, cfg,
+		    url, &a, blen) : codex_head(&head, &r->msg, url, &a,
+		    cr.session_id[0] ? cr.session_id : conn_session(c),
+		    blen)) == -1) {
 			conn_error(c, r, 500, "out of memory", 0, NULL);
 			goto out;
 		}
@@ -285,7 +334,7 @@ forward(struct conn *c, struct req *r, enum route route)
 				conn_error(c, r, f.status, f.msg, 0, NULL);
 				goto out;
 			}
-			if (tries <= cfg->request_retry && next_account(cfg, &t,
+			if (tries <= cfg->request_retry && next_account(cfg, provider, &t,
 			    &next, &soonest, err, sizeof err, &f) == 0)
 				goto swap;
 			conn_error(c, r, f.status, f.msg, 0, NULL);
@@ -302,22 +351,36 @@ forward(struct conn *c, struct req *r, enum route route)
 			tried_add(&t, a.id);
 			snprintf(f.msg, sizeof f.msg, "%.1100s", err);
 			f.status = 401;
-			if ((pr = next_account(cfg, &t, &next, &soonest, err,
+			if ((pr = next_account(cfg, provider, &t, &next, &soonest, err,
 			    sizeof err, &f)) == 0)
 				goto swap;
 			goto none;
 		}
 		if (resp.status == 429) {
-			until = store_cooldown(cfg, &a, claude_cooldown(&resp,
-			    time(NULL)), "429 rate limited");
+			time_t now = time(NULL), when;
+
+			if (route == ROUTE_CLAUDE)
+				when = claude_cooldown(&resp, now);
+			else {
+				/* Codex says when in the body. */
+				ebody.len = 0;
+				(void)relay_collect(c, &resp, hl,
+				    (size_t)n - hl, &ebody);
+				collected = 1;
+				when = codex_cooldown(&resp, ebody.p ?
+				    ebody.p : "", ebody.len, now);
+			}
+			until = store_cooldown(cfg, &a, when,
+			    "429 rate limited");
 			tried_add(&t, a.id);
 		}
 		if ((resp.status == 429 || resp.status >= 500) &&
-		    tries <= cfg->request_retry && next_account(cfg, &t,
+		    tries <= cfg->request_retry && next_account(cfg, provider, &t,
 		    &next, &soonest, err, sizeof err, &f) == 0) {
 			log_warn("upstream answered %d for %s; trying the next "
 			    "account", resp.status, r->who);
 			up_close(c->up);
+			collected = 0;
 			goto swap;
 		}
 		break;
@@ -336,7 +399,13 @@ swap:
 	r->status = resp.status;
 	if (resp.framing == HTTP_BODY_CLOSE)
 		r->close = 1;
-	relay_stream(c, r, &resp, hl, (size_t)n - hl, extra);
+	if (collected)
+		relay_buffered(c, r, &resp, ebody.p, ebody.len, extra);
+	else if (route == ROUTE_CLAUDE || (route == ROUTE_RESPONSES &&
+	    (cr.stream || resp.status < 200 || resp.status > 299)))
+		relay_stream(c, r, &resp, hl, (size_t)n - hl, extra);
+	else
+		relay_events(c, r, &resp, hl, (size_t)n - hl, route, &cr);
 	goto out;
 none:
 	if (!have_body && r->msg.framing != HTTP_BODY_NONE)
@@ -352,6 +421,7 @@ none:
 out:
 	buf_wipe(&head);
 	buf_free(&prefixed);
+	buf_free(&ebody);
 	account_free(&a);
 	account_free(&next);
 }

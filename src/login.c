@@ -207,6 +207,15 @@ login_parse_query(const char *query, struct login_answer *a)
 	return split_code(a);
 }
 
+/* A code alone, maybe with #STATE: URL-safe characters, and long enough
+ * that "yes" or a stray word is taken for what it is. */
+static int
+bare_ok(const char *s)
+{
+	return strlen(s) >= 8 && s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-._~#")] == '\0';
+}
+
 int
 login_parse_paste(const char *line, struct login_answer *a)
 {
@@ -226,11 +235,12 @@ login_parse_paste(const char *line, struct login_answer *a)
 		/* A URL: what follows '#' is a fragment, never sent. */
 		t[strcspn(t, "#")] = '\0';
 		rc = login_parse_query(q ? q + 1 : t, a);
-	} else {
+	} else if (bare_ok(t)) {
 		a->bare = 1;
-		a->code = n ? strdup(t) : NULL;
+		a->code = strdup(t);
 		rc = split_code(a);
-	}
+	} else
+		rc = -1;
 	explicit_bzero(t, n);
 	free(t);
 	if (rc == -1 || (a->code == NULL && a->error == NULL)) {
@@ -458,6 +468,7 @@ struct wait {
 	char line[8192];
 	struct client c[MAX_CLIENTS];
 	int answer_fd;          /* the browser waiting for the result page */
+	int pasted;             /* the answer came from the terminal */
 	struct login_answer a;
 };
 
@@ -669,6 +680,7 @@ paste(struct wait *w, char *line)
 		fflush(stdout);
 		return W_MORE;
 	}
+	w->pasted = 1;
 	return judge(w, -1);
 }
 
@@ -873,26 +885,26 @@ finish(const struct config *cfg, const struct ta_set *ta,
 
 	if (oauth_exchange(cfg, ta, prov, a->code, k->verifier, k->state,
 	    ruri, &g, err, sizeof err) != OAUTH_OK) {
-		log_err("%s: nothing saved", err);
+		log_err("login failed, nothing saved: %s", err);
 		return -1;
 	}
 	if (o->provider == LOGIN_CODEX) {
 		if (login_codex_claims(g.id_token, &email, &acct, &plan, err,
 		    sizeof err) == -1) {
-			log_err("token endpoint %s: %s: nothing saved",
-			    cfg->codex_token_url.host, err);
+			log_err("login failed, nothing saved: token endpoint "
+			    "%s: %s", cfg->codex_token_url.host, err);
 			goto out;
 		}
 	} else if (g.email == NULL || (email = strdup(g.email)) == NULL) {
-		log_err("token endpoint %s: the answer has no "
-		    "account.email_address: nothing saved",
+		log_err("login failed, nothing saved: token endpoint %s: "
+		    "the answer has no account.email_address",
 		    cfg->claude_token_url.host);
 		goto out;
 	}
 	if (!login_email_ok(email)) {
-		log_err("the account's email is not usable in a file name "
-		    "(empty, a '/', a leading '.' or control characters): "
-		    "nothing saved");
+		log_err("login failed, nothing saved: the account's email is "
+		    "not usable in a file name (a '/', a leading '.' or "
+		    "control characters)");
 		goto out;
 	}
 	if (g.refresh_token == NULL)
@@ -902,16 +914,16 @@ finish(const struct config *cfg, const struct ta_set *ta,
 	    time(NULL))) == NULL || asprintf(&path, "%s/%s-%s.json",
 	    cfg->auth_dir, prov, email) == -1) {
 		path = NULL;
-		log_err("out of memory: nothing saved");
+		log_err("login failed, nothing saved: out of memory");
 		goto out;
 	}
 	if (mkdirs(cfg->auth_dir) == -1) {
-		log_err("cannot create auth-dir %s: %s: nothing saved",
-		    cfg->auth_dir, strerror(errno));
+		log_err("login failed, nothing saved: cannot create "
+		    "auth-dir %s: %s", cfg->auth_dir, strerror(errno));
 		goto out;
 	}
 	if (save(path, json, err, sizeof err) == -1) {
-		log_err("%s", err);
+		log_err("login failed, nothing saved: %s", err);
 		goto out;
 	}
 	*pathp = path;
@@ -971,23 +983,23 @@ say_timeout(const struct login_opts *o, int secs, int port)
 
 static void
 say_url(const struct login_opts *o, const char *url, const char *ruri,
-    int browser)
+    int browser, int secs)
 {
 	printf("Log in to %s in a browser:\n\n  %s\n\n",
 	    provider_title[o->provider], url);
-	if (browser)
-		printf("Opening your browser. ");
-	printf("Waiting for the browser to come back to %s ...\n", ruri);
+	printf("%saiting up to %d:%02d for the browser to come back to\n"
+	    "%s\n", browser ? "Opening your browser. W" : "W", secs / 60,
+	    secs % 60, ruri);
 	fflush(stdout);
 }
 
 static void
 say_paste(void)
 {
-	printf("On a remote machine without an SSH tunnel, the browser "
-	    "ends on a page that does not load: that is expected. Copy "
-	    "its address,\n...or paste the URL your browser was sent to "
-	    "(or the code) here: ");
+	printf("\nOn a remote machine without an SSH tunnel the browser's last "
+	    "page does not load;\nthat is expected: copy the address from "
+	    "its address bar.\n...or paste the URL your browser was sent "
+	    "to (or the code) here: ");
 	fflush(stdout);
 }
 
@@ -1031,16 +1043,17 @@ login_run(const struct config *cfg, const struct login_opts *o)
 		goto out;
 	}
 	browser = !o->no_browser && have_display();
-	say_url(o, url, ruri, browser);
+	say_url(o, url, ruri, browser, secs);
 	if (browser)
 		open_browser(url);
-	if ((w.tty = isatty(0)))
+	/* In the background, reading the terminal would stop us (SIGTTIN). */
+	if ((w.tty = isatty(0) && tcgetpgrp(0) == getpgrp()))
 		say_paste();
 	got = wait_answer(&w, net_now_ms() + secs * 1000LL);
 	close(w.lfd);
 	w.lfd = -1;
-	if (w.tty)
-		printf("\n");
+	if (w.tty && !w.pasted)
+		printf("\n");      /* the prompt line is still open */
 	fflush(stdout);
 	if (got == W_MORE)
 		say_timeout(o, secs, port);

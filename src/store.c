@@ -800,3 +800,15 @@ store_refresh_all(const struct config *cfg, FILE *out)
 	}
 	return bad ? -1 : 0;
 }
+
+int
+store_has(const struct config *cfg, const char *provider)
+{
+	struct cand *c;
+	size_t n;
+
+	if (candidates(cfg, provider, &c, &n) == -1)
+		return 0;
+	free(c);
+	return n > 0;
+}

@@ -39,6 +39,9 @@ time_t store_cooldown(const struct config *cfg, const struct account *a,
 /* After a success: forget the backoff, if there was one. */
 void store_ok(const struct config *cfg, const struct account *a);
 
+/* Does provider have any account (a token file or an API key)? */
+int store_has(const struct config *cfg, const char *provider);
+
 /* --status: one line per account, never a token. */
 int store_status(const struct config *cfg, FILE *out);
 /* --refresh: refresh every stale OAuth account now. 0 when all are usable. */

@@ -301,7 +301,9 @@ def test_health_head_no_body(ctx):
 
 
 def test_models_list(ctx):
-    r, = _local(ctx, request("GET", "/v1/models", [("Host", "x"), ("x-api-key", "dummy")]), ["GET"])
+    # Anthropic's shape for Anthropic clients (they send anthropic-version).
+    r, = _local(ctx, request("GET", "/v1/models", [("Host", "x"), ("x-api-key", "dummy"),
+                                                  ("anthropic-version", "2023-06-01")]), ["GET"])
     check(r.status == 200, "status %r" % r)
     j = r.json()
     d = j.get("data")
