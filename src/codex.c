@@ -72,13 +72,25 @@ drop(cJSON *o, const char *k)
 		cJSON_DeleteItemFromObjectCaseSensitive(o, k);
 }
 
+/* Delete the members of o after first that have its name: a duplicate
+ * left behind would be the value a last-wins parser upstream keeps. */
+static void
+drop_after(cJSON *o, cJSON *first)
+{
+	cJSON *it, *next;
+
+	for (it = first->next; it; it = next) {
+		next = it->next;
+		if (it->string && strcmp(it->string, first->string) == 0)
+			cJSON_Delete(cJSON_DetachItemViaPointer(o, it));
+	}
+}
+
 /* Set o.k to v, taking v: in the old member's place when there is one,
  * to keep the client's key order. */
 static int
 put(cJSON *o, const char *k, cJSON *v)
 {
-	cJSON *it, *next;
-
 	if (v == NULL)
 		return -1;
 	if (get(o, k) == NULL)
@@ -87,13 +99,7 @@ put(cJSON *o, const char *k, cJSON *v)
 		cJSON_Delete(v);
 		return -1;
 	}
-	/* A duplicate left behind would be the value a last-wins parser
-	 * upstream keeps. */
-	for (it = v->next; it; it = next) {
-		next = it->next;
-		if (it->string && strcmp(it->string, k) == 0)
-			cJSON_Delete(cJSON_DetachItemViaPointer(o, it));
-	}
+	drop_after(o, v);
 	return 0;
 }
 
@@ -121,7 +127,8 @@ print(const cJSON *j, struct buf *out, const char *pre, const char *post)
 
 	if (s == NULL)
 		return -1;
-	rc = buf_addf(out, "%s%s%s", pre, s, post);
+	rc = buf_adds(out, pre) == -1 || buf_adds(out, s) == -1 ||
+	    buf_adds(out, post) == -1 ? -1 : 0;
 	free(s);
 	return rc;
 }
@@ -349,10 +356,8 @@ backend_rules(const struct config *cfg, cJSON *root, struct codex_req *cr,
 	}
 	*why = oom;
 	if (cJSON_IsString(ins))
-		ins = cJSON_DetachItemViaPointer(root, ins);
-	else
-		ins = cJSON_CreateString("");
-	if (put(root, "instructions", ins) == -1)
+		drop_after(root, ins);
+	else if (put_str(root, "instructions", "") == -1)
 		return -1;
 	for (k = refused; *k; k++)
 		drop(root, *k);
@@ -543,7 +548,8 @@ call_item(cJSON *tc, const char **why)
 	} else {
 		/* The backend wants a JSON text; some clients send the
 		 * object itself. */
-		s = args ? cJSON_PrintUnformatted(args) : NULL;
+		s = args && !cJSON_IsNull(args) ?
+		    cJSON_PrintUnformatted(args) : NULL;
 		if (add(it, "arguments", cJSON_CreateString(s ? s : "{}"))
 		    == -1) {
 			free(s);

@@ -89,16 +89,18 @@ static const struct key keys[] = {
 	{ "claude-api-key",		K_APIKEYS, OFF(claude_keys), 0, 0 },
 	{ "codex-api-key",		K_APIKEYS, OFF(codex_keys), 0, 0 },
 	{ "model-aliases",		K_ALIASES, 0, 0, 0 },
+	{ "logging-to-file",		K_BOOL,	OFF(logging_to_file), 0, 0 },
+	{ "usage-statistics-enabled",	K_BOOL,	OFF(usage_stats), 0, 0 },
+	{ "usage-max-bytes",		K_SIZE,	OFF(usage_max), 4096, 4294967295ULL },
+	{ "log-max-bytes",		K_SIZE,	OFF(log_max), 4096, 4294967295ULL },
+	{ "allow-remote",		K_BOOL,	OFF(allow_remote), 0, 0 },
 
 	{ "remote-management",		K_UNUSED, 0, 0, 0 },
-	{ "logging-to-file",		K_UNUSED, 0, 0, 0 },
-	{ "usage-statistics-enabled",	K_UNUSED, 0, 0, 0 },
 	{ "quota-exceeded",		K_UNUSED, 0, 0, 0 },
 	{ "auth",			K_UNUSED, 0, 0, 0 },
 	{ "generative-language-api-key", K_UNUSED, 0, 0, 0 },
 	{ "gemini-api-key",		K_UNUSED, 0, 0, 0 },
 	{ "openai-compatibility",	K_UNUSED, 0, 0, 0 },
-	{ "allow-remote",		K_UNUSED, 0, 0, 0 },
 	{ "sandbox",			K_UNUSED, 0, 0, 0 },
 	{ "droid-models",		K_UNUSED, 0, 0, 0 },
 };
@@ -956,6 +958,8 @@ defaults_base(struct config *c)
 	c->request_retry = 3;
 	c->refresh_lead = -1;
 	c->token_timeout = 30;
+	c->usage_max = 10485760;
+	c->log_max = 10485760;
 	if ((c->ca_file = strdup(DEFAULT_CA_FILE)) == NULL)
 		goto fail;
 	if (url_parse(DEFAULT_BASE_URL, &c->claude_base, NULL, 0) == -1 ||

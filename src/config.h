@@ -50,8 +50,13 @@ struct config {
 	size_t n_claude_keys;
 	struct api_key *codex_keys;  /* codex-api-key */
 	size_t n_codex_keys;
+	int allow_remote;      /* --serve on a non-loopback host without api-keys */
 	struct alias *aliases; /* model-aliases */
 	size_t n_aliases;
+	int logging_to_file;   /* 0: logs/ beside the config file */
+	int usage_stats;       /* 0: usage-statistics-enabled */
+	size_t usage_max;      /* 10 MiB: usage.jsonl rotates past it */
+	size_t log_max;        /* 10 MiB: logs/cli-proxy-api.log rotates */
 };
 
 /* Fill cfg with the built-in defaults. 0 or -1 (ENOMEM). */

@@ -311,7 +311,9 @@ forward(struct conn *c, struct req *r, enum route route)
 		    url, &a, blen) : codex_head(&head, &r->msg, url, &a,
 		    cr.session_id[0] ? cr.session_id : conn_session(c),
 		    blen)) == -1) {
-			conn_error(c, r, 500, "out of memory", 0, NULL);
+			conn_error(c, r, 500, "cannot build the upstream request "
+			    "(out of memory, or a control character in the "
+			    "account's token file)", 0, NULL);
 			goto out;
 		}
 		tries++;

@@ -963,6 +963,19 @@ timeout_seconds(void)
 	return (int)v;
 }
 
+/* stdin is a terminal we may read: in the background, reading our
+ * controlling terminal would stop us (SIGTTIN). */
+static int
+tty_foreground(void)
+{
+	pid_t pg;
+
+	if (!isatty(0))
+		return 0;
+	pg = tcgetpgrp(0);
+	return pg == -1 || pg == getpgrp();
+}
+
 static void
 say_timeout(const struct login_opts *o, int secs, int port)
 {
@@ -1046,8 +1059,7 @@ login_run(const struct config *cfg, const struct login_opts *o)
 	say_url(o, url, ruri, browser, secs);
 	if (browser)
 		open_browser(url);
-	/* In the background, reading the terminal would stop us (SIGTTIN). */
-	if ((w.tty = isatty(0) && tcgetpgrp(0) == getpgrp()))
+	if ((w.tty = tty_foreground()))
 		say_paste();
 	got = wait_answer(&w, net_now_ms() + secs * 1000LL);
 	close(w.lfd);

@@ -2,6 +2,7 @@
  * Relaying a response to the client: as it comes, framing kept, or
  * translated from the Responses API's events.
  */
+#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,6 +297,26 @@ send_chunk(struct conn *c, struct req *r, const char *p, size_t n)
 	return conn_writev(c, iov, k);
 }
 
+/* An OpenAI-shaped error as an SSE frame, then the end marker. The
+ * message may come from the upstream: cJSON escapes it, so it cannot break
+ * the JSON or forge frames. */
+static void
+error_frame(struct buf *out, const char *msg)
+{
+	cJSON *root = cJSON_CreateObject(), *err;
+	char *s = NULL;
+
+	if (root && (err = cJSON_AddObjectToObject(root, "error")) != NULL &&
+	    cJSON_AddStringToObject(err, "message", msg) &&
+	    cJSON_AddStringToObject(err, "type", "server_error"))
+		s = cJSON_PrintUnformatted(root);
+	if (s)
+		buf_addf(out, "data: %s\n\n", s);
+	buf_adds(out, "data: [DONE]\n\n");
+	free(s);
+	cJSON_Delete(root);
+}
+
 void
 relay_events(struct conn *c, struct req *r, const struct http_msg *m,
     size_t off, size_t n, enum route route, const struct codex_req *cr)
@@ -344,9 +365,7 @@ relay_events(struct conn *c, struct req *r, const struct http_msg *m,
 			if (!ok) {
 				/* The head went out: report in the stream. */
 				e.out.len = 0;
-				buf_addf(&e.out, "data: {\"error\":{\"message\":"
-				    "\"%s\",\"type\":\"server_error\"}}\n\n"
-				    "data: [DONE]\n\n", e.x.error);
+				error_frame(&e.out, e.x.error);
 			}
 			if (send_chunk(c, r, e.out.p, e.out.len) == -1 ||
 			    (r->msg.minor && conn_write(c, "0\r\n\r\n", 5)

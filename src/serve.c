@@ -104,6 +104,33 @@ child(const struct config *cfg, int *fds, int nfds, int c)
 	_exit(filter_run(cfg, 0, 1));
 }
 
+/* Is host a loopback name or address? */
+static int
+loopback(const char *host)
+{
+	struct addrinfo hints, *res, *ai;
+	int all = 1;
+
+	if (strcmp(host, "localhost") == 0)
+		return 1;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_flags = AI_NUMERICHOST;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return 0;
+	for (ai = res; ai; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET)
+			all &= (ntohl(((struct sockaddr_in *)(void *)
+			    ai->ai_addr)->sin_addr.s_addr) >> 24) == 127;
+		else if (ai->ai_family == AF_INET6)
+			all &= IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)
+			    (void *)ai->ai_addr)->sin6_addr);
+		else
+			all = 0;
+	}
+	freeaddrinfo(res);
+	return all;
+}
+
 int
 serve_run(const struct config *cfg)
 {
@@ -112,6 +139,16 @@ serve_run(const struct config *cfg)
 	char desc[512] = "systemd sockets";
 
 	if ((nfds = inherited(fds)) == 0) {
+		/* The accounts must never be open to the network by a typo
+		 * or a container default. */
+		if (cfg->host && !loopback(cfg->host) && cfg->n_api_keys == 0 &&
+		    !cfg->allow_remote) {
+			log_err("host %s is not a loopback address: anyone who "
+			    "can reach it could use your accounts; set api-keys "
+			    "in the config, or allow-remote: true if that is "
+			    "what you want", cfg->host);
+			return EXIT_CONFIG;
+		}
 		desc[0] = '\0';
 		if (cfg->host)
 			nfds = listen_on(cfg->host, cfg->port, fds, 0, desc,

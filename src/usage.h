@@ -1,0 +1,73 @@
+/* usage: token counts read from responses as they pass, one JSON line per
+ * request in auth-dir/usage.jsonl, and the --usage report. */
+#ifndef USAGE_H
+#define USAGE_H
+#include <stddef.h>
+#include <stdio.h>
+
+#include "buf.h"
+#include "codex.h"
+#include "config.h"
+
+/* What the response body is, chosen by the route and its Content-Type. */
+enum usage_kind {
+	USAGE_NONE = 0,         /* nothing to read: feed and done are no-ops */
+	USAGE_ANTHROPIC_SSE,    /* Messages stream: message_start, _delta */
+	USAGE_ANTHROPIC_JSON,   /* Messages body: top-level usage */
+	USAGE_RESPONSES_SSE,    /* Responses events: response.completed */
+	USAGE_RESPONSES_JSON,   /* a response object: top-level usage */
+	USAGE_CHAT_JSON         /* chat.completion: prompt/completion_tokens */
+};
+
+/* The counts as the provider reports them. Anthropic's input excludes the
+ * cache tokens; OpenAI's input includes cache_read. */
+struct usage {
+	char model[128];        /* "" when the response named none */
+	unsigned long long input, output, cache_read, cache_write;
+};
+
+struct usage_scan {
+	enum usage_kind kind;
+	struct sse sse;         /* SSE kinds: only the event in hand */
+	struct buf json;        /* JSON kinds: the body, up to 4 MiB */
+	int gave_up;            /* too big or unparsable: counts stay 0 */
+	struct usage u;
+};
+
+/* The kind for a response: provider "claude" or "codex" (the upstream's
+ * API, not the client's: a Chat Completions request still gets Responses
+ * events from Codex) and its Content-Type value (NULL when none). */
+enum usage_kind usage_kind_for(const char *provider, const char *ctype,
+    size_t ctlen);
+
+void usage_scan_init(struct usage_scan *s, enum usage_kind kind);
+/* The decoded body bytes, in any pieces. Never fails: a body it cannot
+ * read leaves the counts at zero. */
+void usage_scan_feed(struct usage_scan *s, const char *p, size_t n);
+/* The counts into u, and everything s holds freed. Safe to call twice, or
+ * on a scan never fed. */
+void usage_scan_done(struct usage_scan *s, struct usage *u);
+
+/* One request as recorded. account is the email or the account id, never
+ * a credential. */
+struct usage_rec {
+	const char *provider;   /* "claude", "codex" */
+	const char *account;
+	int status;             /* HTTP status the client got */
+	long long ms;           /* from the request head to the last byte */
+	struct usage u;
+};
+
+/* Append r as one line to auth-dir/usage.jsonl (O_APPEND, under an flock
+ * on auth-dir/usage.lock), first moving the file to usage.jsonl.1 when the
+ * line would take it past usage-max-bytes. Does nothing (returns 0) unless
+ * usage-statistics-enabled. 0, or -1 with errno. */
+int usage_record(const struct config *cfg, const struct usage_rec *r);
+
+/* --usage: requests, errors (status >= 400) and token totals by day, by
+ * account and by model, from usage.jsonl.1 and usage.jsonl; lines that do
+ * not parse are counted and skipped. 0, or -1 with errno when a file exists
+ * but cannot be read. */
+int usage_report(const struct config *cfg, FILE *out);
+
+#endif
