@@ -5,7 +5,18 @@
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/cli-proxy-api
 DESTDIR ?=
+# Where systemd looks: system units under PREFIX/lib/systemd/system; user
+# units under PREFIX/lib/systemd/user, or ~/.local/share/systemd/user when
+# PREFIX is in the home directory (make install PREFIX=~/.local).
+SYSTEMD_SYSTEM_DIR ?= $(PREFIX)/lib/systemd/system
+SYSTEMD_USER_DIR ?= $(if $(filter $(HOME)/%,$(PREFIX)),$(PREFIX)/share/systemd/user,$(PREFIX)/lib/systemd/user)
+UNITS      := $(wildcard units/*.socket units/*.service units/*.timer)
+USER_UNITS := $(wildcard units/user/*.socket units/user/*.service units/user/*.timer)
+CONTRIB    := contrib/xinetd.d/cli-proxy-api contrib/inetd.conf \
+              contrib/org.cli-proxy-api.plist contrib/Dockerfile \
+              contrib/config.example.yaml contrib/factory-config.json
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -60,8 +71,8 @@ run: cli-proxy-api
 	./cli-proxy-api --serve $(if $(CONFIG),--config $(CONFIG))
 
 # Debian/Ubuntu: install what building and testing need, only when missing.
-DEPS := gcc make libbearssl-dev libcjson-dev libyaml-dev pkg-config \
-        python3 openssl ca-certificates curl
+DEPS := gcc make libc6-dev libbearssl-dev libcjson-dev libyaml-dev \
+        python3 openssl ca-certificates curl systemd xinetd man-db
 deps:
 	@missing=""; for p in $(DEPS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
@@ -74,11 +85,23 @@ deps:
 	else echo "deps: all present"; fi
 
 install: cli-proxy-api
-	install -d $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(SYSTEMD_SYSTEM_DIR) $(DESTDIR)$(SYSTEMD_USER_DIR) \
+	    $(DESTDIR)$(DOCDIR)
 	install -m 755 cli-proxy-api $(DESTDIR)$(BINDIR)/cli-proxy-api
+	install -m 644 contrib/cli-proxy-api.1 $(DESTDIR)$(MANDIR)/man1/
+	for u in $(UNITS); do sed 's|@BINDIR@|$(BINDIR)|g' $$u \
+	    > $(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/$${u##*/} || exit 1; done
+	for u in $(USER_UNITS); do sed 's|@BINDIR@|$(BINDIR)|g' $$u \
+	    > $(DESTDIR)$(SYSTEMD_USER_DIR)/$${u##*/} || exit 1; done
+	install -m 644 $(CONTRIB) README.md $(DESTDIR)$(DOCDIR)/
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/cli-proxy-api
+	rm -f $(DESTDIR)$(BINDIR)/cli-proxy-api \
+	    $(DESTDIR)$(MANDIR)/man1/cli-proxy-api.1
+	for u in $(UNITS); do rm -f $(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/$${u##*/}; done
+	for u in $(USER_UNITS); do rm -f $(DESTDIR)$(SYSTEMD_USER_DIR)/$${u##*/}; done
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -f cli-proxy-api src/*.o $(UNIT_BIN) .flavour-*

@@ -1,0 +1,266 @@
+"""Deployment: the systemd units verify and score, the real xinetd and
+systemd-socket-activate start the filter per connection, make install puts
+every file where systemd and man look, and --serve will not expose the
+accounts on a non-loopback address by accident."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import (BIN, Case, Reader, TestFailure, check, droid_request, free_port,  # noqa: E402
+                 request, run, setup_pki)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def need(tool):
+    path = shutil.which(tool) or (os.path.exists("/usr/sbin/" + tool) and "/usr/sbin/" + tool)
+    if not path:
+        # make deps installs it: missing means the suite was not set up.
+        raise TestFailure("%s is not installed: run make deps" % tool)
+    return path
+
+
+def units_dir(sub=""):
+    """The units with @BINDIR@ filled in, and the man page where
+    systemd-analyze's Documentation= check finds it."""
+    d = tempfile.mkdtemp(prefix="cpa-units-")
+    os.makedirs(os.path.join(d, "man", "man1"))
+    shutil.copy(os.path.join(ROOT, "contrib", "cli-proxy-api.1"), os.path.join(d, "man", "man1"))
+    src = os.path.join(ROOT, "units", sub)
+    names = []
+    for n in sorted(os.listdir(src)):
+        p = os.path.join(src, n)
+        if not os.path.isfile(p):
+            continue
+        with open(p) as f:
+            text = f.read().replace("@BINDIR@", os.path.dirname(BIN))
+        with open(os.path.join(d, n), "w") as f:
+            f.write(text)
+        names.append(n)
+    return d, names
+
+
+def verify(sub, user):
+    tool = need("systemd-analyze")
+    d, names = units_dir(sub)
+    try:
+        env = dict(os.environ, MANPATH=os.path.join(d, "man"))
+        cmd = [tool, "verify"]
+        if user:
+            rt = os.path.join(d, "xdg")
+            os.mkdir(rt, 0o700)
+            env["XDG_RUNTIME_DIR"] = rt
+            cmd.append("--user")
+        r = subprocess.run(cmd + ["./" + n for n in names], cwd=d, capture_output=True,
+                           text=True, timeout=60, env=env)
+        check(r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(),
+              "systemd-analyze verify %s: rc %d %s %s" % (names, r.returncode, r.stdout, r.stderr))
+        check(len([n for n in names if n.endswith(".socket")]) == 1 and
+              "cli-proxy-api@.service" in names and "cli-proxy-api-refresh.timer" in names,
+              "units %r" % names)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_system_units_verify(ctx):
+    verify("", False)
+
+
+def test_user_units_verify(ctx):
+    verify("user", True)
+
+
+def test_service_security_score(ctx):
+    tool = need("systemd-analyze")
+    d, _ = units_dir()
+    try:
+        r = subprocess.run([tool, "security", "--offline=true", "cli-proxy-api@.service"], cwd=d,
+                           capture_output=True, text=True, timeout=60)
+        m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", r.stdout)
+        check(m is not None, "no score in %r" % r.stdout[-500:])
+        check(float(m.group(1)) <= 2.0, "exposure %s, want 2.0 or lower" % m.group(1))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_socket_unit_shape(ctx):
+    with open(os.path.join(ROOT, "units", "cli-proxy-api.socket")) as f:
+        s = f.read()
+    for want in ("ListenStream=127.0.0.1:8317", "ListenStream=[::1]:8317", "Accept=yes", "MaxConnections="):
+        check(want in s, "socket unit lacks %s" % want)
+    with open(os.path.join(ROOT, "units", "cli-proxy-api@.service")) as f:
+        s = f.read()
+    for want in ("StandardInput=socket", "StandardOutput=socket", "StandardError=journal", "--inetd",
+                 "--config", "CapabilityBoundingSet=\n", "UMask=0077"):
+        check(want in s, "service lacks %r" % want)
+    with open(os.path.join(ROOT, "units", "cli-proxy-api-refresh.timer")) as f:
+        check("OnUnitActiveSec=30min" in f.read(), "timer does not run every 30 minutes")
+
+
+def wait_port(port, proc, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise TestFailure("launcher exited %r" % proc.returncode)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TestFailure("port %d never opened" % port)
+
+
+def ask(port, data, method="POST"):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.sendall(data)
+        return Reader(s).read_response(method)
+    finally:
+        s.close()
+
+
+def stop(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def test_xinetd_entry(ctx):
+    xinetd = need("xinetd")
+    port = free_port()
+    with Case(ctx["pki"]) as c:
+        with open(os.path.join(ROOT, "contrib", "xinetd.d", "cli-proxy-api")) as f:
+            entry = f.read()
+        # The shipped entry, pointed at this build, this config, a free
+        # port, and a user that exists here.
+        entry = (entry.replace("/usr/local/bin/cli-proxy-api", BIN)
+                 .replace("/etc/cli-proxy-api/config.yaml", c.cfg)
+                 .replace("8317", str(port))
+                 .replace("YOURUSER", "root" if os.getuid() == 0 else os.environ.get("USER", "nobody")))
+        conf = os.path.join(c.dir, "xinetd.conf")
+        with open(conf, "w") as f:
+            f.write(entry)
+        env = dict(os.environ, HOME=c.dir)
+        proc = subprocess.Popen([xinetd, "-dontfork", "-f", conf, "-pidfile", os.path.join(c.dir, "pid")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+        try:
+            wait_port(port, proc)
+            r = ask(port, request("GET", "/health", [("Host", "x")]), "GET")
+            check(r.status == 200 and r.json() == {"status": "ok"}, "health via xinetd %r" % r)
+            r = ask(port, droid_request())
+            check(r.status == 200, "request via xinetd %r" % r)
+            check(len(c.up.requests) == 1 and
+                  c.up.requests[0].header("authorization") == "Bearer " + c.token,
+                  "upstream saw %r" % c.up.requests)
+        finally:
+            stop(proc)
+
+
+def test_socket_activate_inetd(ctx):
+    """systemd-socket-activate --inetd -a is what an Accept=yes unit does:
+    one process per connection, the socket on stdin and stdout."""
+    tool = need("systemd-socket-activate")
+    port = free_port()
+    with Case(ctx["pki"]) as c:
+        proc = subprocess.Popen([tool, "-l", "127.0.0.1:%d" % port, "--inetd", "-a", BIN, "--config", c.cfg],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=c.env(),
+                                start_new_session=True)
+        try:
+            wait_port(port, proc)
+            for i in range(2):
+                r = ask(port, droid_request())
+                check(r.status == 200, "connection %d: %r" % (i, r))
+            check(len(c.up.requests) == 2, "upstream saw %d requests" % len(c.up.requests))
+        finally:
+            stop(proc)
+
+
+def test_socket_activate_listen_fds(ctx):
+    """Accept=no: --serve takes the listening socket from LISTEN_FDS."""
+    tool = need("systemd-socket-activate")
+    port = free_port()
+    with Case(ctx["pki"]) as c:
+        proc = subprocess.Popen([tool, "-l", "127.0.0.1:%d" % port, BIN, "--serve", "--config", c.cfg],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=c.env(),
+                                start_new_session=True)
+        try:
+            wait_port(port, proc)
+            r = ask(port, droid_request())
+            check(r.status == 200, "via LISTEN_FDS: %r" % r)
+            r = ask(port, request("GET", "/health", [("Host", "x")]), "GET")
+            check(r.status == 200, "health via LISTEN_FDS: %r" % r)
+        finally:
+            stop(proc)
+            err = proc.stderr.read().decode("utf-8", "replace")
+            proc.stderr.close()
+        check("systemd sockets" in err, "start-up line does not say it took systemd's sockets: %r" % err)
+
+
+def test_make_install(ctx):
+    d = tempfile.mkdtemp(prefix="cpa-install-")
+    try:
+        r = subprocess.run(["make", "-s", "install", "PREFIX=/opt/cpa", "DESTDIR=" + d], cwd=ROOT,
+                           capture_output=True, text=True, timeout=300)
+        check(r.returncode == 0, "make install: %s %s" % (r.stdout, r.stderr))
+        root = d + "/opt/cpa"
+        for p in ("bin/cli-proxy-api", "share/man/man1/cli-proxy-api.1",
+                  "lib/systemd/system/cli-proxy-api.socket", "lib/systemd/system/cli-proxy-api@.service",
+                  "lib/systemd/system/cli-proxy-api-refresh.timer",
+                  "lib/systemd/user/cli-proxy-api.socket", "lib/systemd/user/cli-proxy-api@.service",
+                  "share/doc/cli-proxy-api/config.example.yaml"):
+            check(os.path.exists(os.path.join(root, p)), "make install did not install %s" % p)
+        with open(os.path.join(root, "lib/systemd/system/cli-proxy-api@.service")) as f:
+            s = f.read()
+        check("ExecStart=/opt/cpa/bin/cli-proxy-api --inetd" in s and "@BINDIR@" not in s,
+              "ExecStart not filled in: %r" % s[:400])
+        check(os.access(os.path.join(root, "bin/cli-proxy-api"), os.X_OK), "binary not executable")
+        r = subprocess.run(["make", "-s", "uninstall", "PREFIX=/opt/cpa", "DESTDIR=" + d], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+        left = [os.path.join(a, f) for a, _, fs in os.walk(d) for f in fs]
+        check(r.returncode == 0 and not left, "uninstall left %r" % left)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_serve_refuses_public_host(ctx):
+    port = free_port()
+    with Case(ctx["pki"], host="0.0.0.0", port=port) as c:
+        r = subprocess.run([BIN, "--serve", "--config", c.cfg], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=10, env=c.env())
+        check(r.returncode == 112, "exit %d, want 112" % r.returncode)
+        check("api-keys" in r.stderr and "allow-remote" in r.stderr, "message %r" % r.stderr)
+    with Case(ctx["pki"], host="0.0.0.0", port=port, allow_remote=True) as c:
+        p = c.spawn_serve()
+        s = None
+        end = time.time() + 5
+        while s is None and time.time() < end:
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=1)
+            except OSError:
+                time.sleep(0.05)
+        check(s is not None, "allow-remote: true did not serve")
+        s.close()
+        check(p.proc.poll() is None, "server exited")
+
+
+def test_example_config_loads_clean(ctx):
+    r = subprocess.run([BIN, "--config", os.path.join(ROOT, "contrib", "config.example.yaml"), "--status"],
+                       capture_output=True, text=True, timeout=10,
+                       env=dict(os.environ, HOME=tempfile.gettempdir()))
+    check(r.returncode == 0 and "warning" not in r.stderr, "example config: %d %r" % (r.returncode, r.stderr))
+
+
+if __name__ == "__main__":
+    run([v for k, v in sorted(globals().items()) if k.startswith("test_")], setup=setup_pki)
