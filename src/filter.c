@@ -66,9 +66,11 @@ fill(struct conn *c, int timeout_ms)
 int
 conn_writev(struct conn *c, const struct iovec *iov0, int n)
 {
-	struct iovec iov[2];
+	struct iovec iov[4];
 	ssize_t w;
 
+	if (n < 1 || n > 4)
+		return -1;
 	memcpy(iov, iov0, (size_t)n * sizeof *iov);
 	while (n > 0) {
 		struct pollfd pfd = { c->out, POLLOUT, 0 };

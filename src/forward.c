@@ -47,10 +47,13 @@ upstream_ready(struct conn *c, const struct url *url, struct fail *f)
 		}
 		c->ta_loaded = 1;
 	}
+	c->up->cache_dir = cfg->auth_dir;
 	e = up_connect(c->up, url, &cfg->proxy, &c->ta,
 	    cfg->connect_timeout * 1000, err, sizeof err);
 	if (e == UP_OK) {
 		c->up->timeout_ms = cfg->upstream_timeout * 1000;
+		log_debug("connected to %s port %s%s", url->host, url->port,
+		    c->up->resumed ? " (TLS session resumed)" : "");
 		return 0;
 	}
 	if (e == UP_TLS)

@@ -24,6 +24,8 @@ struct upstream {
 	int eof;                /* the server closed the TCP connection */
 	int broken;             /* socket failed: only up_close is left */
 	int used;               /* a request went over this connection */
+	const char *cache_dir;  /* TLS session cache (auth-dir), or NULL */
+	int resumed;            /* the last handshake resumed a session */
 	char host[256];         /* what we connected to, for reuse */
 	char port[8];
 	br_ssl_client_context cc;
