@@ -23,6 +23,7 @@
 struct fail {
 	int status;             /* 502 or 504 */
 	int exit;               /* non-zero: end the connection with it */
+	int no_retry;           /* the request may be in the works upstream */
 	char msg[1200];
 };
 
@@ -128,6 +129,9 @@ exchange(struct conn *c, const struct url *url, const struct buf *head,
 		    "within upstream-timeout (%d s)", url->host,
 		    cfg->upstream_timeout);
 		f->status = 504;
+		/* Sent and silent: it may still be generating (and billing)
+		 * the answer, so sending it again is no retry but a copy. */
+		f->no_retry = c->up->used;
 	} else {
 		snprintf(f->msg, sizeof f->msg, "upstream %s closed the "
 		    "connection or sent a malformed response", url->host);
@@ -339,7 +343,8 @@ forward(struct conn *c, struct req *r, enum route route)
 				conn_error(c, r, f.status, f.msg, 0, NULL);
 				goto out;
 			}
-			if (tries <= cfg->request_retry && next_account(cfg, provider, &t,
+			if (tries <= cfg->request_retry && !f.no_retry &&
+			    next_account(cfg, provider, &t,
 			    &next, &soonest, err, sizeof err, &f) == 0)
 				goto swap;
 			conn_error(c, r, f.status, f.msg, 0, NULL);
