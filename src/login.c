@@ -757,7 +757,9 @@ wait_answer(struct wait *w, long long deadline)
 			return W_FAIL;
 		}
 		for (i = 0; i < n && rc == W_MORE; i++) {
-			if (pf[i].revents == 0)
+			/* An accept may have evicted this one for a new fd. */
+			if (pf[i].revents == 0 || (who[i] &&
+			    who[i]->fd != pf[i].fd))
 				continue;
 			if (who[i])
 				rc = client_read(w, who[i]);
