@@ -24,6 +24,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "droid.h"
 #include "log.h"
 
 #define DEFAULT_AUTH_DIR	"~/.cli-proxy-api"
@@ -48,6 +49,8 @@ enum ktype {
 	K_PROXY,	/* struct proxy field */
 	K_APIKEYS,	/* list of {api-key, base-url}: claude_keys, codex_keys */
 	K_ALIASES,	/* mapping of model name to model name */
+	K_SANDBOX,	/* int field: auto, required or off */
+	K_DROID,	/* droid-models: list of models or {model, ...} */
 	K_UNUSED	/* an upstream CLIProxyAPI key, ignored with a warning */
 };
 
@@ -94,6 +97,8 @@ static const struct key keys[] = {
 	{ "usage-max-bytes",		K_SIZE,	OFF(usage_max), 4096, 4294967295ULL },
 	{ "log-max-bytes",		K_SIZE,	OFF(log_max), 4096, 4294967295ULL },
 	{ "allow-remote",		K_BOOL,	OFF(allow_remote), 0, 0 },
+	{ "sandbox",			K_SANDBOX, OFF(sandbox), 0, 0 },
+	{ "droid-models",		K_DROID, 0, 0, 0 },
 
 	{ "remote-management",		K_UNUSED, 0, 0, 0 },
 	{ "quota-exceeded",		K_UNUSED, 0, 0, 0 },
@@ -101,8 +106,6 @@ static const struct key keys[] = {
 	{ "generative-language-api-key", K_UNUSED, 0, 0, 0 },
 	{ "gemini-api-key",		K_UNUSED, 0, 0, 0 },
 	{ "openai-compatibility",	K_UNUSED, 0, 0, 0 },
-	{ "sandbox",			K_UNUSED, 0, 0, 0 },
-	{ "droid-models",		K_UNUSED, 0, 0, 0 },
 };
 
 /* One load in progress: where errors go and what is being built. */
@@ -381,6 +384,25 @@ set_path(struct load *ld, const struct key *k, const yaml_node_t *n)
 	free(*dst);
 	*dst = v;
 	return 0;
+}
+
+/* auto, required or off; YAML's plain off is a string here, not false. */
+static int
+set_sandbox(struct load *ld, const struct key *k, const yaml_node_t *n)
+{
+	static const char *const names[] = { "auto", "required", "off" };
+	const char *s = scalar(n);
+	char q[56];
+	int i;
+
+	for (i = 0; s != NULL && i < 3; i++)
+		if (strcasecmp(s, names[i]) == 0) {
+			*(int *)field(ld->cfg, k) = i;
+			return 0;
+		}
+	errat(ld, n->start_mark, "%s must be auto, required or off%s",
+	    k->name, shown_as(q, sizeof q, s));
+	return -1;
 }
 
 static int
@@ -666,6 +688,164 @@ done:
 }
 
 static void
+free_droid_models(struct droid_model *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].own);
+	free(v);
+}
+
+/* model and display share one allocation: own. */
+static int
+droid_strings(struct droid_model *d, const char *model, const char *display)
+{
+	size_t ml = strlen(model) + 1, dl;
+
+	if (display == NULL || *display == '\0')
+		dl = ml + sizeof " [proxy]" - 1;
+	else
+		dl = strlen(display) + 1;
+	if ((d->own = malloc(ml + dl)) == NULL)
+		return -1;
+	memcpy(d->own, model, ml);
+	if (display == NULL || *display == '\0')
+		snprintf(d->own + ml, dl, "%s [proxy]", model);
+	else
+		memcpy(d->own + ml, display, dl);
+	d->model = d->own;
+	d->display = d->own + ml;
+	return 0;
+}
+
+/* The provider given, or the one the model's family implies. */
+static int
+droid_provider(struct load *ld, const yaml_node_t *n, const char *model,
+    const char *given, struct droid_model *d)
+{
+	char q[56];
+
+	if (given == NULL)
+		d->provider = droid_family(model);
+	else if (strcmp(given, "anthropic") == 0)
+		d->provider = "anthropic";
+	else if (strcmp(given, "openai") == 0)
+		d->provider = "openai";
+	else {
+		errat(ld, n->start_mark, "droid-models: provider must be "
+		    "anthropic or openai%s", shown_as(q, sizeof q, given));
+		return -1;
+	}
+	if (d->provider == NULL) {
+		errat(ld, n->start_mark, "droid-models: cannot tell the "
+		    "provider of '%s': give provider: anthropic or openai",
+		    shown(q, sizeof q, model));
+		return -1;
+	}
+	return 0;
+}
+
+/* One droid-models entry: a model name, or {model, display-name,
+ * provider, max-output-tokens}. */
+static int
+droid_entry(struct load *ld, const yaml_node_t *n, struct droid_model *d)
+{
+	static const struct key mt = { "max-output-tokens", K_INT, 0, 1,
+	    10000000 };
+	const char *model = scalar(n), *display = NULL, *provider = NULL;
+	unsigned long long v;
+	yaml_node_pair_t *p;
+	char q[72];
+
+	if (n->type == YAML_MAPPING_NODE) {
+		for (p = n->data.mapping.pairs.start;
+		    p < n->data.mapping.pairs.top; p++) {
+			const yaml_node_t *kn = yaml_document_get_node(ld->doc,
+			    p->key);
+			const yaml_node_t *vn = yaml_document_get_node(ld->doc,
+			    p->value);
+			const char *name = scalar(kn), *s = scalar(vn);
+
+			if (name == NULL || s == NULL || is_null(vn)) {
+				errat(ld, vn->start_mark, "droid-models: "
+				    "model, display-name, provider and "
+				    "max-output-tokens take plain values");
+				return -1;
+			}
+			if (strcmp(name, "model") == 0)
+				model = s;
+			else if (strcmp(name, "display-name") == 0)
+				display = s;
+			else if (strcmp(name, "provider") == 0)
+				provider = s;
+			else if (strcmp(name, "max-output-tokens") == 0) {
+				if (get_number(ld, &mt, vn, &v) == -1)
+					return -1;
+				d->max_tokens = (int)v;
+			} else
+				log_warn("%s:%zu: key '%s' in droid-models is "
+				    "not used; ignored", ld->path,
+				    kn->start_mark.line + 1,
+				    shown(q, sizeof q, name));
+		}
+	} else if (is_null(n))
+		model = NULL;
+	if (model == NULL || *model == '\0') {
+		errat(ld, n->start_mark, "droid-models entries are model names "
+		    "or mappings with model and optionally display-name, "
+		    "provider and max-output-tokens");
+		return -1;
+	}
+	if (droid_provider(ld, n, model, provider, d) == -1)
+		return -1;
+	if (droid_strings(d, model, display) == -1) {
+		errat(ld, n->start_mark, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* droid-models: null or an empty list keeps the built-in list. */
+static int
+set_droid_models(struct load *ld, const struct key *k, const yaml_node_t *n)
+{
+	struct droid_model *v = NULL;
+	yaml_node_item_t *it;
+	size_t i = 0, want;
+
+	if (is_null(n))
+		goto done;
+	if (n->type != YAML_SEQUENCE_NODE) {
+		errat(ld, n->start_mark, "%s must be a list of model names or "
+		    "of {model, display-name, provider, max-output-tokens}",
+		    k->name);
+		return -1;
+	}
+	want = (size_t)(n->data.sequence.items.top -
+	    n->data.sequence.items.start);
+	if (want > 0 && (v = calloc(want, sizeof *v)) == NULL) {
+		errat(ld, n->start_mark, "out of memory");
+		return -1;
+	}
+	for (it = n->data.sequence.items.start;
+	    it < n->data.sequence.items.top; it++) {
+		if (droid_entry(ld, yaml_document_get_node(ld->doc, *it),
+		    &v[i++]) == -1) {
+			free_droid_models(v, i);
+			return -1;
+		}
+	}
+done:
+	free_droid_models(ld->cfg->droid_models, ld->cfg->n_droid_models);
+	ld->cfg->droid_models = i ? v : NULL;
+	ld->cfg->n_droid_models = i;
+	if (i == 0)
+		free(v);
+	return 0;
+}
+
+static void
 warn_key(struct load *ld, const yaml_node_t *kn, const char *name, int known)
 {
 	char q[72];
@@ -721,6 +901,10 @@ apply(struct load *ld, const yaml_node_t *kn, const char *name,
 		return set_api_keys(ld, k, vn);
 	case K_ALIASES:
 		return set_aliases(ld, k, vn);
+	case K_SANDBOX:
+		return set_sandbox(ld, k, vn);
+	case K_DROID:
+		return set_droid_models(ld, k, vn);
 	case K_UNUSED:
 		warn_key(ld, kn, name, 1);
 		return 0;
@@ -1052,5 +1236,6 @@ config_free(struct config *cfg)
 	free_api_keys(cfg->claude_keys, cfg->n_claude_keys);
 	free_api_keys(cfg->codex_keys, cfg->n_codex_keys);
 	free_aliases(cfg->aliases, cfg->n_aliases);
+	free_droid_models(cfg->droid_models, cfg->n_droid_models);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -12,6 +12,16 @@ struct alias {
 	char *to;
 };
 
+/* droid-models: a custom model --setup-droid writes into droid's
+ * settings.json. */
+struct droid_model {
+	const char *model;
+	const char *display;   /* displayName */
+	const char *provider;  /* "anthropic" or "openai" (a literal) */
+	int max_tokens;        /* maxOutputTokens; 0: left to droid */
+	char *own;             /* storage of model and display, or NULL */
+};
+
 /* An API key account from claude-api-key / codex-api-key. */
 struct api_key {
 	char *key;             /* secret */
@@ -57,7 +67,13 @@ struct config {
 	int usage_stats;       /* 0: usage-statistics-enabled */
 	size_t usage_max;      /* 10 MiB: usage.jsonl rotates past it */
 	size_t log_max;        /* 10 MiB: logs/cli-proxy-api.log rotates */
+	int sandbox;           /* SANDBOX_AUTO, _REQUIRED or _OFF (sandbox.c) */
+	struct droid_model *droid_models; /* NULL: droid.c's built-in list */
+	size_t n_droid_models;
 };
+
+/* sandbox: auto (the default: what the kernel supports), required, off. */
+enum { SANDBOX_AUTO = 0, SANDBOX_REQUIRED, SANDBOX_OFF };
 
 /* Fill cfg with the built-in defaults. 0 or -1 (ENOMEM). */
 int config_defaults(struct config *cfg);

@@ -10,6 +10,7 @@
 #include "http.h"
 #include "ta.h"
 #include "tls.h"
+#include "usage.h"
 
 #define READ_CHUNK (16 * 1024)
 #define RESP_HEAD_MAX (64 * 1024)
@@ -40,6 +41,7 @@ struct req {
 	unsigned long long bytes;
 	long long t0;
 	char who[256];          /* account email, for the log line */
+	struct usage_scan *scan; /* usage-statistics: fed the decoded body */
 };
 
 /* The upstream routes. */

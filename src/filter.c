@@ -407,6 +407,7 @@ one_request(struct conn *c)
 		c->exit = EXIT_BADREQ;
 		goto done;
 	}
+	log_head("client request", r.head, (size_t)hl);
 	q = memchr(r.msg.target, '?', r.msg.tlen);
 	plen = q ? (size_t)(q - r.msg.target) : r.msg.tlen;
 	snprintf(r.path, sizeof r.path, "%.*s", (int)plen, r.msg.target);

@@ -4,6 +4,7 @@
  * refused token, a rate limit or a dead upstream can be stepped around
  * without the client noticing.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 #include "reply.h"
 #include "store.h"
 #include "token.h"
+#include "net.h"
+#include "usage.h"
 
 /* Why the upstream could not be asked, for the client and the log. */
 struct fail {
@@ -129,14 +132,15 @@ exchange(struct conn *c, const struct url *url, const struct buf *head,
 		    "within upstream-timeout (%d s)", url->host,
 		    cfg->upstream_timeout);
 		f->status = 504;
-		/* Sent and silent: it may still be generating (and billing)
-		 * the answer, so sending it again is no retry but a copy. */
-		f->no_retry = c->up->used;
 	} else {
 		snprintf(f->msg, sizeof f->msg, "upstream %s closed the "
 		    "connection or sent a malformed response", url->host);
 		f->status = 502;
 	}
+	/* Once the request went out, the upstream may still be generating
+	 * (and billing) the answer: sending it again is no retry but a copy.
+	 * A silent server is not worth a second wait either. */
+	f->no_retry = c->up->used || c->up->timed_out;
 	up_close(c->up);
 	return -1;
 }
@@ -278,6 +282,7 @@ forward(struct conn *c, struct req *r, enum route route)
 	struct http_msg resp;
 	struct codex_req cr;
 	struct fail f;
+	struct usage_scan scan;
 	const struct url *url;
 	const char *why, *body;
 	const char *provider = route == ROUTE_CLAUDE ? "claude" : "codex";
@@ -288,6 +293,7 @@ forward(struct conn *c, struct req *r, enum route route)
 	int collected = 0;
 
 	memset(&cr, 0, sizeof cr);
+	usage_scan_init(&scan, USAGE_NONE);
 	memset(&t, 0, sizeof t);
 	memset(&a, 0, sizeof a);
 	memset(&next, 0, sizeof next);
@@ -323,6 +329,7 @@ forward(struct conn *c, struct req *r, enum route route)
 			    "account's token file)", 0, NULL);
 			goto out;
 		}
+		log_head("upstream request", head.p, head.len);
 		tries++;
 		memset(&f, 0, sizeof f);
 		n = exchange(c, url, &head, body, blen, &hl, &f);
@@ -333,8 +340,11 @@ forward(struct conn *c, struct req *r, enum route route)
 			snprintf(f.msg, sizeof f.msg, "upstream %s sent a "
 			    "malformed response head", url->host);
 			f.status = 502;
+			f.no_retry = 1;
 			n = -1;
 		}
+		if (n > 0)
+			log_head("upstream response", (char *)c->rbuf, hl);
 		if (n == -1) {
 			log_err("%s", f.msg);
 			if (f.exit) {
@@ -343,6 +353,9 @@ forward(struct conn *c, struct req *r, enum route route)
 				conn_error(c, r, f.status, f.msg, 0, NULL);
 				goto out;
 			}
+			/* A failed connection goes to the next account, not
+			 * to this one again. */
+			tried_add(&t, a.id);
 			if (tries <= cfg->request_retry && !f.no_retry &&
 			    next_account(cfg, provider, &t,
 			    &next, &soonest, err, sizeof err, &f) == 0)
@@ -409,6 +422,14 @@ swap:
 	r->status = resp.status;
 	if (resp.framing == HTTP_BODY_CLOSE)
 		r->close = 1;
+	if (cfg->usage_stats) {
+		const struct http_header *ct = http_header_get(&resp,
+		    "content-type");
+
+		usage_scan_init(&scan, usage_kind_for(provider,
+		    ct ? ct->value : NULL, ct ? ct->vlen : 0));
+		r->scan = &scan;
+	}
 	if (collected)
 		relay_buffered(c, r, &resp, ebody.p, ebody.len, extra);
 	else if (route == ROUTE_CLAUDE || (route == ROUTE_RESPONSES &&
@@ -429,6 +450,18 @@ none:
 		    f.status, f.status == 401 ? f.msg : err, 0, NULL);
 	}
 out:
+	if (cfg->usage_stats && r->status != 0) {
+		struct usage_rec ur = { provider, r->who, r->status,
+		    net_now_ms() - r->t0, { "", 0, 0, 0, 0 } };
+
+		usage_scan_done(&scan, &ur.u);
+		r->scan = NULL;
+		if (ur.u.model[0] == '\0')
+			snprintf(ur.u.model, sizeof ur.u.model, "%s", cr.model);
+		if (usage_record(cfg, &ur) == -1)
+			log_warn("usage: cannot append to %s/usage.jsonl: %s",
+			    cfg->auth_dir, strerror(errno));
+	}
 	buf_wipe(&head);
 	buf_free(&prefixed);
 	buf_free(&ebody);

@@ -2,6 +2,7 @@
  * cli-proxy-api: arguments, mode, exit codes. Everything else lives in the
  * modules named after what they do.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,11 +13,15 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "doctor.h"
+#include "droid.h"
 #include "filter.h"
 #include "log.h"
 #include "login.h"
+#include "sandbox.h"
 #include "serve.h"
 #include "store.h"
+#include "usage.h"
 #include "version.h"
 
 
@@ -25,7 +30,15 @@ enum {
 	OPT_CLAUDE_LOGIN = 0x100,
 	OPT_CODEX_LOGIN,
 	OPT_NO_BROWSER,
-	OPT_CB_PORT
+	OPT_CB_PORT,
+	OPT_SANDBOX_CHECK
+};
+
+/* --doctor and --setup-droid (doctor.c, droid.c): their own range. */
+enum {
+	OPT_DOCTOR = 0x200,
+	OPT_SETUP_DROID,
+	OPT_DRY_RUN
 };
 
 static const char usage_text[] =
@@ -33,6 +46,8 @@ static const char usage_text[] =
 "       cli-proxy-api [--config FILE] --status | --refresh\n"
 "       cli-proxy-api [--config FILE] --claude-login | --codex-login\n"
 "                     [--no-browser] [--oauth-callback-port N]\n"
+"       cli-proxy-api [--config FILE] --sandbox-check\n"
+"       cli-proxy-api [--config FILE] --doctor | --setup-droid [--dry-run]\n"
 "       cli-proxy-api --version | --help\n"
 "\n"
 "Relays Anthropic API requests from local clients (droid, Claude Code, SDKs)\n"
@@ -55,13 +70,23 @@ static const char usage_text[] =
 "                 remote machine paste the URL the browser ends on\n"
 "  --oauth-callback-port N  port of the login's callback on 127.0.0.1\n"
 "                 (default 54545 for Claude, 1455 for Codex)\n"
+"  --sandbox-check apply the filter's sandbox, try what it must forbid\n"
+"                 and what it must allow, one line each; exit 0 when\n"
+"                 every forbidden attempt was denied\n"
+"  --doctor       check config, accounts, port, socket unit, upstreams\n"
+"                 (DNS, TCP, TLS) and droid's settings, one line each\n"
+"                 with the fix; exit 116 when a check FAILs\n"
+"  --setup-droid  add this proxy's models for the providers that have an\n"
+"                 account to ~/.factory/settings.json (backup in .bak)\n"
+"  --dry-run      with --setup-droid: print the result, write nothing\n"
 "  --version      print the version\n"
 "  --help         print this\n"
 "\n"
 "exit codes: 0 ok, 100 usage, 101 malformed client request, 102 client\n"
 "timed out, 111 system call failed, 112 config error, 113 TLS setup error,\n"
 "114 an account could not be refreshed (--refresh), 115 login failed or\n"
-"timed out\n";
+"timed out, 116 a --doctor check failed, 117 --setup-droid refused\n"
+"(settings.json is not JSON, or no usable account)\n";
 
 /* Filter when stdin is a connection, a pipe or a file; serve when it is a
  * terminal or /dev/null (how `nohup cli-proxy-api &` starts it). */
@@ -97,12 +122,17 @@ main(int argc, char **argv)
 		{ "serve", no_argument, NULL, 's' },
 		{ "status", no_argument, NULL, 'S' },
 		{ "refresh", no_argument, NULL, 'R' },
+		{ "usage", no_argument, NULL, 'U' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "claude-login", no_argument, NULL, OPT_CLAUDE_LOGIN },
 		{ "codex-login", no_argument, NULL, OPT_CODEX_LOGIN },
 		{ "no-browser", no_argument, NULL, OPT_NO_BROWSER },
 		{ "oauth-callback-port", required_argument, NULL, OPT_CB_PORT },
+		{ "sandbox-check", no_argument, NULL, OPT_SANDBOX_CHECK },
+		{ "doctor", no_argument, NULL, OPT_DOCTOR },
+		{ "setup-droid", no_argument, NULL, OPT_SETUP_DROID },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct config cfg;
@@ -111,7 +141,7 @@ main(int argc, char **argv)
 	struct login_opts lo = { 0 };
 	char *end;
 	long v;
-	int ch, mode = 0, rc;
+	int ch, mode = 0, rc, dry_run = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:ishV", opts, NULL)) != -1) {
 		switch (ch) {
@@ -122,15 +152,23 @@ main(int argc, char **argv)
 		case 's':
 		case 'S':
 		case 'R':
+		case 'U':
 		case OPT_CLAUDE_LOGIN:
 		case OPT_CODEX_LOGIN:
+		case OPT_SANDBOX_CHECK:
+		case OPT_DOCTOR:
+		case OPT_SETUP_DROID:
 			if (mode && mode != ch) {
 				fprintf(stderr, "cli-proxy-api: choose one of "
 				    "--inetd, --serve, --status, --refresh, "
-				    "--claude-login, --codex-login\n");
+				    "--claude-login, --codex-login, "
+				    "--sandbox-check, --doctor, --setup-droid\n");
 				return EXIT_USAGE;
 			}
 			mode = ch;
+			break;
+		case OPT_DRY_RUN:
+			dry_run = 1;
 			break;
 		case OPT_NO_BROWSER:
 			lo.no_browser = 1;
@@ -169,6 +207,17 @@ main(int argc, char **argv)
 		    "--codex-login\n");
 		return EXIT_USAGE;
 	}
+	if (dry_run && mode != OPT_SETUP_DROID) {
+		fprintf(stderr, "cli-proxy-api: --dry-run goes with "
+		    "--setup-droid\n");
+		return EXIT_USAGE;
+	}
+	/* The doctor reports a broken config instead of dying of it. */
+	if (mode == OPT_DOCTOR) {
+		log_init(0, 0);
+		signal(SIGPIPE, SIG_IGN);
+		return doctor_run(config_path, stdout);
+	}
 	if (mode == 0)
 		mode = stdin_is_stream() ? 'i' : 's';
 	log_init(0, mode == 'i' && stderr_is_client());
@@ -177,14 +226,34 @@ main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	log_init(cfg.debug, mode == 'i' && stderr_is_client());
+	if (cfg.logging_to_file) {
+		char dir[4096] = "logs";
+
+		if (log_dir(cfg.path, cfg.auth_dir, dir, sizeof dir) == -1 ||
+		    log_open_file(dir, cfg.log_max) == -1)
+			log_warn("logging-to-file: cannot write %s/"
+			    "cli-proxy-api.log: %s; logging to stderr only",
+			    dir, strerror(errno));
+	}
 	/* A client or upstream that goes away shows up as EPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	switch (mode) {
 	case 'i':
-		rc = filter_run(&cfg, 0, 1);
+		/* Locked down before the first byte from the client. */
+		rc = sandbox_apply(&cfg) == -1 ? EXIT_SYS :
+		    filter_run(&cfg, 0, 1);
+		break;
+	case OPT_SANDBOX_CHECK:
+		rc = sandbox_check(&cfg, stdout) == 0 ? EXIT_OK : 1;
+		break;
+	case OPT_SETUP_DROID:
+		rc = droid_setup(&cfg, dry_run, stdout);
 		break;
 	case 'S':
 		rc = store_status(&cfg, stdout) == 0 ? EXIT_OK : EXIT_SYS;
+		break;
+	case 'U':
+		rc = usage_report(&cfg, stdout) == 0 ? EXIT_OK : EXIT_SYS;
 		break;
 	case 'R':
 		rc = store_refresh_all(&cfg, stdout) == 0 ? EXIT_OK :

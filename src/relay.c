@@ -51,7 +51,7 @@ relay_stream(struct conn *c, struct req *r, const struct http_msg *m,
 	struct http_chunked ch = { 0 };
 	uint64_t left = m->length;
 	const char *why;
-	struct buf head = { 0 };
+	struct buf head = { 0 }, dec = { 0 };
 	unsigned char *p = c->rbuf + at_hand_off;
 	size_t n = at_hand;
 	int first = 1, done = m->framing == HTTP_BODY_NONE;
@@ -66,8 +66,15 @@ relay_stream(struct conn *c, struct req *r, const struct http_msg *m,
 			left -= n;
 			done = left == 0;
 		} else if (m->framing == HTTP_BODY_CHUNKED && n > 0) {
-			ssize_t used = http_chunked_feed(&ch, (char *)p, n,
-			    NULL, &(size_t){ 0 }, &why);
+			size_t got = 0;
+			ssize_t used;
+
+			/* The usage scanner wants the body without its
+			 * chunk framing: decode a copy. */
+			if (r->scan && buf_reserve(&dec, n) == -1)
+				goto fail_sent;
+			used = http_chunked_feed(&ch, (char *)p, n,
+			    r->scan ? dec.p : NULL, &got, &why);
 			if (used == -1) {
 				log_err("upstream sent a malformed chunked "
 				    "body: %s", why);
@@ -75,8 +82,12 @@ relay_stream(struct conn *c, struct req *r, const struct http_msg *m,
 			}
 			n = (size_t)used;
 			done = ch.done;
+			if (r->scan)
+				usage_scan_feed(r->scan, dec.p, got);
 		} else if (m->framing == HTTP_BODY_NONE)
 			n = 0;
+		if (r->scan && m->framing != HTTP_BODY_CHUNKED)
+			usage_scan_feed(r->scan, (char *)p, n);
 		if (first) {
 			/* The head and the body bytes at hand in one write:
 			 * two small writes meet Nagle and delayed ACK. */
@@ -106,6 +117,7 @@ relay_stream(struct conn *c, struct req *r, const struct http_msg *m,
 		n = (size_t)got;
 	}
 	buf_free(&head);
+	buf_free(&dec);
 	if (!m->keep_alive)
 		up_close(c->up);
 	return;
@@ -117,6 +129,7 @@ fail_sent:
 	c->in_eof = 1;
 fail:
 	buf_free(&head);
+	buf_free(&dec);
 	up_close(c->up);
 }
 
@@ -348,6 +361,8 @@ relay_events(struct conn *c, struct req *r, const struct http_msg *m,
 	}
 	body_rd_init(&b, c, m, off, n);
 	while ((rd = body_rd_next(&b, &piece)) == 1) {
+		if (r->scan)
+			usage_scan_feed(r->scan, piece.p, piece.len);
 		if (sse_feed(&sse, piece.p, piece.len, on_event, &e) != 0)
 			break;
 		if (streaming && send_chunk(c, r, e.out.p, e.out.len) == -1)

@@ -16,6 +16,7 @@
 
 #include "filter.h"
 #include "log.h"
+#include "sandbox.h"
 #include "serve.h"
 
 #define MAX_LISTEN 8
@@ -101,7 +102,7 @@ child(const struct config *cfg, int *fds, int nfds, int c)
 		_exit(EXIT_SYS);
 	if (c > 1)
 		close(c);
-	_exit(filter_run(cfg, 0, 1));
+	_exit(sandbox_apply(cfg) == -1 ? EXIT_SYS : filter_run(cfg, 0, 1));
 }
 
 /* Is host a loopback name or address? */

@@ -69,8 +69,13 @@ candidates(const struct config *cfg, const char *provider, struct cand **out,
 
 	snprintf(pattern, sizeof pattern, "%s-*.json", provider);
 	keys = keys_of(cfg, provider, &nkeys);
-	if ((nd = scandir(cfg->auth_dir, &names, NULL, alphasort)) == -1)
+	/* No auth-dir is fine (API keys alone, or no login yet); one we may
+	 * not read is a problem to report, not an empty directory. */
+	if ((nd = scandir(cfg->auth_dir, &names, NULL, alphasort)) == -1) {
+		if (errno != ENOENT)
+			return -1;
 		nd = 0;
+	}
 	if ((c = calloc((size_t)nd + nkeys + 1, sizeof *c)) == NULL)
 		goto out;
 	for (i = 0; i < (size_t)nd; i++)
@@ -278,7 +283,7 @@ store_pick(const struct config *cfg, const char *provider,
     char *err, size_t errlen)
 {
 	struct order o;
-	char why[4400] = "", scratch[512];
+	char why[4400] = "", scratch[4400];
 	size_t i;
 	int rc = STORE_NONE, disabled = 0;
 
@@ -288,8 +293,13 @@ store_pick(const struct config *cfg, const char *provider,
 	o.provider = provider;
 	o.skip = skip;
 	o.nskip = nskip;
-	if (candidates(cfg, provider, &o.c, &o.n) == -1 ||
-	    (o.idx = calloc(o.n + 1, sizeof *o.idx)) == NULL) {
+	if (candidates(cfg, provider, &o.c, &o.n) == -1) {
+		snprintf(err, errlen, "cannot read auth-dir %s: %s: fix its "
+		    "owner or mode (chmod 700)", cfg->auth_dir,
+		    strerror(errno));
+		goto out;
+	}
+	if ((o.idx = calloc(o.n + 1, sizeof *o.idx)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -297,11 +307,15 @@ store_pick(const struct config *cfg, const char *provider,
 	/* Token files are read after the state lock is released: see the
 	 * lock order above. */
 	for (i = 0; i < o.nidx; i++) {
-		/* The first failure is the one worth reporting. */
-		if (why[0] ? load_cand(cfg, provider, &o.c[o.idx[i]], a,
-		    scratch, sizeof scratch) == -1 : load_cand(cfg, provider,
-		    &o.c[o.idx[i]], a, why, sizeof why) == -1)
+		/* Each broken file is named (another account may serve, but
+		 * this one needs fixing); the first is kept for the client. */
+		if (load_cand(cfg, provider, &o.c[o.idx[i]], a, scratch,
+		    sizeof scratch) == -1) {
+			log_warn("%s", scratch);
+			if (!why[0])
+				snprintf(why, sizeof why, "%s", scratch);
 			continue;
+		}
 		if (a->disabled) {
 			disabled++;
 			account_free(a);
@@ -740,8 +754,11 @@ store_status(const struct config *cfg, FILE *out)
 	size_t n, i, p, total = 0;
 
 	for (p = 0; p < 2; p++) {
-		if (candidates(cfg, providers[p], &c, &n) == -1)
+		if (candidates(cfg, providers[p], &c, &n) == -1) {
+			fprintf(out, "cannot read auth-dir %s: %s\n",
+			    cfg->auth_dir, strerror(errno));
 			return -1;
+		}
 		for (i = 0; i < n; i++)
 			status_line(cfg, providers[p], &c[i], out);
 		total += n;
@@ -762,8 +779,11 @@ store_refresh_all(const struct config *cfg, FILE *out)
 	int bad = 0;
 
 	for (p = 0; p < 2; p++) {
-		if (candidates(cfg, providers[p], &c, &n) == -1)
+		if (candidates(cfg, providers[p], &c, &n) == -1) {
+			fprintf(out, "cannot read auth-dir %s: %s\n",
+			    cfg->auth_dir, strerror(errno));
 			return -1;
+		}
 		for (i = 0; i < n; i++) {
 			struct account a;
 			char err[1024], when[32];

@@ -1,0 +1,24 @@
+/* doctor: --doctor, every link from droid to the provider checked, one
+ * line each: "ok   ...", "warn ...", "FAIL ... -> what to do". */
+#ifndef DOCTOR_H
+#define DOCTOR_H
+#include <stdio.h>
+
+#include "config.h"
+
+/* --doctor: at least one check FAILed. */
+#define EXIT_DOCTOR 116
+
+/* Load the config at config_path (NULL: the search order) and run every
+ * check, printing to out. A broken config is reported, not fatal: the
+ * other checks then run on the built-in defaults. Sends no request
+ * upstream (handshakes only) and never prints a token. Returns EXIT_OK
+ * when nothing FAILed, else EXIT_DOCTOR. */
+int doctor_run(const char *config_path, FILE *out);
+
+/* Does provider ("claude", "codex") have an account that can serve: an
+ * API key, or a token file that parses, is not disabled, needs no new
+ * login, and is not expired without a refresh token? */
+int doctor_usable(const struct config *cfg, const char *provider);
+
+#endif

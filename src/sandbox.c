@@ -1,0 +1,928 @@
+/*
+ * sandbox: each filter process locks itself down before it reads a byte
+ * from the client, so that a memory-safety bug in a parser cannot read
+ * ~/.ssh, run a shell or reach another host. Two layers, both irreversible:
+ *
+ *   Landlock (Linux 5.13+): the files it may open (ca-file, the config,
+ *   auth-dir, the logs directory, what name resolution needs) and, from
+ *   ABI 4 (6.7+), the TCP ports it may connect to (the configured
+ *   upstreams', token endpoints', proxy's, DNS) and no bind at all.
+ *
+ *   seccomp-bpf: an allow-list of the system calls a filter makes (found
+ *   by running the test suite under strace -f), EPERM for anything else,
+ *   and death for the calls that can only mean an attacker is at work.
+ *
+ * Only the per-connection filter is sandboxed: the login flow binds a
+ * callback port and starts a browser, --status and --refresh are short
+ * runs by the user, the --serve parent binds and forks. No libseccomp: the
+ * BPF program is built here from one table.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/landlock.h>
+#include <linux/seccomp.h>
+
+#include "log.h"
+#include "sandbox.h"
+
+/* ------------------------------------------------------------ Landlock */
+
+/* Older headers know fewer rights; the values are the kernel's ABI. */
+#ifndef __NR_landlock_create_ruleset
+#define __NR_landlock_create_ruleset 444
+#endif
+#ifndef __NR_landlock_add_rule
+#define __NR_landlock_add_rule 445
+#endif
+#ifndef __NR_landlock_restrict_self
+#define __NR_landlock_restrict_self 446
+#endif
+#ifndef LANDLOCK_CREATE_RULESET_VERSION
+#define LANDLOCK_CREATE_RULESET_VERSION (1U << 0)
+#endif
+#define LL_FS_EXECUTE		(1ULL << 0)
+#define LL_FS_WRITE_FILE	(1ULL << 1)
+#define LL_FS_READ_FILE		(1ULL << 2)
+#define LL_FS_READ_DIR		(1ULL << 3)
+#define LL_FS_REMOVE_FILE	(1ULL << 5)
+#define LL_FS_MAKE_REG		(1ULL << 8)
+#define LL_FS_REFER		(1ULL << 13)    /* ABI 2 */
+#define LL_FS_TRUNCATE		(1ULL << 14)    /* ABI 3 */
+#define LL_FS_IOCTL_DEV		(1ULL << 15)    /* ABI 5 */
+#define LL_NET_BIND_TCP		(1ULL << 0)     /* ABI 4 */
+#define LL_NET_CONNECT_TCP	(1ULL << 1)
+#define LL_SCOPE_ABSTRACT_UNIX	(1ULL << 0)     /* ABI 6 */
+#define LL_SCOPE_SIGNAL		(1ULL << 1)
+#define LL_RULE_PATH_BENEATH	1
+#define LL_RULE_NET_PORT	2
+
+/* Rights that make sense on a file (the rest are about directories). */
+#define LL_FILE_RIGHTS (LL_FS_EXECUTE | LL_FS_WRITE_FILE | LL_FS_READ_FILE | \
+    LL_FS_TRUNCATE | LL_FS_IOCTL_DEV)
+#define LL_READ		LL_FS_READ_FILE
+#define LL_RW_DIR	(LL_FS_READ_FILE | LL_FS_WRITE_FILE | LL_FS_READ_DIR | \
+    LL_FS_MAKE_REG | LL_FS_REMOVE_FILE | LL_FS_TRUNCATE)
+
+/* Our own copies of the kernel's structures: headers older than the
+ * running kernel lack the newer fields. The size passed tells the kernel
+ * which fields we mean. */
+struct ll_ruleset_attr {
+	uint64_t handled_fs;
+	uint64_t handled_net;   /* ABI 4 */
+	uint64_t scoped;        /* ABI 6 */
+};
+
+struct ll_path_attr {
+	uint64_t allowed;
+	int32_t parent_fd;
+} __attribute__((packed));
+
+struct ll_port_attr {
+	uint64_t allowed;
+	uint64_t port;
+};
+
+/*
+ * What a filter reads besides its own files. Name resolution: glibc's
+ * getaddrinfo reads these, may dlopen NSS modules late (from the library
+ * directories, through ld.so.cache) and syslog(3) formats its local time
+ * from /etc/localtime. A rule on a symlink lands on its target, as the
+ * opens that follow it do.
+ */
+static const char *const system_reads[] = {
+	"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/gai.conf",
+	"/etc/host.conf", "/etc/services", "/etc/ld.so.cache",
+	"/etc/localtime", "/usr/share/zoneinfo", "/run/systemd/resolve",
+	"/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib",
+	"/dev/urandom",
+};
+
+int
+sandbox_landlock_abi(void)
+{
+	long v = syscall(__NR_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+
+	return v < 0 ? 0 : (int)v;
+}
+
+static uint64_t
+fs_rights(int abi)
+{
+	uint64_t r = (1ULL << 13) - 1;  /* ABI 1: EXECUTE .. MAKE_SYM */
+
+	if (abi >= 2)
+		r |= LL_FS_REFER;
+	if (abi >= 3)
+		r |= LL_FS_TRUNCATE;
+	if (abi >= 5)
+		r |= LL_FS_IOCTL_DEV;
+	return r;
+}
+
+/* Allow access beneath path. A path that does not exist is no error: the
+ * filter will not find it either. */
+static int
+allow_path(int rs, const char *path, uint64_t access, uint64_t handled)
+{
+	struct ll_path_attr pa;
+	struct stat st;
+	int fd, rc, e;
+
+	if ((fd = open(path, O_PATH | O_CLOEXEC)) == -1)
+		return errno == ENOENT || errno == ENOTDIR || errno == EACCES ?
+		    0 : -1;
+	if (fstat(fd, &st) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode))
+		access &= LL_FILE_RIGHTS;
+	pa.allowed = access & handled;
+	pa.parent_fd = fd;
+	rc = syscall(__NR_landlock_add_rule, rs, LL_RULE_PATH_BENEATH, &pa, 0)
+	    == 0 ? 0 : -1;
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+/* The TCP ports a filter may connect to; 0 ends the list. */
+#define MAX_PORTS 64
+
+static void
+add_port(unsigned *ports, const char *s)
+{
+	char *end;
+	long v;
+	int i;
+
+	if (s == NULL)
+		return;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v < 1 || v > 65535)
+		return;
+	for (i = 0; i < MAX_PORTS - 1 && ports[i] != 0; i++)
+		if (ports[i] == (unsigned)v)
+			return;
+	if (i < MAX_PORTS - 1)
+		ports[i] = (unsigned)v;
+}
+
+static void
+upstream_ports(const struct config *cfg, unsigned *ports)
+{
+	size_t i;
+
+	memset(ports, 0, MAX_PORTS * sizeof *ports);
+	add_port(ports, cfg->claude_base.port);
+	add_port(ports, cfg->codex_base.port);
+	/* A refresh happens inside the filter. */
+	add_port(ports, cfg->claude_token_url.port);
+	add_port(ports, cfg->codex_token_url.port);
+	for (i = 0; i < cfg->n_claude_keys; i++)
+		add_port(ports, cfg->claude_keys[i].base.port);
+	for (i = 0; i < cfg->n_codex_keys; i++)
+		add_port(ports, cfg->codex_keys[i].base.port);
+	if (cfg->proxy.kind != PROXY_NONE)
+		add_port(ports, cfg->proxy.port);
+	/* DNS falls back to TCP for long answers. */
+	add_port(ports, "53");
+}
+
+/*
+ * Build and enforce the ruleset. 0 when all of it applied; 1 when the
+ * filesystem part did but this kernel cannot restrict TCP ports (ABI < 4);
+ * -1 with why set when nothing did.
+ */
+static int
+landlock_apply(const struct config *cfg, int abi, char *why, size_t whylen)
+{
+	struct ll_ruleset_attr ra;
+	size_t ralen;
+	unsigned ports[MAX_PORTS];
+	char logs[4096];
+	size_t i;
+	int rs, e;
+
+	if (abi <= 0) {
+		snprintf(why, whylen, "Landlock is not available (Linux 5.13 "
+		    "or later with landlock in the lsm= list)");
+		return -1;
+	}
+	memset(&ra, 0, sizeof ra);
+	ra.handled_fs = fs_rights(abi);
+	ralen = offsetof(struct ll_ruleset_attr, handled_net);
+	if (abi >= 4) {
+		ra.handled_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
+		ralen = offsetof(struct ll_ruleset_attr, scoped);
+	}
+	if (abi >= 6) {
+		/* No signals to processes outside, no abstract sockets. */
+		ra.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
+		ralen = sizeof ra;
+	}
+	if ((rs = (int)syscall(__NR_landlock_create_ruleset, &ra, ralen, 0))
+	    == -1) {
+		snprintf(why, whylen, "landlock_create_ruleset: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (cfg->ca_file && allow_path(rs, cfg->ca_file, LL_READ,
+	    ra.handled_fs) == -1)
+		goto fail_path;
+	if (cfg->path && allow_path(rs, cfg->path, LL_READ, ra.handled_fs)
+	    == -1)
+		goto fail_path;
+	if (allow_path(rs, cfg->auth_dir, LL_RW_DIR, ra.handled_fs) == -1)
+		goto fail_path;
+	/* The log file may be opened or rotated later: the directory must
+	 * be there now for the rule to hold on it. */
+	if (cfg->logging_to_file && log_dir(cfg->path, cfg->auth_dir, logs,
+	    sizeof logs) == 0 && (mkdir(logs, 0700) == 0 || errno == EEXIST) &&
+	    allow_path(rs, logs, LL_RW_DIR, ra.handled_fs) == -1)
+		goto fail_path;
+	if (allow_path(rs, "/dev/null", LL_FS_READ_FILE | LL_FS_WRITE_FILE,
+	    ra.handled_fs) == -1)
+		goto fail_path;
+	for (i = 0; i < sizeof system_reads / sizeof system_reads[0]; i++)
+		if (allow_path(rs, system_reads[i], LL_READ | LL_FS_READ_DIR,
+		    ra.handled_fs) == -1)
+			goto fail_path;
+#if defined(__SANITIZE_ADDRESS__)
+	/* SANITIZE builds: LeakSanitizer reads /proc/PID/task and maps at
+	 * exit. procfs makes a new inode for a PID directory at each lookup
+	 * unless its dentry is in use: the fd stays open to pin it. */
+	{
+		static int proc_fd = -1;
+		struct ll_path_attr pa;
+
+		if (proc_fd == -1)
+			proc_fd = open("/proc/self", O_PATH | O_CLOEXEC);
+		pa.allowed = (LL_READ | LL_FS_READ_DIR) & ra.handled_fs;
+		pa.parent_fd = proc_fd;
+		if (proc_fd != -1 && syscall(__NR_landlock_add_rule, rs,
+		    LL_RULE_PATH_BENEATH, &pa, 0) == -1)
+			goto fail_path;
+	}
+#endif
+	if (abi >= 4) {
+		upstream_ports(cfg, ports);
+		for (i = 0; ports[i] != 0; i++) {
+			struct ll_port_attr pa = { LL_NET_CONNECT_TCP, ports[i] };
+
+			if (syscall(__NR_landlock_add_rule, rs, LL_RULE_NET_PORT,
+			    &pa, 0) == -1) {
+				snprintf(why, whylen, "landlock_add_rule: port "
+				    "%u: %s", ports[i], strerror(errno));
+				goto fail;
+			}
+		}
+	}
+	if (syscall(__NR_landlock_restrict_self, rs, 0) == -1) {
+		snprintf(why, whylen, "landlock_restrict_self: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	close(rs);
+	if (abi < 4) {
+		snprintf(why, whylen, "Landlock ABI %d cannot restrict TCP "
+		    "ports (ABI 4, Linux 6.7, can)", abi);
+		return 1;
+	}
+	return 0;
+fail_path:
+	snprintf(why, whylen, "landlock_add_rule: %s", strerror(errno));
+fail:
+	e = errno;
+	close(rs);
+	errno = e;
+	return -1;
+}
+
+/* ------------------------------------------------------------- seccomp */
+
+#if defined(__x86_64__)
+#define SB_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SB_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+#ifndef SECCOMP_RET_KILL_PROCESS
+#define SECCOMP_RET_KILL_PROCESS 0x80000000U
+#endif
+#ifndef SECCOMP_RET_ERRNO
+#define SECCOMP_RET_ERRNO 0x00050000U
+#endif
+
+enum { SB_ALLOW = 1, SB_KILL, SB_ARG };
+
+/* SB_ARG: allowed when argument arg's low 32 bits (a little-endian
+ * load) are one of vals (a 0 ends the list), EPERM otherwise. */
+struct sc {
+	int nr;
+	int action;
+	int arg;
+	uint32_t vals[3];
+};
+
+#define ALLOW(name)	{ __NR_##name, SB_ALLOW, 0, { 0, 0, 0 } }
+#define KILL(name)	{ __NR_##name, SB_KILL, 0, { 0, 0, 0 } }
+#define ARGS(name, arg, a, b, c) { __NR_##name, SB_ARG, arg, { a, b, c } }
+
+/*
+ * The system calls of a filter, found with strace -f over the test suite
+ * (normal and SANITIZE builds). Whatever is not here fails with EPERM;
+ * SB_KILL ends the process with SIGSYS, for calls a proxy never makes
+ * unless someone else is driving it.
+ */
+static const struct sc syscalls[] = {
+	/* Reading and writing the client, upstream and files. */
+	ALLOW(read),
+	ALLOW(write),
+	ALLOW(readv),
+	ALLOW(writev),
+	ALLOW(pread64),
+	ALLOW(lseek),
+	ALLOW(close),
+	ALLOW(fcntl),
+	ALLOW(ppoll),
+#ifdef __NR_poll
+	ALLOW(poll),
+#endif
+	/* glibc's DNS client sizes a UDP answer with FIONREAD; stdio asks
+	 * isatty (TCGETS). Nothing else: no TIOCSTI and the like. */
+	ARGS(ioctl, 1, FIONREAD, TCGETS, 0),
+	/* Upstream connections, DNS, syslog (/dev/log): IP and Unix
+	 * sockets only. */
+	ARGS(socket, 0, AF_UNIX, AF_INET, AF_INET6),
+	ALLOW(connect),
+	ALLOW(sendto),
+	ALLOW(sendmsg),
+	ALLOW(sendmmsg),
+	ALLOW(recvfrom),
+	ALLOW(recvmsg),
+	ALLOW(shutdown),
+	ALLOW(setsockopt),
+	ALLOW(getsockopt),
+	ALLOW(getsockname),
+	ALLOW(getpeername),
+	/* Files in auth-dir (tokens, state, usage, TLS sessions: flock,
+	 * temp file, fsync, rename), ca-file, resolver files. */
+	ALLOW(openat),
+	ALLOW(newfstatat),
+	ALLOW(fstat),
+	ALLOW(statx),
+	ALLOW(faccessat),
+	ALLOW(faccessat2),
+	ALLOW(getdents64),
+	ALLOW(flock),
+	ALLOW(fsync),
+	ALLOW(fdatasync),
+	ALLOW(ftruncate),
+	ALLOW(renameat),
+	ALLOW(renameat2),
+	ALLOW(unlinkat),
+	ALLOW(mkdirat),
+#ifdef __NR_open
+	ALLOW(open),
+	ALLOW(stat),
+	ALLOW(lstat),
+	ALLOW(access),
+	ALLOW(rename),
+	ALLOW(unlink),
+	ALLOW(mkdir),
+#endif
+	/* Memory: malloc, and dlopen of NSS modules by getaddrinfo. */
+	ALLOW(brk),
+	ALLOW(mmap),
+	ALLOW(munmap),
+	ALLOW(mremap),
+	ALLOW(mprotect),
+	ALLOW(madvise),
+	/* Time, randomness (BearSSL's seeder, Codex session ids). */
+	ALLOW(clock_gettime),
+	ALLOW(gettimeofday),
+	ALLOW(clock_nanosleep),
+	ALLOW(nanosleep),
+	ALLOW(getrandom),
+	/* The process itself: signals, identity, locks, the end. */
+	ALLOW(rt_sigaction),
+	ALLOW(rt_sigprocmask),
+	ALLOW(rt_sigreturn),
+	ALLOW(restart_syscall),
+	ALLOW(getpid),
+	ALLOW(gettid),
+	ALLOW(getuid),
+	ALLOW(geteuid),
+	ALLOW(getgid),
+	ALLOW(getegid),
+	ALLOW(uname),
+	ALLOW(futex),
+	ALLOW(tgkill),      /* abort() */
+	ALLOW(exit),
+	ALLOW(exit_group),
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+	/* ASan and UBSan reports, LeakSanitizer's check at exit (a tracer
+	 * clone that ptraces its parent): SANITIZE test builds only. */
+	ALLOW(sigaltstack),
+	ALLOW(prctl),
+	ALLOW(sched_yield),
+	ALLOW(readlinkat),
+#ifdef __NR_readlink
+	ALLOW(readlink),
+	ALLOW(getdents),
+#endif
+	ALLOW(clone),
+	ALLOW(wait4),
+	ALLOW(ptrace),
+	ALLOW(prlimit64),
+	ALLOW(getppid),
+	ALLOW(sched_getaffinity),
+#else
+	KILL(ptrace),
+#endif
+	/* Never by a proxy: running programs, reading other processes,
+	 * changing the system or escaping the sandbox. */
+	KILL(execve),
+	KILL(execveat),
+	KILL(process_vm_readv),
+	KILL(process_vm_writev),
+	KILL(mount),
+	KILL(umount2),
+	KILL(pivot_root),
+	KILL(chroot),
+	KILL(unshare),
+	KILL(setns),
+	KILL(bpf),
+	KILL(perf_event_open),
+	KILL(kexec_load),
+#ifdef __NR_kexec_file_load
+	KILL(kexec_file_load),
+#endif
+	KILL(init_module),
+	KILL(finit_module),
+	KILL(delete_module),
+	KILL(keyctl),
+	KILL(add_key),
+	KILL(request_key),
+	KILL(swapon),
+	KILL(swapoff),
+	KILL(reboot),
+	KILL(open_by_handle_at),
+#ifdef __NR_fsopen
+	KILL(fsopen),
+	KILL(fsmount),
+	KILL(move_mount),
+	KILL(open_tree),
+#endif
+#ifdef __NR_userfaultfd
+	KILL(userfaultfd),
+#endif
+#ifdef __NR_iopl
+	KILL(iopl),
+	KILL(ioperm),
+#endif
+};
+
+#define NSYSCALLS (sizeof syscalls / sizeof syscalls[0])
+
+/* The prologue, then per entry a test and a return, or for SB_ARG a test,
+ * a load and up to three tests and two returns. */
+#define PROG_MAX (8 + 8 * NSYSCALLS)
+
+#define STMT(c, k)		((struct sock_filter)BPF_STMT((c), (k)))
+#define JUMP(c, k, t, f)	((struct sock_filter)BPF_JUMP((c), (k), (t), (f)))
+
+static int
+seccomp_apply(char *why, size_t whylen)
+{
+#ifndef SB_AUDIT_ARCH
+	snprintf(why, whylen, "seccomp: no system call table for this "
+	    "architecture");
+	return -1;
+#else
+	struct sock_filter f[PROG_MAX];
+	struct sock_fprog prog;
+	size_t i, n = 0;
+
+	f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS,
+	    offsetof(struct seccomp_data, arch));
+	f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, SB_AUDIT_ARCH, 1, 0);
+	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS,
+	    offsetof(struct seccomp_data, nr));
+#if defined(__x86_64__)
+	/* x32 numbers alias ours with a bit set: not for us. */
+	f[n++] = JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000U, 0, 1);
+	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+#endif
+	for (i = 0; i < NSYSCALLS; i++) {
+		const struct sc *e = &syscalls[i];
+		unsigned char nv, v;
+
+		if (e->action != SB_ARG) {
+			f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)e->nr,
+			    0, 1);
+			f[n++] = STMT(BPF_RET | BPF_K, e->action == SB_KILL ?
+			    SECCOMP_RET_KILL_PROCESS : SECCOMP_RET_ALLOW);
+			continue;
+		}
+		for (nv = 0; nv < 3 && e->vals[nv] != 0; nv++)
+			;
+		/* Not this call: skip the load, nv tests and two returns. */
+		f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)e->nr, 0,
+		    (unsigned char)(nv + 3));
+		f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, args[e->arg]));
+		for (v = 0; v < nv; v++)
+			f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, e->vals[v],
+			    (unsigned char)(nv - v), 0);
+		f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+		f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	}
+	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+	prog.len = (unsigned short)n;
+	prog.filter = f;
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == -1) {
+		snprintf(why, whylen, "seccomp: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+#endif
+}
+
+/* -------------------------------------------------------------- apply */
+
+int
+sandbox_apply(const struct config *cfg)
+{
+	char ll_why[256] = "", sc_why[256] = "";
+	int ll, sc = -1;
+
+	if (cfg->sandbox == SANDBOX_OFF)
+		return 0;
+	/* Without it neither Landlock nor seccomp may be entered
+	 * unprivileged, and nothing exec'd could regain privileges. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+		snprintf(ll_why, sizeof ll_why, "PR_SET_NO_NEW_PRIVS: %s",
+		    strerror(errno));
+		ll = -1;
+		snprintf(sc_why, sizeof sc_why, "%s", ll_why);
+	} else {
+		/* Landlock first: its system calls are not on the list. */
+		ll = landlock_apply(cfg, sandbox_landlock_abi(), ll_why,
+		    sizeof ll_why);
+		sc = seccomp_apply(sc_why, sizeof sc_why);
+	}
+	if (cfg->sandbox == SANDBOX_REQUIRED && (ll == -1 || sc == -1)) {
+		log_err("sandbox: required, but %s%s%s: not serving; set "
+		    "sandbox: auto in the config to serve without it",
+		    ll == -1 ? ll_why : "", ll == -1 && sc == -1 ? " and " : "",
+		    sc == -1 ? sc_why : "");
+		return -1;
+	}
+	if (ll != 0)
+		log_debug("sandbox: %s", ll_why);
+	if (sc != 0)
+		log_debug("sandbox: %s", sc_why);
+	return 0;
+}
+
+/* -------------------------------------------------------------- check */
+
+/* What a probe child reports through its exit status. */
+#define PROBE_OK        0
+#define PROBE_NOSANDBOX 254
+
+struct probe_ctx {
+	const struct config *cfg;
+	const char *path;
+	int port;
+};
+
+static int
+probe_read(const struct probe_ctx *p)
+{
+	char c;
+	int fd = open(p->path, O_RDONLY | O_CLOEXEC);
+
+	if (fd == -1)
+		return errno;
+	if (read(fd, &c, 1) == -1)
+		return errno;
+	return PROBE_OK;
+}
+
+static int
+probe_opendir(const struct probe_ctx *p)
+{
+	return open(p->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) == -1 ?
+	    errno : PROBE_OK;
+}
+
+/* Create, write, rename, remove: what an atomic replace does. */
+static int
+probe_write(const struct probe_ctx *p)
+{
+	char tmp[4200], dst[4300];
+	int fd;
+
+	snprintf(tmp, sizeof tmp, "%s.tmp", p->path);
+	snprintf(dst, sizeof dst, "%s", p->path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		return errno;
+	if (write(fd, "probe\n", 6) != 6 || fsync(fd) == -1 ||
+	    close(fd) == -1 || rename(tmp, dst) == -1) {
+		int e = errno;
+
+		unlink(tmp);
+		return e;
+	}
+	return unlink(dst) == -1 ? errno : PROBE_OK;
+}
+
+static int
+probe_exec(const struct probe_ctx *p)
+{
+	static char sh[] = "sh", dash_c[] = "-c", script[] = "exit 0";
+	char *const argv[] = { sh, dash_c, script, NULL };
+	char *const envp[] = { NULL };
+
+	execve(p->path, argv, envp);
+	return errno;
+}
+
+static int
+probe_bind(const struct probe_ctx *p)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return errno;
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)p->port);
+	return bind(fd, (struct sockaddr *)&sa, sizeof sa) == -1 ? errno :
+	    PROBE_OK;
+}
+
+/* The kernel let the connection be tried: refused counts as allowed. */
+static int
+probe_connect(const struct probe_ctx *p)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return errno;
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)p->port);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1 &&
+	    errno != ECONNREFUSED)
+		return errno;
+	return PROBE_OK;
+}
+
+static int
+probe_resolve(const struct probe_ctx *p)
+{
+	struct addrinfo hints, *res;
+	int r;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	if ((r = getaddrinfo(p->path, "443", &hints, &res)) != 0)
+		return r == EAI_SYSTEM && errno ? errno : ENOENT;
+	freeaddrinfo(res);
+	return PROBE_OK;
+}
+
+/* Run fn in a sandboxed child. Returns what happened, as a line's tail in
+ * out, and 1 if the attempt went through, 0 if it was stopped, -1 if the
+ * sandbox itself could not be applied. */
+static int
+probe(const struct probe_ctx *p, int (*fn)(const struct probe_ctx *),
+    char *out, size_t outlen)
+{
+	pid_t pid;
+	int st;
+
+	fflush(NULL);
+	if ((pid = fork()) == -1) {
+		snprintf(out, outlen, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		if (sandbox_apply(p->cfg) == -1)
+			_exit(PROBE_NOSANDBOX);
+		_exit(fn(p) & 0xff);
+	}
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR) {
+			snprintf(out, outlen, "waitpid: %s", strerror(errno));
+			return -1;
+		}
+	if (WIFSIGNALED(st)) {
+		snprintf(out, outlen, "killed by %s", WTERMSIG(st) == SIGSYS ?
+		    "SIGSYS (seccomp)" : strsignal(WTERMSIG(st)));
+		return 0;
+	}
+	if (WEXITSTATUS(st) == PROBE_NOSANDBOX) {
+		snprintf(out, outlen, "the sandbox could not be applied");
+		return -1;
+	}
+	if (WEXITSTATUS(st) == PROBE_OK) {
+		snprintf(out, outlen, "ok");
+		return 1;
+	}
+	snprintf(out, outlen, "%s (errno %d)", strerror(WEXITSTATUS(st)),
+	    WEXITSTATUS(st));
+	return 0;
+}
+
+/* A TCP listener on 127.0.0.1 at a port no upstream uses: a connection
+ * to it is refused only by the sandbox. The fd, port in *port. */
+static int
+listener(const unsigned *ports, int *port)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof sa;
+	int fd, i, tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+			return -1;
+		memset(&sa, 0, sizeof sa);
+		sa.sin_family = AF_INET;
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == -1 ||
+		    listen(fd, 1) == -1 ||
+		    getsockname(fd, (struct sockaddr *)&sa, &len) == -1) {
+			close(fd);
+			return -1;
+		}
+		*port = ntohs(sa.sin_port);
+		for (i = 0; ports[i] != 0 && ports[i] != (unsigned)*port; i++)
+			;
+		if (ports[i] == 0)
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
+static int
+exists(const char *path)
+{
+	struct stat st;
+
+	return path != NULL && *path != '\0' && stat(path, &st) == 0;
+}
+
+/* One attempt of --sandbox-check. */
+struct attempt {
+	const char *label;
+	int (*fn)(const struct probe_ctx *);
+	const char *path;       /* what it opens, NULL when none */
+	int port;
+	int must_work;          /* 1: must work, 0: must be denied */
+	int untested;           /* nothing there to try */
+};
+
+int
+sandbox_check(const struct config *cfg, FILE *out)
+{
+	static const char *const mode[] = { "auto", "required", "off" };
+	struct probe_ctx p = { cfg, NULL, 0 };
+	struct attempt a[12];
+	unsigned ports[MAX_PORTS];
+	char ssh[4096], key[4200], outside[4096], inside[4200], what[4400];
+	char res[300];
+	const char *home = getenv("HOME"), *tmp = getenv("TMPDIR");
+	struct stat st;
+	int abi = sandbox_landlock_abi(), lfd, lport = 0, bad = 0, i, r;
+	size_t n = 0, k;
+
+	upstream_ports(cfg, ports);
+	fprintf(out, "sandbox: %s (config %s)\n", mode[cfg->sandbox],
+	    cfg->path ? cfg->path : "built-in defaults");
+	if (abi == 0)
+		fprintf(out, "landlock: not available in this kernel\n");
+	else {
+		fprintf(out, "landlock: ABI %d: files%s", abi, abi >= 4 ?
+		    "; TCP connect only to ports" : "; TCP ports not "
+		    "restricted (needs ABI 4)");
+		for (i = 0; abi >= 4 && ports[i] != 0; i++)
+			fprintf(out, " %u", ports[i]);
+		fprintf(out, "%s\n", abi >= 4 ? "; no bind" : "");
+	}
+	fprintf(out, "seccomp: %s\n", prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == -1
+	    && errno == EINVAL ? "not available in this kernel" :
+	    "allow-list, EPERM for the rest, SIGSYS for exec and the like");
+
+	ssh[0] = key[0] = '\0';
+	if (home && *home) {
+		snprintf(ssh, sizeof ssh, "%s/.ssh", home);
+		snprintf(key, sizeof key, "%s/.ssh/id_ed25519", home);
+		if (stat(key, &st) == -1)
+			snprintf(key, sizeof key, "%s/.ssh/authorized_keys",
+			    home);
+	}
+	snprintf(outside, sizeof outside, "%s/cli-proxy-api-sandbox-probe.%ld",
+	    tmp && *tmp ? tmp : "/tmp", (long)getpid());
+	snprintf(inside, sizeof inside, "%s/.sandbox-probe.%ld", cfg->auth_dir,
+	    (long)getpid());
+	lfd = listener(ports, &lport);
+
+	n = 0;
+	a[n++] = (struct attempt){ "read /etc/shadow", probe_read,
+	    "/etc/shadow", 0, 0, !exists("/etc/shadow") };
+	a[n++] = (struct attempt){ "open ~/.ssh", probe_opendir, ssh, 0, 0,
+	    !exists(ssh) };
+	a[n++] = (struct attempt){ "read ~/.ssh", probe_read, key, 0, 0,
+	    !exists(key) };
+	a[n++] = (struct attempt){ "write outside auth-dir", probe_write,
+	    outside, 0, 0, 0 };
+	a[n++] = (struct attempt){ "exec /bin/sh", probe_exec, "/bin/sh", 0,
+	    0, !exists("/bin/sh") };
+	a[n++] = (struct attempt){ "bind TCP 127.0.0.1 port 0", probe_bind,
+	    NULL, 0, 0, 0 };
+	a[n++] = (struct attempt){ "connect TCP 127.0.0.1 to a port no "
+	    "upstream uses", probe_connect, NULL, lport, 0, lfd == -1 };
+	a[n++] = (struct attempt){ "read ca-file", probe_read, cfg->ca_file,
+	    0, 1, !exists(cfg->ca_file) };
+	a[n++] = (struct attempt){ "write in auth-dir", probe_write, inside,
+	    0, 1, !exists(cfg->auth_dir) };
+	a[n++] = (struct attempt){ "resolve localhost", probe_resolve,
+	    "localhost", 0, 1, 0 };
+	a[n++] = (struct attempt){ "connect TCP 127.0.0.1 to the first "
+	    "upstream's port", probe_connect, NULL, (int)ports[0], 1, 0 };
+
+	for (k = 0; k < n; k++) {
+		if (a[k].port)
+			snprintf(what, sizeof what, "%s (%d)", a[k].label,
+			    a[k].port);
+		else if (a[k].path && a[k].fn != probe_resolve)
+			snprintf(what, sizeof what, "%s (%s)", a[k].label,
+			    a[k].path);
+		else
+			snprintf(what, sizeof what, "%s", a[k].label);
+		/* Trying what is not there would prove nothing. */
+		if (a[k].untested) {
+			fprintf(out, "untested %s: not there to try\n", what);
+			continue;
+		}
+		p.path = a[k].path;
+		p.port = a[k].port;
+		r = probe(&p, a[k].fn, res, sizeof res);
+		if (r == -1) {
+			fprintf(out, "FAILED %s: %s\n", what, res);
+			bad = 1;
+		} else if (a[k].must_work) {
+			fprintf(out, "%s %s: %s\n", r ? "allowed" : "DENIED",
+			    what, res);
+			bad |= !r;
+		} else {
+			fprintf(out, "%s %s: %s\n", r ? "ALLOWED" : "denied",
+			    what, res);
+			bad |= r;
+		}
+	}
+	if (lfd != -1)
+		close(lfd);
+	/* A write that went through was undone by the child; a crash
+	 * between may leave these. */
+	unlink(outside);
+	snprintf(what, sizeof what, "%s.tmp", outside);
+	unlink(what);
+	fprintf(out, "sandbox check: %s\n", bad ? "FAILED" : "passed");
+	fflush(out);
+	return bad;
+}

@@ -1,0 +1,43 @@
+/*
+ * sandbox: the filter's self-confinement (Landlock and seccomp-bpf), in the
+ * spirit of OpenBSD's unveil(2) and pledge(2).
+ */
+#ifndef SANDBOX_H
+#define SANDBOX_H
+#include <stdio.h>
+
+#include "config.h"
+
+/*
+ * Lock the calling process down to what one filter needs: read ca-file and
+ * the config file, read and write in auth-dir and the logs directory, read
+ * what name resolution needs; TCP connect only to the ports of the
+ * configured upstreams, token endpoints and proxy; a seccomp allow-list of
+ * system calls. Irreversible, and inherited by any child.
+ *
+ * cfg->sandbox SANDBOX_OFF: nothing. SANDBOX_AUTO: whatever the kernel
+ * supports, what it does not is said once with log_debug; returns 0.
+ * SANDBOX_REQUIRED: -1 (after log_err) when Landlock or seccomp cannot be
+ * applied; the caller must then not serve.
+ *
+ * Only the per-connection filter calls this. The login flow, --status,
+ * --refresh and the --serve parent bind ports, start a browser or fork:
+ * they run without it.
+ */
+int sandbox_apply(const struct config *cfg);
+
+/*
+ * --sandbox-check: for each probe, fork a child that applies the sandbox as
+ * a filter would and then tries something: forbidden things (read
+ * /etc/shadow and ~/.ssh, write outside auth-dir, exec /bin/sh, bind a TCP
+ * port, connect to a port that is no upstream's) and allowed ones (read
+ * ca-file, write in auth-dir, resolve localhost, connect to an upstream's
+ * port). One line per probe on out. Returns 0 when every forbidden attempt
+ * was denied and every allowed one worked, else 1.
+ */
+int sandbox_check(const struct config *cfg, FILE *out);
+
+/* The kernel's Landlock ABI version, 0 when Landlock is unavailable. */
+int sandbox_landlock_abi(void);
+
+#endif
