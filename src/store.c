@@ -206,6 +206,8 @@ struct order {
 	char (*skip)[256];
 	size_t nskip;
 	size_t *idx;            /* out: indexes to try */
+	unsigned char *trouble; /* out: per candidate, a backoff or an error
+	                         * on record that a success should clear */
 	size_t nidx;
 	time_t soonest;
 	int needs_login;        /* skipped because they need a login */
@@ -247,7 +249,17 @@ order_fn(cJSON *root, void *arg)
 		}
 		o->idx[o->nidx++] = at;
 	}
-	if (o->nidx == 0 || prov == NULL)
+	for (k = 0; k < o->nidx; k++) {
+		cJSON *st = acct_state(root, o->c[o->idx[k]].id, 0);
+
+		o->trouble[o->idx[k]] = num(st, "backoff") != 0 ||
+		    cJSON_GetObjectItemCaseSensitive(st, "last_error") != NULL;
+	}
+	/* The state file is rewritten only when the cursor moves: with one
+	 * account, never on the way of a request. */
+	if (o->nidx == 0 || prov == NULL || (cJSON_IsNumber(
+	    cJSON_GetObjectItemCaseSensitive(prov, "cursor")) &&
+	    (size_t)num(prov, "cursor") == o->idx[0]))
 		return 0;
 	set_num(prov, "cursor", (double)o->idx[0]);
 	return 1;
@@ -299,7 +311,8 @@ store_pick(const struct config *cfg, const char *provider,
 		    strerror(errno));
 		goto out;
 	}
-	if ((o.idx = calloc(o.n + 1, sizeof *o.idx)) == NULL) {
+	if ((o.idx = calloc(o.n + 1, sizeof *o.idx)) == NULL ||
+	    (o.trouble = calloc(o.n + 1, 1)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -321,6 +334,7 @@ store_pick(const struct config *cfg, const char *provider,
 			account_free(a);
 			continue;
 		}
+		a->trouble = o.trouble[o.idx[i]];
 		rc = 0;
 		goto out;
 	}
@@ -348,6 +362,7 @@ store_pick(const struct config *cfg, const char *provider,
 out:
 	free(o.c);
 	free(o.idx);
+	free(o.trouble);
 	return rc;
 }
 
@@ -428,7 +443,9 @@ store_ok(const struct config *cfg, const struct account *a)
 {
 	struct mark m = { a->id, -1, 0, -1, -1, NULL, 1, 0 };
 
-	mark(cfg, &m, 0);
+	/* Nothing on record to clear: no lock, no read. */
+	if (a->trouble)
+		mark(cfg, &m, 0);
 }
 
 /* Read refresh_after of an account. */

@@ -32,6 +32,8 @@ struct upstream {
 	br_x509_minimal_context xc;
 	br_sslio_context io;
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
+	unsigned char rbuf[64 * 1024];  /* read-ahead from the socket */
+	size_t roff, rlen;
 };
 
 void up_init(struct upstream *u);

@@ -20,6 +20,7 @@ struct account {
 	char *account_id;       /* codex: chatgpt account id */
 	time_t expires;         /* 0 when unknown */
 	int disabled;
+	int trouble;            /* state.json has a backoff or error for it */
 	const struct url *base; /* API key's own base-url, or NULL */
 };
 
