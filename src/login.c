@@ -68,22 +68,9 @@ login_redirect_uri(enum login_provider p, int port, char *out, size_t outlen)
 static int
 query_add(struct buf *b, const char *k, const char *v)
 {
-	static const char hex[] = "0123456789ABCDEF";
-
 	if (buf_addf(b, "%s%s=", b->p[b->len - 1] == '?' ? "" : "&", k) == -1)
 		return -1;
-	for (; *v; v++) {
-		unsigned char c = (unsigned char)*v;
-		char e[3] = { '%', hex[c >> 4], hex[c & 15] };
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr("-._~", c)) {
-			if (buf_add(b, v, 1) == -1)
-				return -1;
-		} else if (buf_add(b, e, 3) == -1)
-			return -1;
-	}
-	return 0;
+	return url_pct_encode(b, v, 0);
 }
 
 char *
@@ -124,42 +111,17 @@ login_auth_url(enum login_provider p, const struct url *auth,
 	return b.p;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decode n bytes of s; NULL on ENOMEM, an empty result or %00. */
+/* Form-decode n bytes of s; NULL on ENOMEM, a bad escape, %00 or an empty
+ * result. */
 static char *
 unescape(const char *s, size_t n)
 {
-	char *out = malloc(n + 1), *o = out;
-	size_t i;
+	char *out;
+	int bad;
 
-	if (out == NULL)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if (s[i] == '+')
-			*o++ = ' ';
-		else if (s[i] == '%' && i + 2 < n &&
-		    hexval(s[i + 1]) != -1 && hexval(s[i + 2]) != -1) {
-			*o++ = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
-			i += 2;
-		} else
-			*o++ = s[i];
-	}
-	*o = '\0';
-	if (o == out || strlen(out) != (size_t)(o - out)) {
-		explicit_bzero(out, n + 1);
+	if ((out = url_pct_decode(s, n, 1, &bad)) != NULL && out[0] == '\0') {
 		free(out);
-		return NULL;
+		out = NULL;
 	}
 	return out;
 }

@@ -12,6 +12,7 @@
 #include "https.h"
 #include "oauth.h"
 #include "secret.h"
+#include "url.h"
 
 void
 oauth_grant_free(struct oauth_grant *g)
@@ -112,27 +113,11 @@ out:
 static int
 form_add(struct buf *b, const char *k, const char *v)
 {
-	static const char hex[] = "0123456789ABCDEF";
-
 	if (b->len && buf_add(b, "&", 1) == -1)
 		return -1;
 	if (buf_adds(b, k) == -1 || buf_add(b, "=", 1) == -1)
 		return -1;
-	for (; *v; v++) {
-		unsigned char c = (unsigned char)*v;
-		char e[3] = { '%', hex[c >> 4], hex[c & 15] };
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr("-._~", c)) {
-			if (buf_add(b, v, 1) == -1)
-				return -1;
-		} else if (c == ' ') {
-			if (buf_add(b, "+", 1) == -1)
-				return -1;
-		} else if (buf_add(b, e, 3) == -1)
-			return -1;
-	}
-	return 0;
+	return url_pct_encode(b, v, 1);
 }
 
 static int

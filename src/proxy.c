@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "net.h"
 #include "proxy.h"
+#include "url.h"
 
 #define HEAD_MAX	16384	/* a CONNECT answer is a few lines */
 #define SOCKS_MAX	255	/* RFC 1928/1929 one-byte lengths */
@@ -67,104 +68,6 @@ seterr(char *err, unsigned errlen, const char *msg)
 
 /* ---------------------------------------------------------------- parse */
 
-/* Letters, digits, '-', '.' and '_': a DNS name or an IPv4 address. */
-static int
-valid_name(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0)
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (!isalnum(c) && c != '-' && c != '.' && c != '_')
-			return 0;
-	}
-	return 1;
-}
-
-/* What inet_pton accepts, so no zone ids ("%eth0"). */
-static int
-valid_v6(const char *s, size_t n)
-{
-	char tmp[INET6_ADDRSTRLEN];
-	struct in6_addr a;
-
-	if (n == 0 || n >= sizeof tmp)
-		return 0;
-	memcpy(tmp, s, n);
-	tmp[n] = '\0';
-	return inet_pton(AF_INET6, tmp, &a) == 1;
-}
-
-/* 1 to 5 digits with a value from 1 to 65535; the value, or 0. */
-static unsigned
-port_value(const char *s, size_t n)
-{
-	unsigned long v = 0;
-	size_t i;
-
-	if (n == 0 || n > 5)
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	return v <= 65535 ? (unsigned)v : 0;
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decode s[0..n) into a new string. NULL on a bad escape or a NUL
- * (a credential with a NUL in it cannot be sent as a C string), or on no
- * memory; *bad tells which. */
-static char *
-pct_decode(const char *s, size_t n, int *bad)
-{
-	char *out, *o;
-	size_t i;
-
-	*bad = 0;
-	if ((out = malloc(n + 1)) == NULL)
-		return NULL;
-	for (i = 0, o = out; i < n; i++) {
-		int hi, lo;
-
-		if (s[i] != '%') {
-			*o++ = s[i];
-			continue;
-		}
-		if (i + 2 >= n)
-			goto bad;
-		if ((hi = hexval((unsigned char)s[i + 1])) < 0 ||
-		    (lo = hexval((unsigned char)s[i + 2])) < 0 ||
-		    (hi == 0 && lo == 0))
-			goto bad;
-		*o++ = (char)(hi << 4 | lo);
-		i += 2;
-	}
-	*o = '\0';
-	return out;
-bad:
-	/* Part of a password may already be in out. */
-	explicit_bzero(out, n + 1);
-	free(out);
-	*bad = 1;
-	return NULL;
-}
-
 /* The user[:pass] part of the authority. Messages never quote either. */
 static int
 parse_userinfo(const char *s, size_t n, struct proxy *p, const char **why)
@@ -177,13 +80,13 @@ parse_userinfo(const char *s, size_t n, struct proxy *p, const char **why)
 		*why = "has an empty user name";
 		return -1;
 	}
-	if ((p->user = pct_decode(s, ulen, &bad)) == NULL) {
+	if ((p->user = url_pct_decode(s, ulen, 0, &bad)) == NULL) {
 		*why = bad ? "has a bad %-escape in the user name" :
 		    "out of memory";
 		return -1;
 	}
 	if (colon)
-		p->pass = pct_decode(colon + 1, n - ulen - 1, &bad);
+		p->pass = url_pct_decode(colon + 1, n - ulen - 1, 0, &bad);
 	else
 		p->pass = strdup("");
 	if (p->pass == NULL) {
@@ -215,7 +118,7 @@ parse_hostport(const char *s, const char *end, const char *defport,
 	if (*s == '[') {
 		host = s + 1;
 		q = memchr(host, ']', (size_t)(end - host));
-		if (q == NULL || !valid_v6(host, (size_t)(q - host))) {
+		if (q == NULL || !url_valid_v6(host, (size_t)(q - host))) {
 			*why = "has a bad IPv6 address";
 			return -1;
 		}
@@ -226,7 +129,7 @@ parse_hostport(const char *s, const char *end, const char *defport,
 		if ((q = memchr(s, ':', (size_t)(end - s))) == NULL)
 			q = end;
 		hostlen = (size_t)(q - host);
-		if (!valid_name(host, hostlen)) {
+		if (!url_valid_name(host, hostlen)) {
 			*why = hostlen ? "has a bad host name" : "has no host";
 			return -1;
 		}
@@ -235,7 +138,7 @@ parse_hostport(const char *s, const char *end, const char *defport,
 		*why = "has a bad host";
 		return -1;
 	}
-	if (q < end && port_value(q + 1, (size_t)(end - q - 1)) == 0) {
+	if (q < end && url_port_value(q + 1, (size_t)(end - q - 1)) == 0) {
 		*why = "port must be a number from 1 to 65535";
 		return -1;
 	}
@@ -843,7 +746,7 @@ proxy_connect(const struct proxy *px, const char *host, const char *port,
 	/* The target goes into a request line or a length-prefixed field:
 	 * refuse what would break either. */
 	if (host[strcspn(host, " \t\r\n")] != '\0' ||
-	    strlen(host) > SOCKS_MAX || port_value(port, strlen(port)) == 0) {
+	    strlen(host) > SOCKS_MAX || url_port_value(port, strlen(port)) == 0) {
 		snprintf(err, errlen, "cannot reach %s port %s through proxy "
 		    "%s: bad host or port", host, port, c.name);
 		*timed_out = 0;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "url.h"
 
 #define SCHEME "https://"
@@ -25,9 +26,8 @@ seterr(char *err, unsigned errlen, const char *msg)
 		snprintf(err, errlen, "%s", msg);
 }
 
-/* Letters, digits, '-', '.' and '_': a DNS name or an IPv4 address. */
-static int
-valid_name(const char *s, size_t n)
+int
+url_valid_name(const char *s, size_t n)
 {
 	size_t i;
 
@@ -42,9 +42,8 @@ valid_name(const char *s, size_t n)
 	return 1;
 }
 
-/* What inet_pton accepts, so no zone ids ("%eth0"). */
-static int
-valid_v6(const char *s, size_t n)
+int
+url_valid_v6(const char *s, size_t n)
 {
 	char tmp[INET6_ADDRSTRLEN];
 	struct in6_addr a;
@@ -56,9 +55,8 @@ valid_v6(const char *s, size_t n)
 	return inet_pton(AF_INET6, tmp, &a) == 1;
 }
 
-/* 1 to 5 digits with a value from 1 to 65535. */
-static int
-valid_port(const char *s, size_t n)
+unsigned
+url_port_value(const char *s, size_t n)
 {
 	unsigned long v = 0;
 	size_t i;
@@ -70,7 +68,7 @@ valid_port(const char *s, size_t n)
 			return 0;
 		v = v * 10 + (unsigned long)(s[i] - '0');
 	}
-	return v >= 1 && v <= 65535;
+	return v <= 65535 ? (unsigned)v : 0;
 }
 
 /* The path goes into a request line, so no spaces or control bytes. */
@@ -116,7 +114,7 @@ url_parse(const char *s, struct url *u, char *err, unsigned errlen)
 	if (*auth == '[') {
 		host = auth + 1;
 		p = memchr(host, ']', (size_t)(end - host));
-		if (p == NULL || !valid_v6(host, (size_t)(p - host))) {
+		if (p == NULL || !url_valid_v6(host, (size_t)(p - host))) {
 			why = "has a bad IPv6 address";
 			goto fail;
 		}
@@ -129,7 +127,7 @@ url_parse(const char *s, struct url *u, char *err, unsigned errlen)
 		if (p == NULL)
 			p = end;
 		hostlen = (size_t)(p - host);
-		if (!valid_name(host, hostlen)) {
+		if (!url_valid_name(host, hostlen)) {
 			why = hostlen ? "has a bad host name" : "has no host";
 			goto fail;
 		}
@@ -141,7 +139,7 @@ url_parse(const char *s, struct url *u, char *err, unsigned errlen)
 		goto fail;
 	}
 	if (p < end) {
-		if (!valid_port(p + 1, (size_t)(end - p - 1))) {
+		if (!url_port_value(p + 1, (size_t)(end - p - 1))) {
 			why = "port must be a number from 1 to 65535";
 			goto fail;
 		}
@@ -186,4 +184,77 @@ url_free(struct url *u)
 	free(u->path);
 	free(u->hostport);
 	u->host = u->port = u->path = u->hostport = NULL;
+}
+
+int
+url_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *
+url_pct_decode(const char *s, size_t n, int form, int *bad)
+{
+	char *out, *o;
+	size_t i;
+
+	*bad = 0;
+	if ((out = malloc(n + 1)) == NULL)
+		return NULL;
+	for (i = 0, o = out; i < n; i++) {
+		int hi, lo;
+
+		if (form && s[i] == '+') {
+			*o++ = ' ';
+			continue;
+		}
+		if (s[i] != '%') {
+			*o++ = s[i];
+			continue;
+		}
+		/* A bad escape or %00 is refused, not guessed at. */
+		if (i + 2 >= n ||
+		    (hi = url_hexval((unsigned char)s[i + 1])) < 0 ||
+		    (lo = url_hexval((unsigned char)s[i + 2])) < 0 ||
+		    (hi == 0 && lo == 0))
+			goto bad;
+		*o++ = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	*o = '\0';
+	return out;
+bad:
+	/* Part of a secret may already be in out. */
+	explicit_bzero(out, n + 1);
+	free(out);
+	*bad = 1;
+	return NULL;
+}
+
+int
+url_pct_encode(struct buf *b, const char *v, int form)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *v; v++) {
+		unsigned char c = (unsigned char)*v;
+		char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~", c)) {
+			if (buf_add(b, v, 1) == -1)
+				return -1;
+		} else if (form && c == ' ') {
+			if (buf_add(b, "+", 1) == -1)
+				return -1;
+		} else if (buf_add(b, e, 3) == -1)
+			return -1;
+	}
+	return 0;
 }
