@@ -146,7 +146,8 @@ assess(const struct config *cfg, const char *provider, const char *file,
 	snprintf(v->name, sizeof v->name, "%s", file);
 	snprintf(path, sizeof path, "%s/%s", cfg->auth_dir, file);
 	j = cJSON_GetObjectItemCaseSensitive(st, "cooldown_until");
-	v->cooldown = cJSON_IsNumber(j) ? (time_t)j->valuedouble : 0;
+	v->cooldown = cJSON_IsNumber(j) && j->valuedouble > 0 &&
+	    j->valuedouble < 1e15 ? (time_t)j->valuedouble : 0;
 	v->needs_login = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st,
 	    "needs_login"));
 	if (token_load(path, provider, &a, v->err, sizeof v->err) == -1)

@@ -167,7 +167,10 @@ num(const cJSON *o, const char *key)
 {
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
 
-	return cJSON_IsNumber(j) ? j->valuedouble : 0;
+	/* state.json is a file like any other: a number that does not fit a
+	 * time_t (1e300, inf) reads as absent, never as a wild cast. */
+	return cJSON_IsNumber(j) && j->valuedouble > -1e15 &&
+	    j->valuedouble < 1e15 ? j->valuedouble : 0;
 }
 
 static void

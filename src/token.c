@@ -101,8 +101,11 @@ expiry(const cJSON *root)
 			time_t t = token_parse_time(j->valuestring);
 			if (t != -1)
 				return t;
-		} else if (cJSON_IsNumber(j) && j->valuedouble > 0) {
-			/* Epoch seconds, or milliseconds from JavaScript. */
+		} else if (cJSON_IsNumber(j) && j->valuedouble > 0 &&
+		    j->valuedouble < 1e15) {
+			/* Epoch seconds, or milliseconds from JavaScript.
+			 * Past 1e15 (year 33658 in ms) it is neither, and
+			 * casting a huge double or inf to time_t is UB. */
 			double v = j->valuedouble;
 			return (time_t)(v > 1e11 ? v / 1000 : v);
 		}
