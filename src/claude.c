@@ -2,7 +2,7 @@
  * Anthropic's Messages API behind an OAuth token or an API key: which
  * requests go there, and what changes on the way (wire-facts.md).
  */
-#include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -150,121 +150,487 @@ out:
 	return rc;
 }
 
-static cJSON *
-text_block(const char *text)
-{
-	cJSON *b = cJSON_CreateObject();
+/*
+ * The system prefix without a tree. One strict pass over the body checks
+ * that it is a JSON object and finds the span of the top-level "system"
+ * value; the new body is the old one with a few bytes spliced in, so every
+ * other byte (key order, number spelling, escapes) goes upstream as the
+ * client wrote it, and the cost is the body plus its copy.
+ *
+ * The scanner follows RFC 8259 and is stricter than the cJSON parser it
+ * replaces: only space, tab, CR and LF are whitespace (cJSON took any byte
+ * up to 0x20, a trailing NUL included), control characters in strings are
+ * refused, numbers follow the grammar (no 01, 1., -.5), and \u takes four
+ * hex digits (cJSON read \u12g4 as \u0000). Like cJSON it refuses lone or
+ * misordered surrogate escapes, nests at most CLAUDE_JSON_DEPTH
+ * containers, skips a leading UTF-8 BOM, and does not check that the bytes
+ * are UTF-8. Strings compare as decoded, NULs included: cJSON stopped at a
+ * \u0000, so "\u0000x" was an empty system string to it.
+ *
+ * Duplicate keys: the LAST "system" counts (and the last "type" and "text"
+ * of a first block), where cJSON looked at the first. The upstream's parser
+ * keeps the last one, and that is the one that must start with the line
+ * (tests/fuzz/fuzz_claude_body.c checks just that).
+ */
+#define CLAUDE_JSON_DEPTH 1000	/* cJSON's CJSON_NESTING_LIMIT */
+#define LINE_BLOCK "{\"type\":\"text\",\"text\":\"" CLAUDE_CODE_LINE "\"}"
 
-	if (b == NULL || !cJSON_AddStringToObject(b, "type", "text") ||
-	    !cJSON_AddStringToObject(b, "text", text)) {
-		cJSON_Delete(b);
-		return NULL;
-	}
-	return b;
-}
+/* Bytes of one JSON value in the body; p is NULL when there is none. */
+struct tok {
+	const unsigned char *p;
+	size_t n;
+};
 
-/* Does the system field already start with the line? */
+struct scan {
+	const unsigned char *p, *e;
+	int depth;
+};
+
+static int sc_value(struct scan *);
+
 static int
-has_line(const cJSON *sys)
+sc_is(const struct scan *s, int c)
 {
-	const cJSON *first, *type, *text;
-
-	if (cJSON_IsString(sys))
-		return strncmp(sys->valuestring, CLAUDE_CODE_LINE,
-		    sizeof CLAUDE_CODE_LINE - 1) == 0;
-	if (!cJSON_IsArray(sys) || (first = sys->child) == NULL)
-		return 0;
-	type = cJSON_GetObjectItemCaseSensitive(first, "type");
-	text = cJSON_GetObjectItemCaseSensitive(first, "text");
-	return cJSON_IsString(type) && strcmp(type->valuestring, "text") == 0
-	    && cJSON_IsString(text) &&
-	    strcmp(text->valuestring, CLAUDE_CODE_LINE) == 0;
+	return s->p < s->e && *s->p == c;
 }
 
-/* The new system value: the line first, then what the client had. */
-static cJSON *
-new_system(cJSON *root, cJSON *sys)
+static void
+sc_ws(struct scan *s)
 {
-	cJSON *arr, *line;
+	while (s->p < s->e && (*s->p == ' ' || *s->p == '\n' ||
+	    *s->p == '\r' || *s->p == '\t'))
+		s->p++;
+}
 
-	if ((line = text_block(CLAUDE_CODE_LINE)) == NULL)
-		return NULL;
-	if (cJSON_IsArray(sys)) {
-		/* Detach the client's array and put the line in front. */
-		arr = cJSON_DetachItemViaPointer(root, sys);
-		if (!cJSON_InsertItemInArray(arr, 0, line)) {
-			cJSON_Delete(line);
-			cJSON_Delete(arr);
-			return NULL;
+static int
+hex4(const unsigned char *p, unsigned *v)
+{
+	int i;
+
+	*v = 0;
+	for (i = 0; i < 4; i++) {
+		unsigned c = p[i];
+
+		if (c >= '0' && c <= '9')
+			c -= '0';
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			c = (c | 0x20) - 'a' + 10;
+		else
+			return -1;
+		*v = *v << 4 | c;
+	}
+	return 0;
+}
+
+/* A \u escape at p (end e): 12 bytes for a surrogate pair, 6 for any
+ * other code point, 0 when invalid. cp gets the code point. */
+static size_t
+u_escape(const unsigned char *p, const unsigned char *e, unsigned *cp)
+{
+	unsigned lo;
+
+	if (e - p < 6 || hex4(p + 2, cp) == -1 ||
+	    (*cp >= 0xdc00 && *cp <= 0xdfff))
+		return 0;
+	if (*cp < 0xd800 || *cp > 0xdbff)
+		return 6;
+	if (e - p < 12 || p[6] != '\\' || p[7] != 'u' ||
+	    hex4(p + 8, &lo) == -1 || lo < 0xdc00 || lo > 0xdfff)
+		return 0;
+	*cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
+	return 12;
+}
+
+/* The plain bytes (not '"', '\\' or control) at p, at most 8. SWAR:
+ * (x - 0x01..) & ~x & 0x80.. flags x's zero bytes and (x - n..) & ~x &
+ * 0x80.. its bytes below n; the lowest flag is always right (borrows only
+ * run upward), so on little-endian it counts the plain bytes. */
+static size_t
+plain8(const unsigned char *p)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = ones << 7;
+	uint64_t x, q, b, m;
+
+	memcpy(&x, p, 8);
+	q = x ^ ones * '"';
+	b = x ^ ones * '\\';
+	m = (((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x))
+	    & high;
+	if (m == 0)
+		return 8;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (size_t)__builtin_ctzll(m) >> 3;
+#else
+	return 0;
+#endif
+}
+
+/* A string; s->p is on its opening quote. */
+static int
+sc_string(struct scan *s)
+{
+	const unsigned char *p = s->p + 1, *e = s->e;
+	unsigned cp;
+	size_t n;
+
+	for (;;) {
+		/* The hot loop: most of a body is plain string bytes. */
+		while (e - p >= 8 && (n = plain8(p)) == 8)
+			p += 8;
+		if (e - p >= 8)
+			p += n;
+		while (p < e && *p >= 0x20 && *p != '"' && *p != '\\')
+			p++;
+		if (p >= e || *p < 0x20)
+			return -1;
+		if (*p == '"')
+			break;
+		if (e - p < 2)
+			return -1;
+		switch (p[1]) {
+		case '"': case '\\': case '/': case 'b': case 'f': case 'n':
+		case 'r': case 't':
+			p += 2;
+			break;
+		case 'u':
+			if ((n = u_escape(p, e, &cp)) == 0)
+				return -1;
+			p += n;
+			break;
+		default:
+			return -1;
 		}
-		return arr;
 	}
-	if ((arr = cJSON_CreateArray()) == NULL) {
-		cJSON_Delete(line);
-		return NULL;
+	s->p = p + 1;
+	return 0;
+}
+
+static int
+sc_digits(struct scan *s)
+{
+	const unsigned char *p = s->p;
+
+	while (s->p < s->e && *s->p >= '0' && *s->p <= '9')
+		s->p++;
+	return s->p > p ? 0 : -1;
+}
+
+/* -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
+static int
+sc_number(struct scan *s)
+{
+	if (sc_is(s, '-'))
+		s->p++;
+	if (sc_is(s, '0'))
+		s->p++;
+	else if (sc_digits(s) == -1)
+		return -1;
+	if (sc_is(s, '.')) {
+		s->p++;
+		if (sc_digits(s) == -1)
+			return -1;
 	}
-	cJSON_AddItemToArray(arr, line);
-	/* An empty text block is refused upstream: drop an empty string. */
-	if (cJSON_IsString(sys) && sys->valuestring[0]) {
-		cJSON *b = text_block(sys->valuestring);
-		if (b == NULL) {
-			cJSON_Delete(arr);
-			return NULL;
+	if (sc_is(s, 'e') || sc_is(s, 'E')) {
+		s->p++;
+		if (sc_is(s, '+') || sc_is(s, '-'))
+			s->p++;
+		if (sc_digits(s) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+sc_word(struct scan *s, const char *w)
+{
+	size_t n = strlen(w);
+
+	if ((size_t)(s->e - s->p) < n || memcmp(s->p, w, n) != 0)
+		return -1;
+	s->p += n;
+	return 0;
+}
+
+/* cp as UTF-8 in u; its length. */
+static size_t
+utf8(unsigned cp, unsigned char *u)
+{
+	if (cp < 0x80) {
+		u[0] = cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		u[0] = 0xc0 | cp >> 6;
+		u[1] = 0x80 | (cp & 0x3f);
+		return 2;
+	}
+	if (cp < 0x10000) {
+		u[0] = 0xe0 | cp >> 12;
+		u[1] = 0x80 | (cp >> 6 & 0x3f);
+		u[2] = 0x80 | (cp & 0x3f);
+		return 3;
+	}
+	u[0] = 0xf0 | cp >> 18;
+	u[1] = 0x80 | (cp >> 12 & 0x3f);
+	u[2] = 0x80 | (cp >> 6 & 0x3f);
+	u[3] = 0x80 | (cp & 0x3f);
+	return 4;
+}
+
+/* Does the (valid) string token t decode to lit, or with prefix set, to
+ * something that starts with lit? Keys and texts may be escaped, so the
+ * token is decoded as it is compared. */
+static int
+tok_is(const struct tok *t, const char *lit, int prefix)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const unsigned char *p = t->p + 1, *e = t->p + t->n - 1;
+	const unsigned char *l = (const unsigned char *)lit;
+	unsigned char u[4];
+	unsigned cp;
+	size_t i, n;
+
+	while (p < e) {
+		n = 1;
+		if (*p != '\\')
+			u[0] = *p++;
+		else if (p[1] != 'u') {
+			u[0] = to[strchr(from, p[1]) - from];
+			p += 2;
+		} else {
+			p += u_escape(p, e, &cp);
+			n = utf8(cp, u);
 		}
-		cJSON_AddItemToArray(arr, b);
+		for (i = 0; i < n; i++, l++) {
+			if (*l == '\0')
+				return prefix;
+			if (*l != u[i])
+				return 0;
+		}
 	}
-	if (sys)
-		cJSON_DeleteItemFromObjectCaseSensitive(root, "system");
-	return arr;
+	return *l == '\0';
+}
+
+static int
+tok_is_str(const struct tok *t, const char *lit, int prefix)
+{
+	return t->p != NULL && *t->p == '"' && tok_is(t, lit, prefix);
+}
+
+/* An object; s->p is on its '{'. vals[i] gets the value of the last
+ * member named names[i]. */
+static int
+sc_object(struct scan *s, const char *const *names, struct tok *vals,
+    size_t nnames)
+{
+	struct tok key, val;
+	size_t i;
+
+	if (s->depth >= CLAUDE_JSON_DEPTH)
+		return -1;
+	s->depth++;
+	s->p++;
+	sc_ws(s);
+	if (!sc_is(s, '}'))
+		for (;;) {
+			key.p = s->p;
+			if (!sc_is(s, '"') || sc_string(s) == -1)
+				return -1;
+			key.n = s->p - key.p;
+			sc_ws(s);
+			if (!sc_is(s, ':'))
+				return -1;
+			s->p++;
+			sc_ws(s);
+			val.p = s->p;
+			if (sc_value(s) == -1)
+				return -1;
+			val.n = s->p - val.p;
+			for (i = 0; i < nnames; i++)
+				if (tok_is(&key, names[i], 0))
+					vals[i] = val;
+			sc_ws(s);
+			if (sc_is(s, '}'))
+				break;
+			if (!sc_is(s, ','))
+				return -1;
+			s->p++;
+			sc_ws(s);
+		}
+	s->p++;
+	s->depth--;
+	return 0;
+}
+
+static int
+sc_array(struct scan *s)
+{
+	if (s->depth >= CLAUDE_JSON_DEPTH)
+		return -1;
+	s->depth++;
+	s->p++;
+	sc_ws(s);
+	if (!sc_is(s, ']'))
+		for (;;) {
+			if (sc_value(s) == -1)
+				return -1;
+			sc_ws(s);
+			if (sc_is(s, ']'))
+				break;
+			if (!sc_is(s, ','))
+				return -1;
+			s->p++;
+			sc_ws(s);
+		}
+	s->p++;
+	s->depth--;
+	return 0;
+}
+
+static int
+sc_value(struct scan *s)
+{
+	if (s->p >= s->e)
+		return -1;
+	switch (*s->p) {
+	case '{':
+		return sc_object(s, NULL, NULL, 0);
+	case '[':
+		return sc_array(s);
+	case '"':
+		return sc_string(s);
+	case 't':
+		return sc_word(s, "true");
+	case 'f':
+		return sc_word(s, "false");
+	case 'n':
+		return sc_word(s, "null");
+	default:
+		return sc_number(s);
+	}
+}
+
+/* Check the whole body and find the top-level system value. open gets
+ * the object's '{'. */
+static int
+find_system(const char *body, size_t len, const unsigned char **open,
+    struct tok *sys, const char **why)
+{
+	static const char *const name[] = { "system" };
+	struct scan s;
+
+	s.p = (const unsigned char *)body;
+	s.e = s.p + len;
+	s.depth = 0;
+	/* cJSON skipped a BOM; it stays in the body, as before when unchanged. */
+	if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0)
+		s.p += 3;
+	sc_ws(&s);
+	*open = s.p;
+	sys->p = NULL;
+	if (!sc_is(&s, '{') || sc_object(&s, name, sys, 1) == -1) {
+		*why = "the request body is not a JSON object";
+		return -1;
+	}
+	sc_ws(&s);
+	if (s.p != s.e) {
+		*why = "the request body has data after its JSON object";
+		return -1;
+	}
+	return 0;
+}
+
+/* Is the system array already led by the line, as a text block? */
+static int
+array_has_line(const struct tok *sys)
+{
+	static const char *const names[] = { "type", "text" };
+	struct tok v[2] = { { NULL, 0 }, { NULL, 0 } };
+	struct scan s;
+
+	s.p = sys->p + 1;
+	s.e = sys->p + sys->n;
+	s.depth = 2;	/* the body and this array: already checked */
+	sc_ws(&s);
+	if (!sc_is(&s, '{') || sc_object(&s, names, v, 2) == -1)
+		return 0;
+	return tok_is_str(&v[0], "text", 0) &&
+	    tok_is_str(&v[1], CLAUDE_CODE_LINE, 0);
+}
+
+static int
+array_empty(const struct tok *sys)
+{
+	struct scan s;
+
+	s.p = sys->p + 1;
+	s.e = sys->p + sys->n;
+	sc_ws(&s);
+	return sc_is(&s, ']');
+}
+
+/* out gets body with cut bytes at at replaced by pre, mid and post. The
+ * room is reserved once, for exactly that. */
+static int
+splice(struct buf *out, const char *body, size_t len, size_t at, size_t cut,
+    const char *pre, const struct tok *mid, const char *post)
+{
+	size_t np = strlen(pre), nm = mid ? mid->n : 0, nq = strlen(post);
+
+	if (buf_reserve(out, len - cut + np + nm + nq + 1) == -1 ||
+	    buf_add(out, body, at) == -1 || buf_add(out, pre, np) == -1 ||
+	    (mid && buf_add(out, mid->p, nm) == -1) ||
+	    buf_add(out, post, nq) == -1 ||
+	    buf_add(out, body + at + cut, len - at - cut) == -1)
+		return -1;
+	return 0;
 }
 
 int
 claude_body(const char *body, size_t len, struct buf *out, int *changed,
     const char **why)
 {
-	cJSON *root, *sys, *arr;
-	const char *end = NULL;
-	char *s = NULL;
-	int rc = -1;
+	const unsigned char *b = (const unsigned char *)body, *open;
+	struct tok sys;
+	struct scan s;
+	int r;
 
 	*changed = 0;
-	root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-	if (root == NULL || !cJSON_IsObject(root)) {
-		*why = "the request body is not a JSON object";
-		goto out;
-	}
-	for (; end < body + len; end++)
-		if (!strchr(" \t\r\n", *end)) {
-			*why = "the request body has data after its JSON object";
-			goto out;
-		}
-	sys = cJSON_GetObjectItemCaseSensitive(root, "system");
-	if (sys && !cJSON_IsNull(sys) && !cJSON_IsString(sys) &&
-	    !cJSON_IsArray(sys)) {
+	if (find_system(body, len, &open, &sys, why) == -1)
+		return -1;
+	if (sys.p == NULL) {
+		/* First in the object, with a comma when members follow. */
+		s.p = open + 1;
+		s.e = b + len;
+		sc_ws(&s);
+		r = splice(out, body, len, open + 1 - b, 0, sc_is(&s, '}') ?
+		    "\"system\":[" LINE_BLOCK "]" :
+		    "\"system\":[" LINE_BLOCK "],", NULL, "");
+	} else if (*sys.p == 'n' || (*sys.p == '"' && sys.n == 2))
+		/* An empty text block is refused upstream: drop "". */
+		r = splice(out, body, len, sys.p - b, sys.n,
+		    "[" LINE_BLOCK "]", NULL, "");
+	else if (*sys.p == '"') {
+		if (tok_is(&sys, CLAUDE_CODE_LINE, 1))
+			return 0;
+		/* The client's string token as it is: no re-escaping. */
+		r = splice(out, body, len, sys.p - b, sys.n, "[" LINE_BLOCK
+		    ",{\"type\":\"text\",\"text\":", &sys, "}]");
+	} else if (*sys.p == '[') {
+		if (array_has_line(&sys))
+			return 0;
+		r = splice(out, body, len, sys.p + 1 - b, 0,
+		    array_empty(&sys) ? LINE_BLOCK : LINE_BLOCK ",", NULL, "");
+	} else
 		/* Not ours to fix: the upstream will say what is wrong. */
-		rc = 0;
-		goto out;
-	}
-	if (has_line(sys)) {
-		rc = 0;
-		goto out;
-	}
-	if ((arr = new_system(root, sys)) == NULL) {
+		return 0;
+	if (r == -1) {
 		*why = "out of memory";
-		goto out;
-	}
-	cJSON_AddItemToObject(root, "system", arr);
-	if ((s = cJSON_PrintUnformatted(root)) == NULL ||
-	    buf_adds(out, s) == -1) {
-		*why = "out of memory";
-		goto out;
+		return -1;
 	}
 	*changed = 1;
-	rc = 0;
-out:
-	free(s);
-	cJSON_Delete(root);
-	return rc;
+	return 0;
 }
 
 int
