@@ -42,7 +42,7 @@ LIB_SRC := src/buf.c src/log.c src/secret.c src/config.c src/url.c \
            src/token.c src/oauth.c src/store.c src/claude.c src/codex.c src/reply.c \
            src/filter.c src/forward.c src/relay.c \
            src/serve.c src/pkce.c src/login.c src/sandbox.c src/doctor.c \
-           src/droid.c src/usage.c
+           src/droid.c src/usage.c src/status.c
 LIB_OBJ := $(LIB_SRC:.c=.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:.c=)
@@ -74,7 +74,7 @@ run: cli-proxy-api
 # Debian/Ubuntu: install what building and testing need, only when missing.
 DEPS := gcc make libc6-dev libbearssl-dev libcjson-dev libyaml-dev \
         python3 openssl ca-certificates curl systemd xinetd man-db \
-        clang libclang-rt-14-dev nginx
+        clang libclang-rt-14-dev nginx chromium
 deps:
 	@missing=""; for p in $(DEPS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "net.h"
 #include "reply.h"
+#include "status.h"
 #include "store.h"
 #include "ta.h"
 #include "tls.h"
@@ -372,6 +373,27 @@ out:
 	buf_free(&json);
 }
 
+/* The status page checks the peer and the key itself: a browser cannot
+ * send x-api-key, so ?key= in its query is accepted too (status.c). */
+static void
+answer_status(struct conn *c, struct req *r, int head_only)
+{
+	struct buf b = { 0 };
+	int flags = (head_only ? REPLY_HEAD : 0) | (r->close ? REPLY_CLOSE : 0);
+	int st = status_reply(c->cfg, c->in, &r->msg,
+	    client_authorized(c->cfg, &r->msg), flags, &b);
+
+	if (st == -1) {
+		conn_error(c, r, 500, "out of memory", 0, NULL);
+	} else {
+		r->status = st;
+		r->bytes = b.len;
+		if (conn_write(c, b.p, b.len) == -1)
+			r->close = 1;
+	}
+	buf_free(&b);
+}
+
 static int
 is(const char *s, size_t n, const char *lit)
 {
@@ -424,6 +446,9 @@ one_request(struct conn *c)
 	    !strcmp(r.path, "/healthz"))) {
 		if (conn_read_body(c, &r) == 0)
 			answer_local(c, &r, head, LOCAL_HEALTH);
+	} else if ((get || head) && status_route(r.path)) {
+		if (conn_read_body(c, &r) == 0)
+			answer_status(c, &r, head);
 	} else if (!client_authorized(cfg, &r.msg)) {
 		r.close |= r.msg.framing != HTTP_BODY_NONE;
 		conn_error(c, &r, 401, "missing or wrong API key: send one "
@@ -444,7 +469,8 @@ one_request(struct conn *c)
 		snprintf(msg, sizeof msg, "no route for %.*s %s: this proxy "
 		    "serves POST /v1/messages, POST /v1/messages/count_tokens, "
 		    "POST /responses, POST /v1/responses, POST "
-		    "/v1/chat/completions, GET /v1/models and GET /health",
+		    "/v1/chat/completions, GET /v1/models, GET /health and "
+		    "GET /status",
 		    (int)r.msg.mlen, r.msg.method, r.path);
 		conn_error(c, &r, 404, msg, 0, NULL);
 	}

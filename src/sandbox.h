@@ -29,11 +29,11 @@ int sandbox_apply(const struct config *cfg);
 /*
  * --sandbox-check: for each probe, fork a child that applies the sandbox as
  * a filter would and then tries something: forbidden things (read
- * /etc/shadow and ~/.ssh, write outside auth-dir, exec /bin/sh, bind a TCP
- * port, connect to a port that is no upstream's) and allowed ones (read
- * ca-file, write in auth-dir, resolve localhost, connect to an upstream's
- * port). One line per probe on out. Returns 0 when every forbidden attempt
- * was denied and every allowed one worked, else 1.
+ * /etc/shadow, /etc/passwd and ~/.ssh, write outside auth-dir, exec /bin/sh,
+ * bind a TCP port, connect to a port that is no upstream's) and allowed
+ * ones (read ca-file, write in auth-dir, resolve localhost, connect to an
+ * upstream's port). One line per probe on out. Returns 0 when every
+ * forbidden attempt was denied and every allowed one worked, else 1.
  */
 int sandbox_check(const struct config *cfg, FILE *out);
 

@@ -4,9 +4,19 @@
 #include <stddef.h>
 #include <bearssl.h>
 
+/* Where a set came from: a debugging aid, and what the tests check. */
+enum ta_src {
+	TA_SRC_PEM,             /* BearSSL's PEM decoder (unusual files) */
+	TA_SRC_FAST,            /* our own PEM reader (plain bundles) */
+	TA_SRC_CACHE            /* auth-dir/ta-cache.bin */
+};
+
 struct ta_set {
 	br_x509_trust_anchor *ta;   /* owned; BearSSL keeps pointers into it */
 	size_t n;
+	void *blk;      /* non-NULL: ta and all anchor bytes live in this one
+	                 * allocation (a cache hit); NULL: each is malloc'd */
+	enum ta_src src;
 };
 
 /* Read every CERTIFICATE in the PEM file at path and turn each into a trust
@@ -15,6 +25,17 @@ struct ta_set {
  * 0, or -1 with a message in err ("ca-file X: no certificate in it", ...).
  * A file with no usable certificate is an error. */
 int ta_load(struct ta_set *s, const char *path, char *err, size_t errlen);
+
+/* As ta_load, through a cache of the decoded anchors in
+ * cache_dir/ta-cache.bin, valid while the ca-file's path, device, inode,
+ * size, mtime and ctime are unchanged. A missing, stale, corrupt or
+ * untrusted cache is rebuilt (best effort: a cache_dir that cannot be
+ * written just means no cache). cache_dir NULL is ta_load. Same errors
+ * as ta_load; the cache itself never causes one. */
+int ta_load_cached(struct ta_set *s, const char *path, const char *cache_dir,
+    char *err, size_t errlen);
+
+/* Either kind of set; leaves it empty. */
 void ta_free(struct ta_set *s);
 
 #endif
