@@ -558,7 +558,8 @@ refresh_locked(const struct config *cfg, struct account *a, cJSON *root,
 	char why[1024];
 	int rc;
 
-	if (ta_load(&ta, cfg->ca_file, why, sizeof why) == -1) {
+	if (ta_load_cached(&ta, cfg->ca_file, cfg->auth_dir, why,
+	    sizeof why) == -1) {
 		snprintf(err, errlen, "%s", why);
 		return OAUTH_FAIL;
 	}
