@@ -997,8 +997,8 @@ login_run(const struct config *cfg, const struct login_opts *o)
 	for (i = 0; i < MAX_CLIENTS; i++)
 		w.c[i].fd = -1;
 	/* A broken ca-file fails now, not after the user logged in. */
-	if (ta_load_cached(&ta, cfg->ca_file, cfg->auth_dir, err,
-	    sizeof err) == -1) {
+	/* No cache here: a login that fails leaves auth-dir as it was. */
+	if (ta_load(&ta, cfg->ca_file, err, sizeof err) == -1) {
 		log_err("%s", err);
 		return EXIT_TLS;
 	}

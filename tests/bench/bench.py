@@ -344,6 +344,8 @@ def bench_newconn():
         variants.append("proxy-cabundle=tcp:%d" % PP_BUNDLE)
     if PP_TMPFS:
         variants.append("proxy-tmpfs=tcp:%d" % PP_TMPFS)
+    if PP_NOSB:
+        variants.append("proxy-nosandbox=tcp:%d" % PP_NOSB)
     log("2. new-connection latency (connect to first byte): %d connections per variant" % CONN_N)
     r = client("conn", variants, "-n", CONN_N, "-w", 3, "-s", 5)
     m = {k[1]: median(v) for k, v in r.items() if k[0] == "ttfb"}
@@ -362,6 +364,11 @@ def bench_newconn():
             "%.2f of direct (%.0f µs; +%.0f µs over the one-CA file)"
             % (m["proxy-cabundle"] / m["direct"], m["proxy-cabundle"], m["proxy-cabundle"] - m["proxy"]),
             "info", "info")
+    if PP_NOSB:
+        cost = m["proxy"] / m["proxy-nosandbox"] - 1
+        row("2e", "new connection, resumed: sandbox on vs off",
+            "%+.1f%% (on %.0f µs, off %.0f µs)" % (100 * cost, m["proxy"], m["proxy-nosandbox"]),
+            "< +5%", cost < 0.05)
     if PP_TMPFS:
         row("2d", "new connection, resumed, auth-dir on tmpfs",
             "%.2f of direct (%.0f µs; %+.0f µs against auth-dir on ext4)"
@@ -535,7 +542,7 @@ def table():
 
 
 def main():
-    global W, UP, PP, NGX, AUTH, CFG, PP_BUNDLE, UP_GCM, PP_GCM, PP_TMPFS, BIN
+    global W, UP, PP, NGX, AUTH, CFG, PP_BUNDLE, UP_GCM, PP_GCM, PP_TMPFS, BIN, PP_NOSB
     for f in (BIN, UPSTREAM, CLIENT):
         if not os.access(f, os.X_OK):
             sys.exit("bench: %s not built (make bench builds it)" % f)
@@ -555,6 +562,10 @@ def main():
         W.serve("proxy", CFG, port)
         PP = port
         NGX = W.nginx(UP)
+        # The same proxy without its sandbox: what Landlock and seccomp
+        # cost per connection.
+        cfg5, PP_NOSB = W.config("nosandbox", AUTH, UP, sandbox="off")
+        W.serve("nosandbox", cfg5, PP_NOSB)
         # The same proxy with auth-dir on tmpfs: what the per-request
         # state and token file work costs on a disk file system.
         PP_TMPFS = None
