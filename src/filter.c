@@ -26,6 +26,7 @@
 #include "log.h"
 #include "net.h"
 #include "reply.h"
+#include "secret.h"
 #include "status.h"
 #include "store.h"
 #include "ta.h"
@@ -261,19 +262,6 @@ oom:
 	return -1;
 }
 
-/* Constant time in the length of the candidate, whatever it matches. */
-static int
-key_eq(const char *a, size_t alen, const char *b)
-{
-	size_t blen = strlen(b), i;
-	unsigned char d = alen != blen;
-
-	for (i = 0; i < alen; i++)
-		d |= (unsigned char)a[i] ^ (unsigned char)(blen ?
-		    b[i % blen] : 0);
-	return d == 0;
-}
-
 /* With api-keys set, the request must carry one of them. */
 static int
 client_authorized(const struct config *cfg, const struct http_msg *m)
@@ -296,7 +284,7 @@ client_authorized(const struct config *cfg, const struct http_msg *m)
 	if (k == NULL)
 		return 0;
 	for (i = 0; i < cfg->n_api_keys; i++)
-		ok |= key_eq(k, klen, cfg->api_keys[i]);
+		ok |= secret_eq(k, klen, cfg->api_keys[i]);
 	return ok;
 }
 

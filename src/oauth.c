@@ -150,37 +150,51 @@ refresh_body(const char *provider, const char *rt, struct buf *b,
 	return rc;
 }
 
-int
-oauth_refresh(const struct config *cfg, const struct ta_set *ta,
-    const char *provider, const char *refresh_token, struct oauth_grant *g,
-    char *err, size_t errlen)
+/* POST a grant body to provider's token endpoint and parse the answer.
+ * Returns an enum oauth_rc; *why gets the parse error, err the transport
+ * error. The body is wiped. */
+static int
+grant(const struct config *cfg, const struct ta_set *ta, const char *provider,
+    struct buf *body, const char *ctype, struct oauth_grant *g, char *why,
+    size_t whylen, char *err, size_t errlen)
 {
 	const struct url *url = strcmp(provider, "codex") == 0 ?
 	    &cfg->codex_token_url : &cfg->claude_token_url;
-	struct buf body = { 0 };
 	struct https_resp r;
-	const char *ctype;
-	char why[512];
 	int rc;
 
-	memset(g, 0, sizeof *g);
-	if (refresh_body(provider, refresh_token, &body, &ctype) == -1) {
-		snprintf(err, errlen, "out of memory");
-		return OAUTH_FAIL;
-	}
 	if (https_post(url, &cfg->proxy, ta, cfg->token_timeout * 1000, ctype,
-	    body.p, body.len, &r, why, sizeof why) == -1) {
+	    body->p, body->len, &r, why, whylen) == -1) {
 		snprintf(err, errlen, "token endpoint %s: %s", url->host, why);
-		buf_wipe(&body);
+		buf_wipe(body);
 		return OAUTH_FAIL;
 	}
-	buf_wipe(&body);
-	rc = oauth_parse(r.status, r.body.p, r.body.len, g, why, sizeof why);
+	buf_wipe(body);
+	rc = oauth_parse(r.status, r.body.p, r.body.len, g, why, whylen);
 	if (rc != OAUTH_OK)
 		snprintf(err, errlen, "token endpoint %s: %s", url->host, why);
 	g->retry_at = r.retry_at;
 	buf_wipe(&r.body);
 	return rc;
+}
+
+int
+oauth_refresh(const struct config *cfg, const struct ta_set *ta,
+    const char *provider, const char *refresh_token, struct oauth_grant *g,
+    char *err, size_t errlen)
+{
+	struct buf body = { 0 };
+	const char *ctype;
+	char why[512];
+
+	memset(g, 0, sizeof *g);
+	if (refresh_body(provider, refresh_token, &body, &ctype) == -1) {
+		buf_wipe(&body);
+		snprintf(err, errlen, "out of memory");
+		return OAUTH_FAIL;
+	}
+	return grant(cfg, ta, provider, &body, ctype, g, why, sizeof why, err,
+	    errlen);
 }
 
 static int
@@ -227,7 +241,6 @@ oauth_exchange(const struct config *cfg, const struct ta_set *ta,
 	const struct url *url = strcmp(provider, "codex") == 0 ?
 	    &cfg->codex_token_url : &cfg->claude_token_url;
 	struct buf body = { 0 };
-	struct https_resp r;
 	const char *ctype;
 	char why[512];
 	int rc;
@@ -239,23 +252,13 @@ oauth_exchange(const struct config *cfg, const struct ta_set *ta,
 		snprintf(err, errlen, "out of memory");
 		return OAUTH_FAIL;
 	}
-	if (https_post(url, &cfg->proxy, ta, cfg->token_timeout * 1000, ctype,
-	    body.p, body.len, &r, why, sizeof why) == -1) {
-		snprintf(err, errlen, "token endpoint %s: %s", url->host, why);
-		buf_wipe(&body);
-		return OAUTH_FAIL;
-	}
-	buf_wipe(&body);
-	rc = oauth_parse(r.status, r.body.p, r.body.len, g, why, sizeof why);
+	rc = grant(cfg, ta, provider, &body, ctype, g, why, sizeof why, err,
+	    errlen);
 	/* oauth_parse words invalid_grant for a refresh token; here it means
 	 * the code was used, expired or not issued for this verifier. */
 	if (rc == OAUTH_INVALID)
 		snprintf(err, errlen, "token endpoint %s refused the "
 		    "authorization code (invalid_grant): it expires within "
 		    "minutes and works once; log in again", url->host);
-	else if (rc != OAUTH_OK)
-		snprintf(err, errlen, "token endpoint %s: %s", url->host, why);
-	g->retry_at = r.retry_at;
-	buf_wipe(&r.body);
 	return rc;
 }

@@ -34,6 +34,8 @@
 #include "log.h"
 #include "reply.h"
 #include "status.h"
+#include "url.h"
+#include "secret.h"
 #include "token.h"
 #include "version.h"
 
@@ -138,74 +140,29 @@ status_host_local(const char *v, size_t n)
 	    (ntohl(a4.s_addr) >> 24) == 127;
 }
 
-/* Constant time in the length of a, whatever it matches. */
-static int
-ct_eq(const char *a, size_t alen, const char *b)
-{
-	size_t blen = strlen(b), i;
-	unsigned char d = alen != blen;
-
-	for (i = 0; i < alen; i++)
-		d |= (unsigned char)a[i] ^ (unsigned char)(blen ?
-		    b[i % blen] : 0);
-	return d == 0;
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* RFC 3986 percent-decoding of s[0..n) into out; '+' stays '+' (keys
- * are not form data, and a '+' in a key must still match). Returns the
- * decoded length, or -1 on a bad escape or no room. */
-static ssize_t
-pct_decode(const char *s, size_t n, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-	int h, l;
-
-	for (i = 0; i < n; i++) {
-		if (o >= outlen)
-			return -1;
-		if (s[i] != '%') {
-			out[o++] = s[i];
-			continue;
-		}
-		if (i + 2 >= n || (h = hexval(s[i + 1])) < 0 ||
-		    (l = hexval(s[i + 2])) < 0)
-			return -1;
-		out[o++] = (char)(h << 4 | l);
-		i += 2;
-	}
-	return (ssize_t)o;
-}
-
 int
 status_query_key(const struct config *cfg, const char *q, size_t n)
 {
-	char key[1024];
 	const char *p = q, *end = q + n, *amp;
-	ssize_t kl;
+	char *key;
 	size_t i;
-	int ok = 0;
+	int ok = 0, bad;
 
 	while (p < end) {
 		amp = memchr(p, '&', (size_t)(end - p));
 		if (amp == NULL)
 			amp = end;
+		/* Not form data: a '+' in a key must still match. */
 		if (amp - p > 4 && memcmp(p, "key=", 4) == 0 &&
-		    (kl = pct_decode(p + 4, (size_t)(amp - p - 4), key,
-		    sizeof key)) > 0)
+		    (key = url_pct_decode(p + 4, (size_t)(amp - p - 4), 0,
+		    &bad)) != NULL) {
 			for (i = 0; i < cfg->n_api_keys; i++)
-				ok |= ct_eq(key, (size_t)kl, cfg->api_keys[i]);
+				ok |= secret_eq(key, strlen(key),
+				    cfg->api_keys[i]);
+			secret_free(&key);
+		}
 		p = amp + 1;
 	}
-	explicit_bzero(key, sizeof key);
 	return ok;
 }
 
