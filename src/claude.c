@@ -3,6 +3,7 @@
  * requests go there, and what changes on the way (wire-facts.md).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -515,9 +516,10 @@ sc_value(struct scan *s)
  * the object's '{'. */
 static int
 find_system(const char *body, size_t len, const unsigned char **open,
-    struct tok *sys, const char **why)
+    struct tok *sys, struct tok *model, const char **why)
 {
-	static const char *const name[] = { "system" };
+	static const char *const name[] = { "system", "model" };
+	struct tok v[2] = { { NULL, 0 }, { NULL, 0 } };
 	struct scan s;
 
 	s.p = (const unsigned char *)body;
@@ -528,11 +530,13 @@ find_system(const char *body, size_t len, const unsigned char **open,
 		s.p += 3;
 	sc_ws(&s);
 	*open = s.p;
-	sys->p = NULL;
-	if (!sc_is(&s, '{') || sc_object(&s, name, sys, 1) == -1) {
+	if (!sc_is(&s, '{') || sc_object(&s, name, v, 2) == -1) {
 		*why = "the request body is not a JSON object";
 		return -1;
 	}
+	*sys = v[0];
+	if (model)
+		*model = v[1];
 	sc_ws(&s);
 	if (s.p != s.e) {
 		*why = "the request body has data after its JSON object";
@@ -587,18 +591,62 @@ splice(struct buf *out, const char *body, size_t len, size_t at, size_t cut,
 	return 0;
 }
 
+/* The model's name for the log: a plain string token only (no escapes,
+ * printable), else "". */
+static void
+model_name(const struct tok *t, char *out, size_t outlen)
+{
+	size_t i, n;
+
+	if (outlen == 0)
+		return;
+	out[0] = '\0';
+	if (t->p == NULL || *t->p != '"' || t->n < 2)
+		return;
+	n = t->n - 2;
+	for (i = 0; i < n; i++)
+		if (t->p[1 + i] == '\\' || t->p[1 + i] < 0x20 ||
+		    t->p[1 + i] > 0x7e)
+			return;
+	snprintf(out, outlen, "%.*s", (int)n, (const char *)t->p + 1);
+}
+
+int
+claude_model(const char *body, size_t len, char *model, size_t modellen)
+{
+	const unsigned char *open;
+	struct tok sys, m = { NULL, 0 };
+	const char *why;
+	int rc;
+
+	rc = find_system(body, len, &open, &sys, &m, &why);
+	model_name(&m, model, modellen);
+	return rc;
+}
+
 int
 claude_body(const char *body, size_t len, struct buf *out, int *changed,
     const char **why)
 {
+	return claude_body_model(body, len, out, changed, why, NULL, 0);
+}
+
+int
+claude_body_model(const char *body, size_t len, struct buf *out,
+    int *changed, const char **why, char *model, size_t modellen)
+{
 	const unsigned char *b = (const unsigned char *)body, *open;
-	struct tok sys;
+	struct tok sys, m = { NULL, 0 };
 	struct scan s;
 	int r;
 
 	*changed = 0;
-	if (find_system(body, len, &open, &sys, why) == -1)
+	if (model && modellen)
+		model[0] = '\0';
+	if (find_system(body, len, &open, &sys, &m, why) == -1)
 		return -1;
+	if (model)
+		model_name(&m, model, modellen);
 	if (sys.p == NULL) {
 		/* First in the object, with a comma when members follow. */
 		s.p = open + 1;

@@ -40,6 +40,15 @@ time_t claude_cooldown(const struct http_msg *resp, time_t now);
 int claude_body(const char *body, size_t len, struct buf *out, int *changed,
     const char **why);
 
+/* claude_body that also copies the top-level "model" (a plain string) into
+ * model, for the log; "" when there is none. */
+int claude_body_model(const char *body, size_t len, struct buf *out,
+    int *changed, const char **why, char *model, size_t modellen);
+/* Just the model, for bodies that go as they are. 0, or -1 when the body
+ * is not a JSON object (model is then ""). */
+int claude_model(const char *body, size_t len, char *model,
+    size_t modellen);
+
 /* GET /v1/models answered locally, in Anthropic's list shape. */
 int claude_models(struct buf *out);
 

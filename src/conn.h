@@ -41,6 +41,7 @@ struct req {
 	unsigned long long bytes;
 	long long t0;
 	char who[256];          /* account email, for the log line */
+	char model[128];        /* the request's model, for the log line */
 	struct usage_scan *scan; /* usage-statistics: fed the decoded body */
 };
 

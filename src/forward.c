@@ -197,12 +197,17 @@ body_for(struct conn *c, struct req *r, enum route route,
 	*body = r->body.p ? r->body.p : "";
 	*blen = r->body.len;
 	if (route == ROUTE_CLAUDE && (!c->cfg->claude_system_prefix ||
-	    a->kind != ACCT_OAUTH))
+	    a->kind != ACCT_OAUTH)) {
+		/* The body goes as it is; the model is only for the log. */
+		if (!r->model[0])
+			(void)claude_model(*body, *blen, r->model,
+			    sizeof r->model);
 		return 0;
+	}
 	if (!*have) {
 		if (route == ROUTE_CLAUDE)
-			rc = claude_body(*body, *blen, prefixed, &changed,
-			    &why);
+			rc = claude_body_model(*body, *blen, prefixed,
+			    &changed, &why, r->model, sizeof r->model);
 		else if (route == ROUTE_RESPONSES)
 			rc = codex_body(c->cfg, *body, *blen, prefixed, cr,
 			    &why);
@@ -216,6 +221,8 @@ body_for(struct conn *c, struct req *r, enum route route,
 			return -1;
 		}
 		*have = changed ? 1 : 2;
+		if (route != ROUTE_CLAUDE)
+			snprintf(r->model, sizeof r->model, "%s", cr->model);
 	}
 	if (*have == 1) {
 		*body = prefixed->p;
@@ -458,7 +465,7 @@ out:
 		usage_scan_done(&scan, &ur.u);
 		r->scan = NULL;
 		if (ur.u.model[0] == '\0')
-			snprintf(ur.u.model, sizeof ur.u.model, "%s", cr.model);
+			snprintf(ur.u.model, sizeof ur.u.model, "%s", r->model);
 		if (usage_record(cfg, &ur) == -1)
 			log_warn("usage: cannot append to %s/usage.jsonl: %s",
 			    cfg->auth_dir, strerror(errno));

@@ -924,9 +924,35 @@ test_models(void)
 	buf_free(&b);
 }
 
+static void
+test_model(void)
+{
+	char m[64];
+	struct buf out = { 0 };
+	const char *why;
+	int changed;
+
+	static const char b1[] = "{\"max_tokens\":5,\"model\":\"claude-x\"}";
+	static const char b2[] = "{\"a\":{\"model\":\"y\"}}";
+	static const char b3[] = "{\"model\":\"a\\nb\"}";
+	static const char b4[] = "{\"model\":\"c\"}";
+
+	CHECK("model found", claude_model(b1, sizeof b1 - 1, m, sizeof m) == 0
+	    && strcmp(m, "claude-x") == 0);
+	CHECK("nested model ignored", claude_model(b2, sizeof b2 - 1, m,
+	    sizeof m) == 0 && m[0] == '\0');
+	CHECK("escaped model not logged", claude_model(b3, sizeof b3 - 1, m,
+	    sizeof m) == 0 && m[0] == '\0');
+	CHECK("model with the rewrite", claude_body_model(b4, sizeof b4 - 1,
+	    &out, &changed, &why, m, sizeof m) == 0 && changed &&
+	    strcmp(m, "c") == 0);
+	buf_free(&out);
+}
+
 int
 main(void)
 {
+	test_model();
 	test_bodies();
 	test_exact();
 	test_refused();
