@@ -40,4 +40,14 @@ int sandbox_check(const struct config *cfg, FILE *out);
 /* The kernel's Landlock ABI version, 0 when Landlock is unavailable. */
 int sandbox_landlock_abi(void);
 
+/*
+ * For the unit test: build the seccomp program from the table (a binary
+ * search on the system call number), run it in a BPF interpreter and
+ * compare each verdict with the table's: every number below 1024, x32
+ * numbers and another arch, each argument-checked call with its values
+ * and one other. 0 when all agree, with the program's length in *len;
+ * -1 with why set on the first that does not.
+ */
+int sandbox_seccomp_selftest(char *why, size_t whylen, size_t *len);
+
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,7 +20,7 @@ static int sp[2] = { -1, -1 };
 static char dir[] = "/tmp/cpa-sandbox-unit-XXXXXX";
 
 enum { T_NETLINK, T_INET, T_TIOCSTI, T_FIONREAD, T_SETSID, T_EXEC,
-    T_AUTHDIR, T_PASSWD };
+    T_AUTHDIR, T_PASSWD, T_HIGHNR, T_X32, T_GETPID, T_INET6 };
 
 /* The errno of the attempt, 0 when it worked. */
 static int
@@ -51,6 +52,20 @@ attempt(int what)
 		return unlink(path) == -1 ? errno : 0;
 	case T_PASSWD:
 		return open("/etc/passwd", O_RDONLY) == -1 ? errno : 0;
+	case T_HIGHNR:
+		/* Past the last number in the table: the tree's right edge. */
+		return syscall(1000) == -1 ? errno : 0;
+	case T_X32:
+#if defined(__x86_64__)
+		return syscall(0x40000000 | SYS_getpid) == -1 ? errno : 0;
+#else
+		return 0;
+#endif
+	case T_GETPID:
+		return syscall(SYS_getpid) == -1 ? errno : 0;
+	case T_INET6:
+		fd = socket(AF_INET6, SOCK_DGRAM, 0);
+		return fd == -1 && errno == EPERM ? EPERM : 0;
 	}
 	return EINVAL;
 }
@@ -87,6 +102,17 @@ main(void)
 	free(cfg.auth_dir);
 	cfg.auth_dir = strdup(dir);
 
+	{
+		char why[256] = "";
+		size_t len = 0;
+
+		CHECK("seccomp: the program's verdicts are the table's",
+		    sandbox_seccomp_selftest(why, sizeof why, &len) == 0);
+		if (why[0])
+			printf("# %s\n", why);
+		else
+			printf("# seccomp program: %zu instructions\n", len);
+	}
 	CHECK("seccomp: AF_NETLINK socket refused",
 	    sandboxed(SANDBOX_AUTO, T_NETLINK) == EPERM);
 	CHECK("seccomp: AF_INET socket allowed",
@@ -99,6 +125,16 @@ main(void)
 	    sandboxed(SANDBOX_AUTO, T_SETSID) == EPERM);
 	CHECK("seccomp: execve kills with SIGSYS",
 	    sandboxed(SANDBOX_AUTO, T_EXEC) == 1000 + SIGSYS);
+	CHECK("seccomp: a number past the table: EPERM",
+	    sandboxed(SANDBOX_AUTO, T_HIGHNR) == EPERM);
+	CHECK("seccomp: getpid allowed",
+	    sandboxed(SANDBOX_AUTO, T_GETPID) == 0);
+	CHECK("seccomp: AF_INET6 socket allowed",
+	    sandboxed(SANDBOX_AUTO, T_INET6) == 0);
+#if defined(__x86_64__)
+	CHECK("seccomp: an x32 call kills with SIGSYS",
+	    sandboxed(SANDBOX_AUTO, T_X32) == 1000 + SIGSYS);
+#endif
 	CHECK("off: setsid works", sandboxed(SANDBOX_OFF, T_SETSID) == 0);
 	CHECK("auth-dir writable", sandboxed(SANDBOX_AUTO, T_AUTHDIR) == 0);
 	if (abi >= 1)
