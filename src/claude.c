@@ -1,6 +1,6 @@
 /*
  * Anthropic's Messages API behind an OAuth token or an API key: which
- * requests go there, and what changes on the way (wire-facts.md).
+ * requests go there, and what changes on the way.
  */
 #include <stdint.h>
 #include <stdio.h>

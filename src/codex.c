@@ -1,7 +1,7 @@
 /*
  * ChatGPT's Codex backend: which requests go there, what changes on the
  * way, and Chat Completions translated to and from the Responses API
- * (wire-facts.md, "Codex backend").
+ * (the backend behind the Codex CLI).
  *
  * Body rewrites work on a cJSON tree parsed once and printed once. The
  * Chat Completions translation moves items out of the client's tree into

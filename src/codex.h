@@ -1,4 +1,4 @@
-/* codex: ChatGPT's Codex backend (wire-facts.md, "Codex backend"). Its
+/* codex: ChatGPT's Codex backend (what the Codex CLI talks to). Its
  * routes, the header and body rewrites, and the translation of Chat
  * Completions to and from the Responses API. Pure: buffers in, buffers out,
  * no I/O, so everything here can be unit tested and fuzzed. */

@@ -1,5 +1,5 @@
 /*
- * The OAuth logins, as wire-facts.md gives them: an authorize URL with a
+ * The OAuth logins, as the providers' own CLIs do them: an authorize URL with a
  * PKCE S256 challenge, the redirect caught on 127.0.0.1 (or pasted on the
  * terminal by someone logged in over SSH), the code exchanged for tokens
  * and the token file written atomically. The verifier, the code, the state

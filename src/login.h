@@ -49,7 +49,7 @@ const char *login_callback_path(enum login_provider p);
 int login_redirect_uri(enum login_provider p, int port, char *out,
     size_t outlen);
 /* The authorize URL on auth (claude-auth-url, codex-auth-url) with every
- * parameter wire-facts.md lists, percent-encoded. malloc'd, NULL on ENOMEM. */
+ * parameter the provider expects, percent-encoded. malloc'd, NULL on ENOMEM. */
 char *login_auth_url(enum login_provider p, const struct url *auth,
     const char *redirect_uri, const char *challenge, const char *state);
 /* The percent-decoded value of key in a query string ("a=1&b=2"),

@@ -1,5 +1,5 @@
 /*
- * Token endpoint grants, as wire-facts.md gives them: Claude takes JSON,
+ * Token endpoint grants, as the providers take them: Claude takes JSON,
  * Codex takes a form. A rotated refresh token replaces the old one, which
  * dies: the caller must store it before anything else can fail.
  */

@@ -31,7 +31,7 @@ bd_json(const struct buf *b)
 	return j;
 }
 
-/* What the Codex backend refuses a body without (wire-facts.md). */
+/* What the Codex backend refuses a body without. */
 static void
 bd_codex_ok(const struct buf *b, const struct codex_req *cr)
 {

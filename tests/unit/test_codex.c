@@ -90,7 +90,7 @@ rewrite(const char *in, struct codex_req *cr, const char **why)
 	return j;
 }
 
-/* droid 0.225's request as wire-facts.md describes it. */
+/* droid 0.225's request, as captured. */
 static const char droid_body[] = "{\"model\":\"gpt-5-codex-high\","
     "\"input\":[{\"role\":\"user\",\"content\":[{\"type\":"
     "\"input_text\",\"text\":\"say hi\"}]}],\"store\":false,"
