@@ -33,12 +33,7 @@ dropped(const struct http_msg *req, const struct http_header *h)
 		"accept-encoding", "expect", "anthropic-beta",
 		"anthropic-version", "cookie", NULL
 	};
-	const char *const *n;
-
-	for (n = names; *n; n++)
-		if (http_name_is(h, *n))
-			return 1;
-	return http_is_hop(req, h);
+	return http_name_in(h, names) || http_is_hop(req, h);
 }
 
 /* Append token to the comma list in b unless it is already there. */

@@ -826,12 +826,7 @@ head_dropped(const struct http_msg *req, const struct http_header *h)
 		"originator", "session_id", "chatgpt-account-id", "cookie",
 		NULL
 	};
-	const char *const *n;
-
-	for (n = names; *n; n++)
-		if (http_name_is(h, *n))
-			return 1;
-	return http_is_hop(req, h);
+	return http_name_in(h, names) || http_is_hop(req, h);
 }
 
 /* A value we put into a header must not end the line early. */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "url.h"
 
 #define CHUNK_LINE_MAX 4096
 
@@ -94,6 +95,15 @@ http_name_is(const struct http_header *h, const char *name)
 	return ieq(h->name, h->nlen, name);
 }
 
+int
+http_name_in(const struct http_header *h, const char *const *names)
+{
+	for (; *names; names++)
+		if (http_name_is(h, *names))
+			return 1;
+	return 0;
+}
+
 const struct http_header *
 http_header_get(const struct http_msg *m, const char *name)
 {
@@ -166,12 +176,10 @@ http_is_hop(const struct http_msg *m, const struct http_header *h)
 		"proxy-authenticate", "proxy-authorization", "te", "trailer",
 		"transfer-encoding", "upgrade", NULL
 	};
-	const char *const *p;
 	size_t i;
 
-	for (p = hop; *p; p++)
-		if (http_name_is(h, *p))
-			return 1;
+	if (http_name_in(h, hop))
+		return 1;
 	/* Headers the sender named in Connection are hop-by-hop too. */
 	for (i = 0; i < m->nheaders; i++) {
 		const struct http_header *c = &m->headers[i];
@@ -435,18 +443,6 @@ enum {
 	CH_TRAILER, CH_TRAILER_LINE, CH_TRAILER_LF, CH_END_LF
 };
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 ssize_t
 http_chunked_feed(struct http_chunked *c, const char *in, size_t n,
     char *out, size_t *outn, const char **why)
@@ -459,7 +455,7 @@ http_chunked_feed(struct http_chunked *c, const char *in, size_t n,
 
 		switch (c->state) {
 		case CH_SIZE:
-			if ((h = hexval(ch)) >= 0) {
+			if ((h = url_hexval(ch)) >= 0) {
 				/* 15 hex digits is 2^60: no overflow, and
 				 * far beyond any body limit. */
 				if (++c->ndigits > 15) {

@@ -69,6 +69,8 @@ const struct http_header *http_header_get(const struct http_msg *m,
     const char *name);
 /* Case-insensitive comparison of a header name against name. */
 int http_name_is(const struct http_header *h, const char *name);
+/* Is the header's name one of names (a NULL-terminated list)? */
+int http_name_in(const struct http_header *h, const char *const *names);
 /* Is name hop-by-hop (RFC 9110 7.6.1, plus Proxy-Connection, Keep-Alive)
  * or named in the message's own Connection header? */
 int http_is_hop(const struct http_msg *m, const struct http_header *h);

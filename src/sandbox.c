@@ -982,6 +982,16 @@ probe_exec(const struct probe_ctx *p)
 	return errno;
 }
 
+/* 127.0.0.1:port, for the probes. */
+static void
+loopback(struct sockaddr_in *sa, int port)
+{
+	memset(sa, 0, sizeof *sa);
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa->sin_port = htons((uint16_t)port);
+}
+
 static int
 probe_bind(const struct probe_ctx *p)
 {
@@ -990,10 +1000,7 @@ probe_bind(const struct probe_ctx *p)
 
 	if (fd == -1)
 		return errno;
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)p->port);
+	loopback(&sa, p->port);
 	return bind(fd, (struct sockaddr *)&sa, sizeof sa) == -1 ? errno :
 	    PROBE_OK;
 }
@@ -1007,10 +1014,7 @@ probe_connect(const struct probe_ctx *p)
 
 	if (fd == -1)
 		return errno;
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)p->port);
+	loopback(&sa, p->port);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1 &&
 	    errno != ECONNREFUSED)
 		return errno;
@@ -1086,9 +1090,7 @@ listener(const unsigned *ports, int *port)
 	for (tries = 0; tries < 8; tries++) {
 		if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 			return -1;
-		memset(&sa, 0, sizeof sa);
-		sa.sin_family = AF_INET;
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		loopback(&sa, 0);
 		if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == -1 ||
 		    listen(fd, 1) == -1 ||
 		    getsockname(fd, (struct sockaddr *)&sa, &len) == -1) {

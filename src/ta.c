@@ -523,8 +523,8 @@ ta_load(struct ta_set *s, const char *path, char *err, size_t errlen)
 /* Not a MAC, a check for torn and damaged files: 64-bit words, each one
  * mixed in by an odd multiplier and a shift (so a change in high bits
  * still reaches the low ones). A few µs for a whole cache. */
-static uint64_t
-cache_sum(const unsigned char *p, size_t n)
+uint64_t
+ta_cache_sum(const unsigned char *p, size_t n)
 {
 	const uint64_t k = 0x9e3779b97f4a7c15ULL;
 	uint64_t h = 0x243f6a8885a308d3ULL ^ n, w;
@@ -622,7 +622,7 @@ cache_write(const struct ta_set *s, const char *path, const struct stat *st,
 		put_anchor(&k, &s->ta[i]);
 	if (k.oom)
 		goto done;
-	put64(&k, cache_sum((unsigned char *)k.b.p, k.b.len));
+	put64(&k, ta_cache_sum((unsigned char *)k.b.p, k.b.len));
 	if (k.oom)
 		goto done;
 	if (file_replace(cpath, k.b.p, k.b.len, 0, err, sizeof err) == -1)
@@ -779,7 +779,7 @@ cache_read(struct ta_set *s, const char *cpath, const struct buf *key)
 		got += (size_t)n;
 	}
 	memcpy(&sum, blk + size - 8, 8);
-	if (sum != cache_sum(blk, size - 8) ||
+	if (sum != ta_cache_sum(blk, size - 8) ||
 	    memcmp(blk, key->p, key->len) != 0)
 		goto fail;
 	rc = cache_parse(s, &blk, size, key->len);

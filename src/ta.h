@@ -2,6 +2,7 @@
 #ifndef TA_H
 #define TA_H
 #include <stddef.h>
+#include <stdint.h>
 #include <bearssl.h>
 
 /* Where a set came from: a debugging aid, and what the tests check. */
@@ -37,5 +38,9 @@ int ta_load_cached(struct ta_set *s, const char *path, const char *cache_dir,
 
 /* Either kind of set; leaves it empty. */
 void ta_free(struct ta_set *s);
+
+/* The cache file's checksum (damage detection, not a MAC); exported so
+ * the tests can reseal a damaged image and reach the checks behind it. */
+uint64_t ta_cache_sum(const unsigned char *p, size_t n);
 
 #endif

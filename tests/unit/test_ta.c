@@ -319,32 +319,13 @@ write_bytes(const char *path, const void *p, size_t n, mode_t mode)
 	return ok && chmod(path, mode) == 0 ? 0 : -1;
 }
 
-/* ta.c's checksum, to reseal a damaged image so that the checks behind
- * the checksum get to see it. */
-static uint64_t
-cksum(const unsigned char *p, size_t n)
-{
-	const uint64_t k = 0x9e3779b97f4a7c15ULL;
-	uint64_t h = 0x243f6a8885a308d3ULL ^ n, w;
-
-	for (; n >= 8; p += 8, n -= 8) {
-		memcpy(&w, p, 8);
-		h = (h ^ w) * k;
-		h ^= h >> 32;
-	}
-	w = 0;
-	memcpy(&w, p, n);
-	h = (h ^ w) * k;
-	return h ^ (h >> 32);
-}
-
 static void
 reseal(unsigned char *img, size_t len)
 {
 	uint64_t h;
 
 	if (len >= 8) {
-		h = cksum(img, len - 8);
+		h = ta_cache_sum(img, len - 8);
 		memcpy(img + len - 8, &h, 8);
 	}
 }
