@@ -7,6 +7,12 @@
  *   <provider>-<email>.json  each token file, locked on itself
  * Lock order: a token file's lock may be held while taking the state lock,
  * never the other way round.
+ *
+ * A keep-alive connection asks for an account on every request. What the
+ * process read of auth-dir (the listing, state.json, token files' bytes)
+ * is kept and read again only when stat says the file changed (fident.h):
+ * three stats per request instead of opening, locking and parsing. Reads
+ * need no lock: every writer replaces a file whole by rename.
  */
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -21,6 +27,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fident.h"
 #include "log.h"
 #include "oauth.h"
 #include "secret.h"
@@ -55,34 +62,108 @@ keys_of(const struct config *cfg, const char *provider, size_t *n)
 	return cfg->claude_keys;
 }
 
+/* What this process read of auth-dir; see the top of the file. */
+struct tokcache {
+	char *path;
+	struct fident id;
+	struct buf raw;         /* the file's bytes: secret, wiped */
+};
+
+static struct {
+	char *dir;
+	struct fident dir_id;
+	char **names;           /* auth-dir's entries in name order */
+	size_t nnames;
+	char *state_path;
+	struct fident state_id;
+	cJSON *state;
+	struct tokcache *tok;
+	size_t ntok;
+} cache;
+
+static void
+names_free(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* auth-dir's entries in name order, as last listed when it has not
+ * changed since. -1 with errno. */
+static int
+dir_names(const char *dir, char *const **names, size_t *n)
+{
+	struct dirent **ents = NULL;
+	struct stat st;
+	char **copy = NULL;
+	int nd, i, k;
+
+	*names = NULL;
+	*n = 0;
+	if (stat(dir, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (cache.dir && strcmp(cache.dir, dir) == 0 &&
+	    fident_same(&cache.dir_id, &st)) {
+		*names = cache.names;
+		*n = cache.nnames;
+		return 0;
+	}
+	if ((nd = scandir(dir, &ents, NULL, alphasort)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if ((copy = calloc((size_t)nd + 1, sizeof *copy)) == NULL)
+		goto fail;
+	for (i = k = 0; i < nd; i++)
+		if (ents[i]->d_name[0] != '.' &&
+		    (copy[k++] = strdup(ents[i]->d_name)) == NULL)
+			goto fail;
+	names_free(cache.names, cache.nnames);
+	free(cache.dir);
+	cache.names = copy;
+	cache.nnames = (size_t)k;
+	if ((cache.dir = strdup(dir)) != NULL)
+		fident_take(&cache.dir_id, &st);
+	for (i = 0; i < nd; i++)
+		free(ents[i]);
+	free(ents);
+	*names = cache.names;
+	*n = cache.nnames;
+	return 0;
+fail:
+	if (copy)
+		names_free(copy, (size_t)nd);
+	for (i = 0; i < nd; i++)
+		free(ents[i]);
+	free(ents);
+	errno = ENOMEM;
+	return -1;
+}
+
 /* Token files in name order, then API keys in config order. */
 static int
 candidates(const struct config *cfg, const char *provider, struct cand **out,
     size_t *nout)
 {
-	struct dirent **names = NULL;
+	char *const *names;
 	struct cand *c = NULL;
 	const struct api_key *keys;
 	char pattern[64];
-	size_t nkeys, n = 0, i;
-	int nd;
+	size_t nkeys, nd, n = 0, i;
 
 	snprintf(pattern, sizeof pattern, "%s-*.json", provider);
 	keys = keys_of(cfg, provider, &nkeys);
 	/* No auth-dir is fine (API keys alone, or no login yet); one we may
 	 * not read is a problem to report, not an empty directory. */
-	if ((nd = scandir(cfg->auth_dir, &names, NULL, alphasort)) == -1) {
-		if (errno != ENOENT)
-			return -1;
-		nd = 0;
-	}
-	if ((c = calloc((size_t)nd + nkeys + 1, sizeof *c)) == NULL)
+	if (dir_names(cfg->auth_dir, &names, &nd) == -1)
+		return -1;
+	if ((c = calloc(nd + nkeys + 1, sizeof *c)) == NULL)
 		goto out;
-	for (i = 0; i < (size_t)nd; i++)
-		if (fnmatch(pattern, names[i]->d_name, 0) == 0 &&
-		    strlen(names[i]->d_name) < sizeof c[n].id)
-			snprintf(c[n++].id, sizeof c[n].id, "%s",
-			    names[i]->d_name);
+	for (i = 0; i < nd; i++)
+		if (fnmatch(pattern, names[i], 0) == 0 &&
+		    strlen(names[i]) < sizeof c[n].id)
+			snprintf(c[n++].id, sizeof c[n].id, "%s", names[i]);
 	for (i = 0; i < nkeys; i++) {
 		snprintf(c[n].id, sizeof c[n].id, "%s-api-key-%zu", provider,
 		    i + 1);
@@ -90,12 +171,71 @@ candidates(const struct config *cfg, const char *provider, struct cand **out,
 		c[n++].keyno = (int)i + 1;
 	}
 out:
-	for (i = 0; i < (size_t)nd; i++)
-		free(names[i]);
-	free(names);
 	*out = c;
 	*nout = n;
 	return c ? 0 : -1;
+}
+
+/* Read and parse state.json; NULL when it is missing, unreadable or
+ * corrupt (*corrupt set for the last). st, when given, gets its stat
+ * taken before the read. */
+static cJSON *
+state_read(const char *path, struct stat *st, int *corrupt)
+{
+	struct buf b = { 0 };
+	cJSON *root = NULL;
+	ssize_t r;
+	int fd;
+
+	*corrupt = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return NULL;
+	if (st && fstat(fd, st) == -1) {
+		close(fd);
+		return NULL;
+	}
+	while (buf_reserve(&b, 4096) == 0 &&
+	    (r = read(fd, b.p + b.len, b.cap - b.len)) > 0)
+		b.len += (size_t)r;
+	close(fd);
+	root = cJSON_ParseWithLength(b.p ? b.p : "", b.len);
+	if (root && !cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		root = NULL;
+	}
+	*corrupt = root == NULL && b.len > 0;
+	buf_free(&b);
+	return root;
+}
+
+static void
+state_forget(void)
+{
+	cJSON_Delete(cache.state);
+	cache.state = NULL;
+}
+
+/* state.json as last read, read again when it changed; no lock (it is
+ * replaced whole). NULL when there is none to read: the caller takes the
+ * locked path, which also reports a corrupt file. */
+static cJSON *
+state_cached(const struct config *cfg)
+{
+	char path[4200];
+	struct stat st;
+	int corrupt;
+
+	snprintf(path, sizeof path, "%s/state.json", cfg->auth_dir);
+	if (cache.state && strcmp(cache.state_path, path) == 0 &&
+	    fident_check(&cache.state_id, path, 0))
+		return cache.state;
+	state_forget();
+	free(cache.state_path);
+	if ((cache.state_path = strdup(path)) == NULL)
+		return NULL;
+	if ((cache.state = state_read(path, &st, &corrupt)) != NULL)
+		fident_take(&cache.state_id, &st);
+	return cache.state;
 }
 
 /* Run fn on the state under the state lock (exclusive when fn may change
@@ -106,7 +246,6 @@ state_run(const struct config *cfg, int excl, int durable,
     int (*fn)(cJSON *, void *), void *arg)
 {
 	char lockp[4200], path[4200], err[512];
-	struct buf b = { 0 };
 	cJSON *root = NULL;
 	int fd, rc = -1;
 
@@ -114,30 +253,21 @@ state_run(const struct config *cfg, int excl, int durable,
 	snprintf(path, sizeof path, "%s/state.json", cfg->auth_dir);
 	fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd != -1) {
+		int corrupt;
+
 		while (flock(fd, excl ? LOCK_EX : LOCK_SH) == -1 &&
 		    errno == EINTR)
 			;
-		int sfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (sfd != -1) {
-			ssize_t r;
-
-			while (buf_reserve(&b, 4096) == 0 &&
-			    (r = read(sfd, b.p + b.len, b.cap - b.len)) > 0)
-				b.len += (size_t)r;
-			close(sfd);
-			root = cJSON_ParseWithLength(b.p ? b.p : "", b.len);
-			if (root == NULL && b.len > 0)
-				log_warn("%s is corrupt; starting a new one",
-				    path);
-		}
+		if ((root = state_read(path, NULL, &corrupt)) == NULL &&
+		    corrupt)
+			log_warn("%s is corrupt; starting a new one", path);
 	}
-	if (root == NULL || !cJSON_IsObject(root)) {
-		cJSON_Delete(root);
+	if (root == NULL)
 		root = cJSON_CreateObject();
-	}
 	if (root && fn(root, arg) == 1 && fd != -1) {
 		char *s = cJSON_Print(root);
 
+		state_forget();
 		if (s == NULL || file_replace(path, s, strlen(s), durable,
 		    err, sizeof err) == -1)
 			log_warn("%s", s ? err : "out of memory");
@@ -145,7 +275,6 @@ state_run(const struct config *cfg, int excl, int durable,
 	}
 	rc = fd == -1 ? -1 : 0;
 	cJSON_Delete(root);
-	buf_free(&b);
 	if (fd != -1)
 		close(fd);
 	return rc;
@@ -268,6 +397,51 @@ order_fn(cJSON *root, void *arg)
 	return 1;
 }
 
+/* A token file's account, from the bytes last read when the file has not
+ * changed since. A file that fails to load is not kept. */
+static int
+token_cached(const char *path, const char *provider, struct account *a,
+    char *err, size_t errlen)
+{
+	struct tokcache *t = NULL, *more;
+	struct buf raw = { 0 };
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < cache.ntok; i++)
+		if (strcmp(cache.tok[i].path, path) == 0)
+			t = &cache.tok[i];
+	if (t && fident_check(&t->id, path, 0))
+		return token_account(path, provider, t->raw.p, t->raw.len, a,
+		    err, errlen);
+	if (token_load_raw(path, provider, a, &raw, &st, err, errlen) == -1) {
+		buf_wipe(&raw);
+		if (t) {
+			buf_wipe(&t->raw);
+			t->id.trusted = 0;
+		}
+		return -1;
+	}
+	if (t == NULL && (more = realloc(cache.tok, (cache.ntok + 1) *
+	    sizeof *cache.tok)) != NULL) {
+		cache.tok = more;
+		t = &cache.tok[cache.ntok];
+		memset(t, 0, sizeof *t);
+		if ((t->path = strdup(path)) != NULL)
+			cache.ntok++;
+		else
+			t = NULL;
+	}
+	if (t == NULL) {
+		buf_wipe(&raw);
+		return 0;
+	}
+	buf_wipe(&t->raw);
+	t->raw = raw;
+	fident_take(&t->id, &st);
+	return 0;
+}
+
 static int
 load_cand(const struct config *cfg, const char *provider,
     const struct cand *c, struct account *a, char *err, size_t errlen)
@@ -276,7 +450,7 @@ load_cand(const struct config *cfg, const char *provider,
 
 	if (c->key == NULL) {
 		snprintf(path, sizeof path, "%s/%s", cfg->auth_dir, c->id);
-		return token_load(path, provider, a, err, errlen);
+		return token_cached(path, provider, a, err, errlen);
 	}
 	memset(a, 0, sizeof *a);
 	a->kind = ACCT_APIKEY;
@@ -292,12 +466,39 @@ load_cand(const struct config *cfg, const char *provider,
 	return 0;
 }
 
+void
+store_warm(const struct config *cfg)
+{
+	static const char *const providers[] = { "claude", "codex" };
+	struct account a;
+	struct cand *c;
+	char path[4200], err[4400];
+	size_t n, i, k;
+
+	for (k = 0; k < 2; k++) {
+		if (candidates(cfg, providers[k], &c, &n) == -1)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (c[i].key)
+				continue;
+			snprintf(path, sizeof path, "%s/%s", cfg->auth_dir,
+			    c[i].id);
+			if (token_cached(path, providers[k], &a, err,
+			    sizeof err) == 0)
+				account_free(&a);
+		}
+		free(c);
+	}
+	(void)state_cached(cfg);
+}
+
 int
 store_pick(const struct config *cfg, const char *provider,
     char (*skip)[256], size_t nskip, struct account *a, time_t *soonest,
     char *err, size_t errlen)
 {
 	struct order o;
+	cJSON *root;
 	char why[4400] = "", scratch[4400];
 	size_t i;
 	int rc = STORE_NONE, disabled = 0;
@@ -319,7 +520,16 @@ store_pick(const struct config *cfg, const char *provider,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	(void)state_run(cfg, 1, 0, order_fn, &o);
+	/* The cached state serves unless the cursor must move: that is a
+	 * read-modify-write, done under the lock on a fresh read. */
+	if ((root = state_cached(cfg)) == NULL || order_fn(root, &o) == 1) {
+		if (root)
+			state_forget();
+		o.nidx = 0;
+		o.soonest = 0;
+		o.needs_login = 0;
+		(void)state_run(cfg, 1, 0, order_fn, &o);
+	}
 	/* Token files are read after the state lock is released: see the
 	 * lock order above. */
 	for (i = 0; i < o.nidx; i++) {

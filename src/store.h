@@ -39,6 +39,10 @@ time_t store_cooldown(const struct config *cfg, const struct account *a,
 /* After a success: forget the backoff, if there was one. */
 void store_ok(const struct config *cfg, const struct account *a);
 
+/* Read auth-dir's listing, state and token files ahead of the first
+ * store_pick (kept as store_pick keeps them: re-read when changed). */
+void store_warm(const struct config *cfg);
+
 /* Does provider have any account (a token file or an API key)? */
 int store_has(const struct config *cfg, const char *provider);
 

@@ -216,12 +216,32 @@ fail:
 }
 
 int
-token_load(const char *path, const char *provider, struct account *a,
-    char *err, size_t errlen)
+token_account(const char *path, const char *provider, const char *json,
+    size_t len, struct account *a, char *err, size_t errlen)
 {
-	struct buf b = { 0 };
 	const char *base;
 	char why[128];
+
+	if (token_parse(json, len, a, why, sizeof why) == -1) {
+		snprintf(err, errlen, "token file %s: %s: log in again or "
+		    "fix the file", path, why);
+		return -1;
+	}
+	if ((a->file = strdup(path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		account_free(a);
+		return -1;
+	}
+	base = strrchr(path, '/');
+	snprintf(a->id, sizeof a->id, "%s", base ? base + 1 : path);
+	snprintf(a->provider, sizeof a->provider, "%s", provider);
+	return 0;
+}
+
+int
+token_load_raw(const char *path, const char *provider, struct account *a,
+    struct buf *raw, struct stat *st, char *err, size_t errlen)
+{
 	int fd, rc = -1;
 
 	memset(a, 0, sizeof *a);
@@ -230,25 +250,29 @@ token_load(const char *path, const char *provider, struct account *a,
 		    strerror(errno));
 		return -1;
 	}
-	if (token_read(fd, path, &b, err, errlen) == -1)
-		goto out;
-	if (token_parse(b.p, b.len, a, why, sizeof why) == -1) {
-		snprintf(err, errlen, "token file %s: %s: log in again or "
-		    "fix the file", path, why);
-		goto out;
-	}
-	if ((a->file = strdup(path)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		account_free(a);
+	/* The identity before the bytes: see fident_take. */
+	if (st && fstat(fd, st) == -1) {
+		snprintf(err, errlen, "token file %s: %s", path,
+		    strerror(errno));
 		goto out;
 	}
-	base = strrchr(path, '/');
-	snprintf(a->id, sizeof a->id, "%s", base ? base + 1 : path);
-	snprintf(a->provider, sizeof a->provider, "%s", provider);
-	rc = 0;
+	if (token_read(fd, path, raw, err, errlen) == -1)
+		goto out;
+	rc = token_account(path, provider, raw->p, raw->len, a, err, errlen);
 out:
-	buf_wipe(&b);
 	close(fd);
+	return rc;
+}
+
+int
+token_load(const char *path, const char *provider, struct account *a,
+    char *err, size_t errlen)
+{
+	struct buf b = { 0 };
+	int rc;
+
+	rc = token_load_raw(path, provider, a, &b, NULL, err, errlen);
+	buf_wipe(&b);
 	return rc;
 }
 

@@ -2,6 +2,7 @@
 #ifndef TOKEN_H
 #define TOKEN_H
 #include <stddef.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "buf.h"
@@ -41,6 +42,14 @@ int token_read(int fd, const char *path, struct buf *b, char *err,
  * a->provider set. 0 or -1 with err. */
 int token_load(const char *path, const char *provider, struct account *a,
     char *err, size_t errlen);
+/* token_load that also leaves the file's bytes in raw (the caller wipes
+ * it) and, with st, the file's stat taken before they were read. */
+int token_load_raw(const char *path, const char *provider, struct account *a,
+    struct buf *raw, struct stat *st, char *err, size_t errlen);
+/* token_parse of a file's bytes read before, with a->file, a->id and
+ * a->provider set from path; err names path. 0 or -1. */
+int token_account(const char *path, const char *provider, const char *json,
+    size_t len, struct account *a, char *err, size_t errlen);
 void account_free(struct account *a);
 /* RFC 3339 to time_t; -1 when malformed. */
 time_t token_parse_time(const char *s);

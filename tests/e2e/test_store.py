@@ -462,6 +462,119 @@ def test_two_accounts_alternate(ctx):
         check(set(toks) == {bearer(a["access_token"]), bearer(b["access_token"])}, "upstream tokens not the two accounts")
 
 
+# ------------------------------------------------------------ keep-alive
+# One process serves every request of a keep-alive connection and keeps
+# what it read of auth-dir; each request must still see the files as they
+# are now.
+
+def ka_who(p, n=1):
+    got = []
+    for _ in range(n):
+        p.send(droid_request())
+        r = p.reader.read_response("POST", timeout=20)
+        check(r.status == 200, "keep-alive request: %r; stderr %s" % (r, short(p.stderr(), 600)))
+        got.append(who(r))
+    return got
+
+
+def same_size_token(tag, like):
+    t = new_access(tag)
+    return (t + "x" * len(like))[:len(like)] if len(t) < len(like) else t[:len(like)]
+
+
+def test_keepalive_sees_token_file_replaced_and_rewritten(ctx):
+    with StoreCase(ctx["pki"]) as c:
+        table = {}
+        c.up.handler = by_token(table)
+        a = c.put("a@example.com")
+        path = c.path("a@example.com")
+        table[a["access_token"]] = lambda q, k: ok_response(q, k, "a1")
+        # Settled: older than the 2 s within which times are not trusted.
+        time.sleep(2.2)
+        p = c.spawn()
+        check(ka_who(p, 2) == ["a1", "a1"], "first token not used")
+        st = os.stat(path)
+        # Replaced by rename, same size, same mtime: a new inode and ctime.
+        t2 = same_size_token("TWO", a["access_token"])
+        table[t2] = lambda q, k: ok_response(q, k, "a2")
+        d = dict(a, access_token=t2)
+        tmp = path + ".new"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(d, f)
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.rename(tmp, path)
+        check(ka_who(p) == ["a2"], "a token file replaced on disk was not read again")
+        # Rewritten in place, same size, mtime put back: only ctime moves.
+        time.sleep(2.2)
+        check(ka_who(p) == ["a2"], "settled file")
+        st = os.stat(path)
+        t3 = same_size_token("THREE", a["access_token"])
+        table[t3] = lambda q, k: ok_response(q, k, "a3")
+        with open(path, "r+") as f:
+            f.write(json.dumps(dict(a, access_token=t3)))
+            f.truncate()
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        check(ka_who(p) == ["a3"], "a token file rewritten in place was not read again")
+        # chmod 644: the file is refused at once, not served from memory.
+        os.chmod(path, 0o644)
+        p.send(droid_request())
+        r = p.reader.read_response("POST", timeout=20)
+        check(r.status != 200 and "chmod 600" in r.body.decode("utf-8", "replace"),
+              "a token file readable by others still served: %r %s" % (r, short(r.body)))
+        p.shutdown_wr()
+        check(p.wait(10) is not None, "proxy did not exit")
+
+
+def test_keepalive_racy_rewrite_seen(ctx):
+    # A file changed again within the clock tick of our read keeps its
+    # times: a file read so soon after a change is never trusted.
+    with StoreCase(ctx["pki"]) as c:
+        table = {}
+        c.up.handler = by_token(table)
+        a = c.put("a@example.com")
+        path = c.path("a@example.com")
+        table[a["access_token"]] = lambda q, k: ok_response(q, k, "a1")
+        p = c.spawn()
+        for i in range(5):
+            check(ka_who(p) == ["a%d" % (i + 1)], "rewrite %d not seen" % i)
+            st = os.stat(path)
+            t = same_size_token("R%d" % i, a["access_token"])
+            table[t] = (lambda n: lambda q, k: ok_response(q, k, "a%d" % n))(i + 2)
+            with open(path, "r+") as f:
+                f.write(json.dumps(dict(a, access_token=t)))
+                f.truncate()
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        p.shutdown_wr()
+        p.wait(10)
+
+
+def test_keepalive_sees_new_account_and_other_process_cooldown(ctx):
+    with StoreCase(ctx["pki"]) as c:
+        table = {}
+        c.up.handler = by_token(table)
+        a = c.put("a@example.com")
+        table[a["access_token"]] = lambda q, k: ok_response(q, k, "a")
+        time.sleep(2.2)
+        p = c.spawn()
+        check(ka_who(p, 2) == ["a", "a"], "one account")
+        # A login in another process adds an account: round-robin now.
+        b = c.put("b@example.com")
+        table[b["access_token"]] = lambda q, k: ok_response(q, k, "b")
+        got = ka_who(p, 4)
+        check(sorted(got) == ["a", "a", "b", "b"], "a new account file not picked up: %r" % got)
+        # Another connection's process gets a 429 for a: this one must
+        # skip a from then on.
+        table[a["access_token"]] = answer_429(retry_after=60)
+        for _ in range(2):
+            c.ok()
+        table[a["access_token"]] = lambda q, k: ok_response(q, k, "a")
+        got = ka_who(p, 4)
+        check(got == ["b"] * 4, "an account cooling down (set by another process) was used: %r" % got)
+        p.shutdown_wr()
+        check(p.wait(10) is not None, "proxy did not exit")
+
+
 def test_disabled_account_skipped(ctx):
     with StoreCase(ctx["pki"]) as c:
         table = {}

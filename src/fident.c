@@ -1,0 +1,52 @@
+/*
+ * File identity by stat: device, inode, size, mode, owner, mtime, ctime.
+ * Writers in auth-dir replace files by rename (a new inode, a new ctime)
+ * and chmod changes the ctime, so any change a reader must see moves one
+ * of these. The one gap is the clock: see FIDENT_RACY.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "fident.h"
+
+void
+fident_take(struct fident *id, const struct stat *st)
+{
+	time_t now = time(NULL);
+
+	memset(id, 0, sizeof *id);
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mode = st->st_mode;
+	id->uid = st->st_uid;
+	id->mtim = st->st_mtim;
+	id->ctim = st->st_ctim;
+	/* A time in the future (a clock set back) is never settled. */
+	id->trusted = st->st_mtim.tv_sec + FIDENT_RACY <= now &&
+	    st->st_ctim.tv_sec + FIDENT_RACY <= now;
+}
+
+int
+fident_same(const struct fident *id, const struct stat *st)
+{
+	return id->trusted && id->dev == st->st_dev &&
+	    id->ino == st->st_ino && id->size == st->st_size &&
+	    id->mode == st->st_mode && id->uid == st->st_uid &&
+	    id->mtim.tv_sec == st->st_mtim.tv_sec &&
+	    id->mtim.tv_nsec == st->st_mtim.tv_nsec &&
+	    id->ctim.tv_sec == st->st_ctim.tv_sec &&
+	    id->ctim.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+int
+fident_check(const struct fident *id, const char *path, int follow)
+{
+	struct stat st;
+
+	if (!id->trusted)
+		return 0;
+	if ((follow ? stat(path, &st) : lstat(path, &st)) == -1)
+		return 0;
+	return fident_same(id, &st);
+}

@@ -1,0 +1,120 @@
+/* fident: a file read is trusted only once settled, and any change a
+ * writer can make (rename over it, rewrite in place, chmod) shows. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../src/fident.h"
+#include "unit.h"
+
+static char dir[] = "/tmp/fident-XXXXXX";
+
+static void
+put(const char *path, const char *s)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f) {
+		fputs(s, f);
+		fclose(f);
+	}
+}
+
+/* Set a file's times to secs ago (ctime stays now: only the kernel moves
+ * it). */
+static void
+age(const char *path, int secs)
+{
+	struct timespec ts[2];
+
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= secs;
+	ts[1] = ts[0];
+	utimensat(AT_FDCWD, path, ts, 0);
+}
+
+int
+main(void)
+{
+	char path[256], other[256];
+	struct fident id;
+	struct stat st;
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(path, sizeof path, "%s/f.json", dir);
+	snprintf(other, sizeof other, "%s/g.json", dir);
+
+	put(path, "one");
+	stat(path, &st);
+	fident_take(&id, &st);
+	CHECK("just written: not trusted", !id.trusted);
+	CHECK("just written: never the same", !fident_check(&id, path, 0));
+
+	/* A settled identity, forged: the ctime of a real file is always
+	 * recent here, so take one and push its times back. */
+	stat(path, &st);
+	st.st_mtim.tv_sec -= 10;
+	st.st_ctim.tv_sec -= 10;
+	fident_take(&id, &st);
+	CHECK("settled: trusted", id.trusted);
+	CHECK("settled: the same stat is the same", fident_same(&id, &st));
+	{
+		struct stat s2 = st;
+
+		s2.st_ctim.tv_nsec ^= 1;
+		CHECK("ctime moved: changed", !fident_same(&id, &s2));
+		s2 = st;
+		s2.st_size++;
+		CHECK("size moved: changed", !fident_same(&id, &s2));
+		s2 = st;
+		s2.st_ino++;
+		CHECK("inode moved: changed", !fident_same(&id, &s2));
+		s2 = st;
+		s2.st_mode ^= 044;
+		CHECK("mode moved: changed", !fident_same(&id, &s2));
+		s2 = st;
+		s2.st_mtim.tv_sec++;
+		CHECK("mtime moved: changed", !fident_same(&id, &s2));
+	}
+
+	/* A real file: rewritten in place with its mtime put back, replaced
+	 * by rename, chmod: each shows against the identity taken before. */
+	put(path, "two");
+	age(path, 10);
+	stat(path, &st);
+	fident_take(&id, &st);
+	put(path, "TWO");
+	age(path, 10);
+	stat(path, &st);
+	id.trusted = 1;
+	CHECK("rewritten in place, mtime put back: changed",
+	    !fident_check(&id, path, 0));
+	fident_take(&id, &st);
+	id.trusted = 1;
+	CHECK("unchanged real file: same", fident_check(&id, path, 0));
+	put(other, "TWO");
+	age(other, 10);
+	rename(other, path);
+	CHECK("replaced by rename: changed", !fident_check(&id, path, 0));
+	stat(path, &st);
+	fident_take(&id, &st);
+	id.trusted = 1;
+	chmod(path, 0644);
+	CHECK("chmod: changed", !fident_check(&id, path, 0));
+	unlink(path);
+	CHECK("removed: changed", !fident_check(&id, path, 0));
+	CHECK("symlink made", symlink("/etc/hostname", path) == 0);
+	lstat(path, &st);
+	fident_take(&id, &st);
+	id.trusted = 1;
+	CHECK("lstat does not follow", fident_check(&id, path, 0));
+	CHECK("stat follows: another file", !fident_check(&id, path, 1));
+	unlink(path);
+	rmdir(dir);
+	return UNIT_END();
+}
