@@ -113,8 +113,7 @@ claude_head(struct buf *out, const struct http_msg *req,
 
 		if (dropped(req, h))
 			continue;
-		if (buf_addf(out, "%.*s: %.*s\r\n", (int)h->nlen, h->name,
-		    (int)h->vlen, h->value) == -1)
+		if (http_header_add(out, h) == -1)
 			goto out;
 	}
 	if (oauth) {
@@ -569,21 +568,35 @@ array_empty(const struct tok *sys)
 	return sc_is(&s, ']');
 }
 
-/* out gets body with cut bytes at at replaced by pre, mid and post. The
- * room is reserved once, for exactly that. */
-static int
-splice(struct buf *out, const char *body, size_t len, size_t at, size_t cut,
-    const char *pre, const struct tok *mid, const char *post)
+/* out gets body with the cut bytes at at kept between pre and post (mid:
+ * the cut bytes stay) or dropped for pre and post alone. */
+static void
+splice(struct pieces *out, const char *body, size_t len, size_t at,
+    size_t cut, const char *pre, int mid, const char *post)
 {
-	size_t np = strlen(pre), nm = mid ? mid->n : 0, nq = strlen(post);
+	const char *part[5];
+	size_t plen[5];
+	int i;
 
-	if (buf_reserve(out, len - cut + np + nm + nq + 1) == -1 ||
-	    buf_add(out, body, at) == -1 || buf_add(out, pre, np) == -1 ||
-	    (mid && buf_add(out, mid->p, nm) == -1) ||
-	    buf_add(out, post, nq) == -1 ||
-	    buf_add(out, body + at + cut, len - at - cut) == -1)
-		return -1;
-	return 0;
+	part[0] = body;
+	plen[0] = at;
+	part[1] = pre;
+	plen[1] = strlen(pre);
+	part[2] = body + at;
+	plen[2] = mid ? cut : 0;
+	part[3] = post;
+	plen[3] = strlen(post);
+	part[4] = body + at + cut;
+	plen[4] = len - at - cut;
+	out->n = 0;
+	out->len = 0;
+	for (i = 0; i < 5; i++) {
+		if (plen[i] == 0)
+			continue;
+		out->v[out->n].iov_base = (void *)(uintptr_t)part[i];
+		out->v[out->n++].iov_len = plen[i];
+		out->len += plen[i];
+	}
 }
 
 /* The model's name for the log: a plain string token only (no escapes,
@@ -630,10 +643,30 @@ int
 claude_body_model(const char *body, size_t len, struct buf *out,
     int *changed, const char **why, char *model, size_t modellen)
 {
+	struct pieces pc;
+	int i;
+
+	if (claude_body_pieces(body, len, &pc, changed, why, model,
+	    modellen) == -1)
+		return -1;
+	if (!*changed)
+		return 0;
+	if (buf_reserve(out, pc.len + 1) == -1) {
+		*why = "out of memory";
+		return -1;
+	}
+	for (i = 0; i < pc.n; i++)
+		(void)buf_add(out, pc.v[i].iov_base, pc.v[i].iov_len);
+	return 0;
+}
+
+int
+claude_body_pieces(const char *body, size_t len, struct pieces *out,
+    int *changed, const char **why, char *model, size_t modellen)
+{
 	const unsigned char *b = (const unsigned char *)body, *open;
 	struct tok sys, m = { NULL, 0 };
 	struct scan s;
-	int r;
 
 	*changed = 0;
 	if (model && modellen)
@@ -647,31 +680,27 @@ claude_body_model(const char *body, size_t len, struct buf *out,
 		s.p = open + 1;
 		s.e = b + len;
 		sc_ws(&s);
-		r = splice(out, body, len, open + 1 - b, 0, sc_is(&s, '}') ?
+		splice(out, body, len, open + 1 - b, 0, sc_is(&s, '}') ?
 		    "\"system\":[" LINE_BLOCK "]" :
-		    "\"system\":[" LINE_BLOCK "],", NULL, "");
+		    "\"system\":[" LINE_BLOCK "],", 0, "");
 	} else if (*sys.p == 'n' || (*sys.p == '"' && sys.n == 2))
 		/* An empty text block is refused upstream: drop "". */
-		r = splice(out, body, len, sys.p - b, sys.n,
-		    "[" LINE_BLOCK "]", NULL, "");
+		splice(out, body, len, sys.p - b, sys.n,
+		    "[" LINE_BLOCK "]", 0, "");
 	else if (*sys.p == '"') {
 		if (tok_is(&sys, CLAUDE_CODE_LINE, 1))
 			return 0;
 		/* The client's string token as it is: no re-escaping. */
-		r = splice(out, body, len, sys.p - b, sys.n, "[" LINE_BLOCK
-		    ",{\"type\":\"text\",\"text\":", &sys, "}]");
+		splice(out, body, len, sys.p - b, sys.n, "[" LINE_BLOCK
+		    ",{\"type\":\"text\",\"text\":", 1, "}]");
 	} else if (*sys.p == '[') {
 		if (array_has_line(&sys))
 			return 0;
-		r = splice(out, body, len, sys.p + 1 - b, 0,
-		    array_empty(&sys) ? LINE_BLOCK : LINE_BLOCK ",", NULL, "");
+		splice(out, body, len, sys.p + 1 - b, 0,
+		    array_empty(&sys) ? LINE_BLOCK : LINE_BLOCK ",", 0, "");
 	} else
 		/* Not ours to fix: the upstream will say what is wrong. */
 		return 0;
-	if (r == -1) {
-		*why = "out of memory";
-		return -1;
-	}
 	*changed = 1;
 	return 0;
 }

@@ -3,6 +3,7 @@
 #ifndef CLAUDE_H
 #define CLAUDE_H
 #include <stddef.h>
+#include <sys/uio.h>
 
 #include "buf.h"
 #include "config.h"
@@ -43,6 +44,18 @@ int claude_body(const char *body, size_t len, struct buf *out, int *changed,
 /* claude_body that also copies the top-level "model" (a plain string) into
  * model, for the log; "" when there is none. */
 int claude_body_model(const char *body, size_t len, struct buf *out,
+    int *changed, const char **why, char *model, size_t modellen);
+
+/* A request body as pieces sent in order: slices of the client's body and
+ * constant text. */
+struct pieces {
+	struct iovec v[5];
+	int n;
+	size_t len;             /* of all pieces */
+};
+/* claude_body_model without a copy of the body: out gets the new body as
+ * pieces pointing into body (which must outlive them). */
+int claude_body_pieces(const char *body, size_t len, struct pieces *out,
     int *changed, const char **why, char *model, size_t modellen);
 /* Just the model, for bodies that go as they are. 0, or -1 when the body
  * is not a JSON object (model is then ""). */

@@ -860,8 +860,7 @@ codex_head(struct buf *out, const struct http_msg *req,
 	for (i = 0; i < req->nheaders; i++) {
 		const struct http_header *h = &req->headers[i];
 
-		if (!head_dropped(req, h) && buf_addf(out, "%.*s: %.*s\r\n",
-		    (int)h->nlen, h->name, (int)h->vlen, h->value) == -1)
+		if (!head_dropped(req, h) && http_header_add(out, h) == -1)
 			goto fail;
 	}
 	if (buf_addf(out, "Authorization: Bearer %s\r\n",

@@ -64,6 +64,9 @@ void conn_error(struct conn *c, struct req *r, int status, const char *msg,
 /* Read the request body into r->body, decoding chunked. 0, or -1 after
  * answering the error. */
 int conn_read_body(struct conn *c, struct req *r);
+/* The trust anchors filter_prepare loaded, into out, when ca-file has not
+ * changed since. 1 when out was filled, else 0 (load them now). */
+int conn_ready_ta(const struct config *cfg, struct ta_set *out);
 
 /* forward.c: send r upstream on route and relay the answer. */
 void forward(struct conn *c, struct req *r, enum route route);

@@ -6,6 +6,7 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "claude.h"
 #include "codex.h"
 #include "conn.h"
+#include "fident.h"
 #include "filter.h"
 #include "http.h"
 #include "log.h"
@@ -78,16 +80,36 @@ conn_writev(struct conn *c, const struct iovec *iov0, int n)
 		struct pollfd pfd = { c->out, POLLOUT, 0 };
 		int p;
 
-		do
-			p = poll(&pfd, 1, c->cfg->idle_timeout * 1000);
-		while (p == -1 && errno == EINTR);
-		if (p <= 0)
-			return -1;
-		w = writev(c->out, iov, n);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			return -1;
+		/* A socket is tried first and polled only when full: one
+		 * system call per write instead of two. Anything else (a
+		 * pipe, a file) may block, so it is polled first. */
+		if (c->out_sock) {
+			struct msghdr m;
+
+			memset(&m, 0, sizeof m);
+			m.msg_iov = iov;
+			m.msg_iovlen = (size_t)n;
+			w = sendmsg(c->out, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (w == -1 && errno == EINTR)
+				continue;
+			if (w == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+				return -1;
+		} else
+			w = -1;
+		if (w == -1) {
+			do
+				p = poll(&pfd, 1, c->cfg->idle_timeout * 1000);
+			while (p == -1 && errno == EINTR);
+			if (p <= 0)
+				return -1;
+			if (c->out_sock)
+				continue;
+			w = writev(c->out, iov, n);
+			if (w == -1 && errno == EINTR)
+				continue;
+			if (w == -1)
+				return -1;
+		}
 		while (n > 0 && (size_t)w >= iov[0].iov_len) {
 			w -= (ssize_t)iov[0].iov_len;
 			memmove(iov, iov + 1, (size_t)--n * sizeof *iov);
@@ -495,6 +517,51 @@ linger(struct conn *c)
 			break;
 		total += (size_t)r;
 	}
+}
+
+/* Trust anchors loaded ahead by filter_prepare, and ca-file's identity
+ * before they were. */
+static struct ta_set ready_ta;
+static struct fident ready_ta_id;
+static int ready;
+
+int
+conn_ready_ta(const struct config *cfg, struct ta_set *out)
+{
+	if (!ready)
+		return 0;
+	ready = 0;
+	if (!fident_check(&ready_ta_id, cfg->ca_file, 1)) {
+		ta_free(&ready_ta);
+		return 0;
+	}
+	*out = ready_ta;
+	memset(&ready_ta, 0, sizeof ready_ta);
+	return 1;
+}
+
+void
+filter_prepare(const struct config *cfg)
+{
+	struct addrinfo hints, *res;
+	struct stat st;
+	char err[512];
+
+	store_warm(cfg);
+	/* A system bundle's anchors are some 100 KiB to read. */
+	if (stat(cfg->ca_file, &st) == 0 && ta_load_cached(&ready_ta,
+	    cfg->ca_file, cfg->auth_dir, err, sizeof err) == 0) {
+		fident_take(&ready_ta_id, &st);
+		ready = 1;
+	}
+	/* glibc reads nsswitch.conf, host.conf and resolv.conf at the first
+	 * lookup; "localhost" is answered from /etc/hosts, with no query on
+	 * the network. */
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if (getaddrinfo("localhost", "443", &hints, &res) == 0)
+		freeaddrinfo(res);
 }
 
 int

@@ -5,6 +5,7 @@
  * without the client noticing.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +43,8 @@ upstream_ready(struct conn *c, const struct url *url, struct fail *f)
 	if (up_usable(c->up, url))
 		return 0;
 	if (!c->ta_loaded) {
-		if (ta_load_cached(&c->ta, cfg->ca_file, cfg->auth_dir, err,
-		    sizeof err) == -1) {
+		if (!conn_ready_ta(cfg, &c->ta) && ta_load_cached(&c->ta,
+		    cfg->ca_file, cfg->auth_dir, err, sizeof err) == -1) {
 			snprintf(f->msg, sizeof f->msg, "%s: set ca-file to a "
 			    "PEM bundle of trusted CAs", err);
 			f->status = 502;
@@ -102,20 +103,23 @@ upstream_head(struct conn *c, size_t *hl)
  * -1 with f filled. */
 static ssize_t
 exchange(struct conn *c, const struct url *url, const struct buf *head,
-    const char *body, size_t blen, size_t *hl, struct fail *f)
+    const struct pieces *body, size_t *hl, struct fail *f)
 {
 	const struct config *cfg = c->cfg;
 	int attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		int reused;
+		int reused, i, w;
 		ssize_t n;
 
 		if (upstream_ready(c, url, f) == -1)
 			return -1;
 		reused = c->up->used;
-		if (up_write(c->up, head->p, head->len, 0) == UP_OK &&
-		    up_write(c->up, body, blen, 1) == UP_OK) {
+		w = up_write(c->up, head->p, head->len, body->n == 0);
+		for (i = 0; i < body->n && w == UP_OK; i++)
+			w = up_write(c->up, body->v[i].iov_base,
+			    body->v[i].iov_len, i == body->n - 1);
+		if (w == UP_OK) {
 			n = upstream_head(c, hl);
 			if (n > 0)
 				return n;
@@ -184,36 +188,38 @@ answer_cooling(struct conn *c, struct req *r, time_t soonest,
 }
 
 /* The request body as this account must get it, made at most once: the
- * Claude Code line for Claude OAuth accounts, the backend's rules (or the
- * Chat Completions translation) for Codex. */
+ * Claude Code line for Claude OAuth accounts (spliced in as pieces of the
+ * client's body, not a copy of it), the backend's rules (or the Chat
+ * Completions translation) for Codex. */
 static int
 body_for(struct conn *c, struct req *r, enum route route,
     const struct account *a, struct codex_req *cr, struct buf *prefixed,
-    int *have, const char **body, size_t *blen)
+    struct pieces *spliced, int *have, struct pieces *body)
 {
-	const char *why = NULL;
+	const char *why = NULL, *p = r->body.p ? r->body.p : "";
 	int changed = 1, rc = 0;
 
-	*body = r->body.p ? r->body.p : "";
-	*blen = r->body.len;
+	body->n = r->body.len > 0;
+	body->v[0].iov_base = (void *)(uintptr_t)p;
+	body->v[0].iov_len = body->len = r->body.len;
 	if (route == ROUTE_CLAUDE && (!c->cfg->claude_system_prefix ||
 	    a->kind != ACCT_OAUTH)) {
 		/* The body goes as it is; the model is only for the log. */
 		if (!r->model[0])
-			(void)claude_model(*body, *blen, r->model,
+			(void)claude_model(p, r->body.len, r->model,
 			    sizeof r->model);
 		return 0;
 	}
 	if (!*have) {
 		if (route == ROUTE_CLAUDE)
-			rc = claude_body_model(*body, *blen, prefixed,
+			rc = claude_body_pieces(p, r->body.len, spliced,
 			    &changed, &why, r->model, sizeof r->model);
 		else if (route == ROUTE_RESPONSES)
-			rc = codex_body(c->cfg, *body, *blen, prefixed, cr,
+			rc = codex_body(c->cfg, p, r->body.len, prefixed, cr,
 			    &why);
 		else
-			rc = codex_chat_request(c->cfg, *body, *blen, prefixed,
-			    cr, &why);
+			rc = codex_chat_request(c->cfg, p, r->body.len,
+			    prefixed, cr, &why);
 		if (rc == -1) {
 			r->close = 1;
 			conn_error(c, r, 400, why, 0, NULL);
@@ -221,13 +227,15 @@ body_for(struct conn *c, struct req *r, enum route route,
 			return -1;
 		}
 		*have = changed ? 1 : 2;
-		if (route != ROUTE_CLAUDE)
+		if (route != ROUTE_CLAUDE) {
 			snprintf(r->model, sizeof r->model, "%s", cr->model);
+			spliced->n = prefixed->len > 0;
+			spliced->v[0].iov_base = prefixed->p;
+			spliced->v[0].iov_len = spliced->len = prefixed->len;
+		}
 	}
-	if (*have == 1) {
-		*body = prefixed->p;
-		*blen = prefixed->len;
-	}
+	if (*have == 1)
+		*body = *spliced;
 	return 0;
 }
 
@@ -287,14 +295,15 @@ forward(struct conn *c, struct req *r, enum route route)
 	struct account a, next;
 	struct buf head = { 0 }, prefixed = { 0 };
 	struct buf ebody = { 0 };
+	struct pieces body, spliced;
 	struct http_msg resp;
 	struct codex_req cr;
 	struct fail f;
 	struct usage_scan scan;
 	const struct url *url;
-	const char *why, *body;
+	const char *why;
 	const char *provider = route == ROUTE_CLAUDE ? "claude" : "codex";
-	size_t blen, hl = 0;
+	size_t hl = 0;
 	ssize_t n;
 	time_t soonest, until = 0;
 	int tries = 0, refreshed = 0, have_body = 0, have_prefixed = 0, pr;
@@ -322,16 +331,16 @@ forward(struct conn *c, struct req *r, enum route route)
 				goto out;
 			have_body = 1;
 		}
-		if (body_for(c, r, route, &a, &cr, &prefixed, &have_prefixed,
-		    &body, &blen) == -1)
+		if (body_for(c, r, route, &a, &cr, &prefixed, &spliced,
+		    &have_prefixed, &body) == -1)
 			goto out;
 		url = a.base ? a.base : route == ROUTE_CLAUDE ?
 		    &cfg->claude_base : &cfg->codex_base;
 		head.len = 0;
 		if ((route == ROUTE_CLAUDE ? claude_head(&head, &r->msg, cfg,
-		    url, &a, blen) : codex_head(&head, &r->msg, url, &a,
+		    url, &a, body.len) : codex_head(&head, &r->msg, url, &a,
 		    cr.session_id[0] ? cr.session_id : conn_session(c),
-		    blen)) == -1) {
+		    body.len)) == -1) {
 			conn_error(c, r, 500, "cannot build the upstream request "
 			    "(out of memory, or a control character in the "
 			    "account's token file)", 0, NULL);
@@ -340,7 +349,7 @@ forward(struct conn *c, struct req *r, enum route route)
 		log_head("upstream request", head.p, head.len);
 		tries++;
 		memset(&f, 0, sizeof f);
-		n = exchange(c, url, &head, body, blen, &hl, &f);
+		n = exchange(c, url, &head, &body, &hl, &f);
 		if (n > 0 && http_parse_response((char *)c->rbuf, hl, "POST",
 		    &resp, &why) == -1) {
 			log_err("upstream %s: %s", url->host, why);

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "buf.h"
 #include "http.h"
 #include "url.h"
 
@@ -588,4 +589,21 @@ http_retry_after(const char *v, size_t n, time_t now)
 	tm.tm_min = m;
 	tm.tm_sec = sec;
 	return timegm(&tm);
+}
+
+int
+http_header_add(struct buf *out, const struct http_header *h)
+{
+	/* Not buf_addf: this runs for every header of every request. */
+	if (buf_reserve(out, h->nlen + h->vlen + 5) == -1)
+		return -1;
+	memcpy(out->p + out->len, h->name, h->nlen);
+	out->len += h->nlen;
+	memcpy(out->p + out->len, ": ", 2);
+	out->len += 2;
+	memcpy(out->p + out->len, h->value, h->vlen);
+	out->len += h->vlen;
+	memcpy(out->p + out->len, "\r\n", 3);
+	out->len += 2;
+	return 0;
 }

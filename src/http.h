@@ -74,6 +74,9 @@ int http_name_in(const struct http_header *h, const char *const *names);
 /* Is name hop-by-hop (RFC 9110 7.6.1, plus Proxy-Connection, Keep-Alive)
  * or named in the message's own Connection header? */
 int http_is_hop(const struct http_msg *m, const struct http_header *h);
+struct buf;
+/* Append h as "Name: value\r\n" to out. 0 or -1. */
+int http_header_add(struct buf *out, const struct http_header *h);
 
 /* When a Retry-After value (delay-seconds or an IMF-fixdate) says to try
  * again, as a time; 0 when the value is neither. */

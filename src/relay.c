@@ -35,8 +35,7 @@ client_head(struct buf *out, const char *head, const struct http_msg *m,
 		if (m->framing == HTTP_BODY_NONE && http_name_is(h,
 		    "content-length"))
 			continue;
-		if (buf_addf(out, "%.*s: %.*s\r\n", (int)h->nlen, h->name,
-		    (int)h->vlen, h->value) == -1)
+		if (http_header_add(out, h) == -1)
 			return -1;
 	}
 	if (buf_adds(out, extra) == -1)

@@ -119,6 +119,51 @@ static const char *const system_dirs[] = {
 	"/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib",
 };
 
+static unsigned long long
+fnv(unsigned long long h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n--)
+		h = (h ^ *b++) * 1099511628211ULL;
+	return h;
+}
+
+static unsigned long long
+inode_of(unsigned long long h, const char *path)
+{
+	struct stat st;
+	unsigned long long id[2] = { 0, 0 };
+
+	if (path && stat(path, &st) == 0) {
+		id[0] = (unsigned long long)st.st_dev;
+		id[1] = (unsigned long long)st.st_ino;
+	}
+	return fnv(h, id, sizeof id);
+}
+
+unsigned long long
+sandbox_inodes(const struct config *cfg)
+{
+	unsigned long long h = 14695981039346656037ULL;
+	char logs[4096];
+	size_t i;
+
+	if (cfg->sandbox == SANDBOX_OFF)
+		return 0;
+	h = inode_of(h, cfg->ca_file);
+	h = inode_of(h, cfg->path);
+	h = inode_of(h, cfg->auth_dir);
+	if (cfg->logging_to_file && log_dir(cfg->path, cfg->auth_dir, logs,
+	    sizeof logs) == 0)
+		h = inode_of(h, logs);
+	for (i = 0; i < sizeof system_files / sizeof system_files[0]; i++)
+		h = inode_of(h, system_files[i]);
+	for (i = 0; i < sizeof system_dirs / sizeof system_dirs[0]; i++)
+		h = inode_of(h, system_dirs[i]);
+	return h;
+}
+
 int
 sandbox_landlock_abi(void)
 {
@@ -898,10 +943,9 @@ sandbox_apply(const struct config *cfg)
 		snprintf(sc_why, sizeof sc_why, "%s", ll_why);
 	} else {
 		/* Landlock first: its system calls are not on the list. */
-		const char *only_ = getenv("SB_ONLY"); /* TEMP-MEASURE */
-		ll = only_ && strcmp(only_, "sc") == 0 ? 0 : landlock_apply(cfg, sandbox_landlock_abi(), ll_why,
+		ll = landlock_apply(cfg, sandbox_landlock_abi(), ll_why,
 		    sizeof ll_why);
-		sc = only_ && strcmp(only_, "ll") == 0 ? 0 : seccomp_apply(sc_why, sizeof sc_why);
+		sc = seccomp_apply(sc_why, sizeof sc_why);
 	}
 	if (cfg->sandbox == SANDBOX_REQUIRED && (ll == -1 || sc == -1)) {
 		log_err("sandbox: required, but %s%s%s: not serving; set "

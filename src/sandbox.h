@@ -37,6 +37,16 @@ int sandbox_apply(const struct config *cfg);
  */
 int sandbox_check(const struct config *cfg, FILE *out);
 
+/*
+ * A fingerprint of the inodes sandbox_apply's Landlock rules would name
+ * now (ca-file, the config file, auth-dir, the logs directory, the system
+ * files and directories). A rule holds the inode it was made on: a file
+ * replaced since (a renewed ca-file, a rewritten resolv.conf) is outside a
+ * sandbox applied before. --serve compares it to retire a spare sandboxed
+ * before such a change. 0 with cfg->sandbox off.
+ */
+unsigned long long sandbox_inodes(const struct config *cfg);
+
 /* The kernel's Landlock ABI version, 0 when Landlock is unavailable. */
 int sandbox_landlock_abi(void);
 

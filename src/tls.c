@@ -43,8 +43,6 @@ wait_fd(int fd, short events, int timeout_ms)
 	return r;
 }
 
-/* Drive the engine until one of the states in want is reached. 0, or -1 when
- * the engine closed (cleanly or not) or the socket failed or timed out. */
 /* Send pending records. The socket is non-blocking: poll only when the
  * kernel has no room. 0, or -1 with u->broken (and timed_out) set. */
 static int
@@ -88,6 +86,16 @@ recv_records(struct upstream *u)
 	ssize_t r;
 
 	if (u->rlen == 0) {
+		/* Just after a request went out the answer cannot be there
+		 * yet: wait first rather than try a read bound to fail. */
+		if (u->flushed) {
+			u->flushed = 0;
+			if (wait_fd(u->fd, POLLIN, u->timeout_ms) <= 0) {
+				u->timed_out = 1;
+				u->broken = 1;
+				return -1;
+			}
+		}
 		r = read(u->fd, u->rbuf, sizeof u->rbuf);
 		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (wait_fd(u->fd, POLLIN, u->timeout_ms) <= 0) {
@@ -327,6 +335,7 @@ up_connect(struct upstream *u, const struct url *url, const struct proxy *px,
 		return UP_CONNECT;
 	}
 	u->roff = u->rlen = 0;
+	u->flushed = 0;
 	snprintf(u->host, sizeof u->host, "%s", url->host);
 	snprintf(u->port, sizeof u->port, "%s", url->port);
 	u->timeout_ms = timeout_ms;
@@ -420,6 +429,7 @@ up_write(struct upstream *u, const void *p, size_t n, int flush)
 	if (run_until(u, BR_SSL_SENDAPP) == -1)
 		goto fail;
 	u->used = 1;
+	u->flushed = 1;
 	return UP_OK;
 fail:
 	return u->timed_out ? UP_TIMEOUT : UP_CLOSED;
@@ -474,6 +484,7 @@ up_close(struct upstream *u)
 				break;
 	}
 	u->rlen = 0;
+	u->flushed = 0;
 	if (u->fd != -1)
 		close(u->fd);
 	u->fd = -1;

@@ -34,6 +34,7 @@ struct upstream {
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 	unsigned char rbuf[64 * 1024];  /* read-ahead from the socket */
 	size_t roff, rlen;
+	int flushed;            /* a request just went out: poll before read */
 };
 
 void up_init(struct upstream *u);

@@ -39,7 +39,7 @@ for i, a in enumerate(sys.argv):
     if a == "--only" and i + 1 < len(sys.argv):
         ONLY = {int(x) for x in sys.argv[i + 1].split(",")}
 
-KA_N = 100 if QUICK else 1000         # keep-alive requests per variant
+KA_N = 100 if QUICK else 2000         # keep-alive requests per variant
 KA40_N = 50 if QUICK else 200         # the same with a 40 KB body
 CONN_N = 20 if QUICK else 150         # new connections per variant
 GET_BYTES = (32 if QUICK else 256) << 20
@@ -337,9 +337,12 @@ def bench_keepalive():
 
 
 def bench_newconn():
-    sess = os.path.join(AUTH, "tls-localhost-%d.session" % UP)
+    # The no-cache proxy has its own auth-dir: its session file, removed
+    # before each of its connections and written again after, must not
+    # change the auth-dir the other variants read.
+    sess = os.path.join(AUTH_NC, "tls-localhost-%d.session" % UP)
     variants = ["direct=tls:%d" % UP, "direct-resumed=tls:%d,resume" % UP,
-                "proxy=tcp:%d" % PP, "proxy-nocache=tcp:%d,unlink=%s" % (PP, sess)]
+                "proxy=tcp:%d" % PP, "proxy-nocache=tcp:%d,unlink=%s" % (PP_NC, sess)]
     if PP_BUNDLE:
         variants.append("proxy-cabundle=tcp:%d" % PP_BUNDLE)
     if PP_TMPFS:
@@ -410,7 +413,16 @@ def conn_peak_rss(cfg, req):
         with open("/proc/%d/status" % p.pid) as f:
             st = f.read()
         hwm, rfile = (int(re.search(k + r":\s+(\d+)", st).group(1)) for k in ("VmHWM", "RssFile"))
-        return resp.status, hwm, rfile
+        libc = 0
+        with open("/proc/%d/smaps" % p.pid) as f:
+            cur = ""
+            for ln in f:
+                m = re.match(r"^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$", ln)
+                if m:
+                    cur = m.group(1)
+                elif ln.startswith("Rss:") and os.path.basename(cur).startswith("libc.so"):
+                    libc += int(ln.split()[1])
+        return resp.status, hwm, rfile, libc
     finally:
         a.close()
         try:
@@ -427,18 +439,22 @@ def bench_rss():
         req = http_request(body)
         peaks = []
         for _ in range(3):
-            status, kib, rfile = conn_peak_rss(CFG, req)
+            status, kib, rfile, libc = conn_peak_rss(CFG, req)
             if status != 200:
                 raise RuntimeError("%s request: status %s" % (label, status))
-            peaks.append((kib, rfile))
-        peak, rfile = max(peaks)
+            peaks.append((kib, rfile, libc))
+        peak, rfile, libc = max(peaks)
         lim = limit_kib if limit_kib else (2 * len(body) + 1024 * 1024) // 1024
         tgt = "<= 2 MiB" if limit_kib else "<= 2 x body + 1 MiB = %.1f MiB" % (lim / 1024)
         print("   %s request (body %d bytes): VmHWM %s KiB, of which shared-library pages %s KiB" %
               (label, len(body), [k for k, _ in peaks], [f for _, f in peaks]))
         met = peak <= lim
         if not met and peak - rfile <= lim:
-            met = "NOT MET (private memory met)"
+            # The file-backed pages are glibc's, BearSSL's, cJSON's and
+            # libyaml's code, the same physical pages in every process;
+            # only static linking would take them out of the count.
+            met = ("NOT MET: %.2f MiB are shared library pages (libc.so alone %.2f MiB), "
+                   "the same in every process; the private part is met" % (rfile / 1024, libc / 1024))
         row("4", "peak RSS, %s request" % label,
             "%.2f MiB VmHWM; %.2f MiB of it shared-library pages, private peak ~%.2f MiB"
             % (peak / 1024, rfile / 1024, (peak - rfile) / 1024), tgt, met)
@@ -543,6 +559,7 @@ def table():
 
 def main():
     global W, UP, PP, NGX, AUTH, CFG, PP_BUNDLE, UP_GCM, PP_GCM, PP_TMPFS, BIN, PP_NOSB
+    global AUTH_NC, PP_NC
     for f in (BIN, UPSTREAM, CLIENT):
         if not os.access(f, os.X_OK):
             sys.exit("bench: %s not built (make bench builds it)" % f)
@@ -566,6 +583,9 @@ def main():
         # cost per connection.
         cfg5, PP_NOSB = W.config("nosandbox", AUTH, UP, sandbox="off")
         W.serve("nosandbox", cfg5, PP_NOSB)
+        AUTH_NC = W.auth_dir("auth-nocache")
+        cfg6, PP_NC = W.config("nocache", AUTH_NC, UP)
+        W.serve("nocache", cfg6, PP_NC)
         # The same proxy with auth-dir on tmpfs: what the per-request
         # state and token file work costs on a disk file system.
         PP_TMPFS = None
@@ -592,6 +612,15 @@ def main():
             UP_GCM = W.upstream("-g")
             cfg3, PP_GCM = W.config("gcm", W.auth_dir("auth-gcm"), UP_GCM)
             W.serve("gcm", cfg3, PP_GCM)
+        # One request through each proxy (state.json gets its cursor, the
+        # TLS session its file), then wait until every auth-dir file is
+        # older than the 2 s within which a proxy does not trust file
+        # times (src/fident.h): measured is the auth-dir as it is between
+        # token refreshes, not in the seconds after one.
+        warm = [("%s=tcp:%d" % (n, p)) for n, p in (("proxy", PP), ("nosandbox", PP_NOSB),
+                ("nocache", PP_NC), ("tmpfs", PP_TMPFS), ("bundle", PP_BUNDLE), ("gcm", PP_GCM)) if p]
+        client("ka", warm, "-n", 1, "-w", 0)
+        time.sleep(2.2)
         print("   machine: %d CPUs, %s" % (os.cpu_count(), " ".join(os.uname()[2:3])))
         for no, fn in ((1, bench_keepalive), (2, bench_newconn), (3, bench_throughput),
                        (4, bench_rss), (5, bench_storm), (6, bench_concurrent)):

@@ -155,6 +155,40 @@ def test_sandbox_required_socketpair_keepalive(ctx):
         check(p.wait(10) == EX_OK, "exit %s; stderr %s" % (p.proc.returncode, short(p.stderr())))
 
 
+def test_serve_spare_sandboxed_before_connection(ctx):
+    """--serve's spare is sandboxed while it waits, and serves."""
+    port = free_port()
+    with Case(ctx["pki"], port=port, sandbox="required") as c:
+        p = c.spawn_serve()
+        end = time.monotonic() + 5
+        kids = []
+        while time.monotonic() < end:
+            kids = [d for d in os.listdir("/proc") if d.isdigit() and
+                    open_quiet("/proc/%s/stat" % d).rsplit(")", 1)[-1].split()[1:2] == [str(p.proc.pid)]]
+            st = open_quiet("/proc/%s/status" % kids[0]) if kids else ""
+            if "Seccomp:\t2" in st:
+                break
+            time.sleep(0.05)
+        check(len(kids) == 1, "want one spare child, got %r" % kids)
+        check("NoNewPrivs:\t1" in st and "Seccomp:\t2" in st,
+              "spare not under seccomp with no_new_privs: %s" % short(st, 2000))
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        try:
+            s.sendall(droid_request())
+            r = Reader(s).read_response("POST")
+            check(r.status == 200, "through the spare: %r; stderr %s" % (r, short(p.stderr())))
+        finally:
+            s.close()
+
+
+def open_quiet(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def test_sandbox_value_checked(ctx):
     with Case(ctx["pki"], upstream=False, sandbox="sometimes") as c:
         rc, out, err = c.run_pipe(request("GET", "/health"))
@@ -181,7 +215,8 @@ def test_required_refuses_without_landlock(ctx):
 if __name__ == "__main__":
     tests = [test_proxied_request_in_sandbox, test_sandbox_value_checked, test_sandbox_off_serves]
     if ABI >= 1 and seccomp_available():
-        tests += [test_sandbox_required_serves, test_sandbox_required_socketpair_keepalive]
+        tests += [test_sandbox_required_serves, test_sandbox_required_socketpair_keepalive,
+                  test_serve_spare_sandboxed_before_connection]
     elif ABI == 0:
         tests += [test_required_refuses_without_landlock]
     if ABI >= 4 and seccomp_available():

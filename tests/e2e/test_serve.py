@@ -2,6 +2,8 @@
 and start-up failures (config errors, an unreadable ca-file)."""
 import os
 import re
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -60,6 +62,121 @@ def test_serve_health_proxy_and_sigterm(ctx):
             raise TestFailure("port %d still accepts connections after SIGTERM" % port)
         except OSError:
             pass
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces.
+        if int(st[st.rindex(")") + 2:].split()[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+def wait_children(pid, n, timeout=5):
+    end = time.monotonic() + timeout
+    while True:
+        kids = children(pid)
+        if len(kids) == n or time.monotonic() > end:
+            return kids
+        time.sleep(0.05)
+
+
+def health(port):
+    s = connect(port)
+    try:
+        s.sendall(request("GET", "/health", [("Host", "127.0.0.1:%d" % port)]))
+        return Reader(s).read_response("GET").status
+    finally:
+        s.close()
+
+
+def test_serve_spare_ready_replaced_and_gone_with_server(ctx):
+    port = free_port()
+    with Case(ctx["pki"], port=port) as c:
+        p = c.spawn_serve()
+        connect(port).close()
+        # One child waits, forked and sandboxed, for the next connection.
+        kids = wait_children(p.proc.pid, 1)
+        check(len(kids) == 1, "idle server has %d children, want one spare" % len(kids))
+        spare = kids[0]
+        check(health(port) == 200, "connection through the spare")
+        kids = wait_children(p.proc.pid, 1)
+        check(len(kids) == 1 and kids[0] != spare, "no new spare after a connection: %r" % kids)
+        # A spare that died is replaced by a plain fork for the connection.
+        os.kill(kids[0], signal.SIGKILL)
+        time.sleep(0.2)
+        for i in range(5):
+            check(health(port) == 200, "connection %d after the spare was killed" % i)
+        kids = wait_children(p.proc.pid, 1)
+        check(len(kids) == 1, "after the killed spare: %d children" % len(kids))
+        # The server gone, the spare goes too: nothing left behind.
+        spare = kids[0]
+        os.kill(p.proc.pid, signal.SIGKILL)
+        p.wait(5)
+        end = time.monotonic() + 5
+        while os.path.exists("/proc/%d" % spare) and time.monotonic() < end:
+            try:
+                with open("/proc/%d/stat" % spare) as f:
+                    if f.read().split(")")[-1].split()[0] == "Z":
+                        break
+            except OSError:
+                break
+            time.sleep(0.05)
+        alive = os.path.exists("/proc/%d" % spare)
+        if alive:
+            with open("/proc/%d/stat" % spare) as f:
+                alive = f.read().split(")")[-1].split()[0] != "Z"
+        check(not alive, "the spare outlived its server")
+
+
+def proxied(port):
+    s = connect(port)
+    try:
+        s.sendall(droid_request())
+        return Reader(s).read_response("POST", timeout=15)
+    finally:
+        s.close()
+
+
+def test_serve_spare_rereads_what_changed_while_it_waited(ctx):
+    """The spare reads ca-file, auth-dir and the token files before its
+    connection comes: what changes meanwhile is read again."""
+    port = free_port()
+    with Case(ctx["pki"], port=port) as c:
+        # ca-file starts as the wrong CA: the upstream is not trusted.
+        ca = os.path.join(c.dir, "ca.pem")
+        shutil.copy(os.path.join(ctx["pki"].dir, "ca2.pem"), ca)
+        c.write_config(dict(c.cfg_values, **{"ca-file": ca}))
+        time.sleep(2.2)   # settled files: the spare may trust what it read
+        p = c.spawn_serve()
+        connect(port).close()
+        r = proxied(port)
+        check(r.status == 502, "upstream trusted through the wrong CA: %r" % r)
+        check(len(wait_children(p.proc.pid, 1)) == 1, "no spare")
+        time.sleep(0.3)
+        # Fixed while the next spare waits.
+        shutil.copy(ctx["pki"].ca_file, ca + ".new")
+        os.rename(ca + ".new", ca)
+        r = proxied(port)
+        check(r.status == 200, "ca-file fixed, next connection still refused: %r; stderr %s"
+              % (r, short(p.stderr(), 600)))
+        # A new token (a login or another process's refresh) while the
+        # spare waits.
+        time.sleep(0.3)
+        new = "sk-ant-oat01-NEWTOKEN-" + secrets.token_hex(12)
+        c.add_token("user@example.com", new)
+        r = proxied(port)
+        check(r.status == 200, "after the token changed: %r" % r)
+        check(c.up.requests[-1].header("authorization") == "Bearer " + new,
+              "the spare sent the token it read before the file changed")
 
 
 def test_serve_startup_line_once(ctx):
