@@ -447,7 +447,7 @@ def bench_rss():
         lim = limit_kib if limit_kib else (2 * len(body) + 1024 * 1024) // 1024
         tgt = "<= 2 MiB" if limit_kib else "<= 2 x body + 1 MiB = %.1f MiB" % (lim / 1024)
         print("   %s request (body %d bytes): VmHWM %s KiB, of which shared-library pages %s KiB" %
-              (label, len(body), [k for k, _ in peaks], [f for _, f in peaks]))
+              (label, len(body), [k for k, _, _ in peaks], [f for _, f, _ in peaks]))
         met = peak <= lim
         if not met and peak - rfile <= lim:
             # The file-backed pages are glibc's, BearSSL's, cJSON's and
