@@ -9,6 +9,15 @@
 
 #include "fident.h"
 
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void
 fident_take(struct fident *id, const struct stat *st)
 {
@@ -25,6 +34,7 @@ fident_take(struct fident *id, const struct stat *st)
 	/* A time in the future (a clock set back) is never settled. */
 	id->trusted = st->st_mtim.tv_sec + FIDENT_RACY <= now &&
 	    st->st_ctim.tv_sec + FIDENT_RACY <= now;
+	id->checked = now_ms();
 }
 
 int
@@ -39,14 +49,40 @@ fident_same(const struct fident *id, const struct stat *st)
 	    id->ctim.tv_nsec == st->st_ctim.tv_nsec;
 }
 
+/* st from a stat just made (r its result): the verdict, and the time it
+ * stands from. */
+static int
+recheck(struct fident *id, int r, const struct stat *st, long long now)
+{
+	if (r == -1 || !fident_same(id, st))
+		return 0;
+	id->checked = now;
+	return 1;
+}
+
 int
-fident_check(const struct fident *id, const char *path, int follow)
+fident_check(struct fident *id, const char *path, int follow)
 {
 	struct stat st;
+	long long now = now_ms();
 
 	if (!id->trusted)
 		return 0;
-	if ((follow ? stat(path, &st) : lstat(path, &st)) == -1)
+	if (now - id->checked < FIDENT_RECHECK_MS)
+		return 1;
+	return recheck(id, follow ? stat(path, &st) : lstat(path, &st), &st,
+	    now);
+}
+
+int
+fident_fcheck(struct fident *id, int fd)
+{
+	struct stat st;
+	long long now = now_ms();
+
+	if (!id->trusted)
 		return 0;
-	return fident_same(id, &st);
+	if (now - id->checked < FIDENT_RECHECK_MS)
+		return 1;
+	return recheck(id, fstat(fd, &st), &st, now);
 }

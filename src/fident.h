@@ -1,6 +1,7 @@
 /* fident: has a file changed since it was read? A process keeps what it
  * read of auth-dir across the requests of a keep-alive connection and
- * re-reads a file only when stat says it changed. */
+ * re-reads a file only when stat says it changed, asking stat at most once
+ * a second per file. */
 #ifndef FIDENT_H
 #define FIDENT_H
 #include <sys/stat.h>
@@ -11,6 +12,10 @@
  * (git has the same rule for its index). */
 #define FIDENT_RACY 2
 
+/* How long a check that found a file unchanged stands: another process's
+ * change is seen within this time, a stat per file per request saved. */
+#define FIDENT_RECHECK_MS 1000
+
 struct fident {
 	dev_t dev;
 	ino_t ino;
@@ -19,6 +24,7 @@ struct fident {
 	uid_t uid;
 	struct timespec mtim, ctim;
 	int trusted;            /* settled when taken: comparisons may hit */
+	long long checked;      /* CLOCK_MONOTONIC ms of the last stat */
 };
 
 /* Take st as the identity of what was read. Take it before reading: a
@@ -26,8 +32,11 @@ struct fident {
 void fident_take(struct fident *id, const struct stat *st);
 /* Is st the same file, unchanged, as id (and id trusted)? */
 int fident_same(const struct fident *id, const struct stat *st);
-/* fident_same against stat(path) (lstat without follow). 0 when the path
- * is gone or not the same. */
-int fident_check(const struct fident *id, const char *path, int follow);
+/* Is the file at path (lstat without follow) still the one of id? 1 when
+ * a stat said so less than FIDENT_RECHECK_MS ago, else after asking stat
+ * again; 0 when the path is gone or not the same. */
+int fident_check(struct fident *id, const char *path, int follow);
+/* fident_check for a file known by its open fd (fstat). */
+int fident_fcheck(struct fident *id, int fd);
 
 #endif

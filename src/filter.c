@@ -531,6 +531,7 @@ conn_ready_ta(const struct config *cfg, struct ta_set *out)
 	if (!ready)
 		return 0;
 	ready = 0;
+	ready_ta_id.checked = 0;
 	if (!fident_check(&ready_ta_id, cfg->ca_file, 1)) {
 		ta_free(&ready_ta);
 		return 0;
@@ -581,6 +582,7 @@ filter_run(const struct config *cfg, int in, int out)
 	c->in = in;
 	c->out = out;
 	c->out_sock = fstat(out, &st) == 0 && S_ISSOCK(st.st_mode);
+	store_recheck();
 	up_init(c->up);
 	net_nodelay(out);
 	while (one_request(c))

@@ -11,8 +11,10 @@
  * A keep-alive connection asks for an account on every request. What the
  * process read of auth-dir (the listing, state.json, token files' bytes)
  * is kept and read again only when stat says the file changed (fident.h):
- * three stats per request instead of opening, locking and parsing. Reads
- * need no lock: every writer replaces a file whole by rename.
+ * at most three stats a second instead of opening, locking and parsing for
+ * every request; what another process changes is seen within a second,
+ * what this one writes at once. Reads need no lock: every writer replaces
+ * a file whole by rename.
  */
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -103,14 +105,15 @@ dir_names(const char *dir, char *const **names, size_t *n)
 
 	*names = NULL;
 	*n = 0;
-	if (stat(dir, &st) == -1)
-		return errno == ENOENT ? 0 : -1;
 	if (cache.dir && strcmp(cache.dir, dir) == 0 &&
-	    fident_same(&cache.dir_id, &st)) {
+	    fident_check(&cache.dir_id, dir, 1)) {
 		*names = cache.names;
 		*n = cache.nnames;
 		return 0;
 	}
+	/* The identity before the listing: see fident_take. */
+	if (stat(dir, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
 	if ((nd = scandir(dir, &ents, NULL, alphasort)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if ((copy = calloc((size_t)nd + 1, sizeof *copy)) == NULL)
@@ -397,6 +400,19 @@ order_fn(cJSON *root, void *arg)
 	return 1;
 }
 
+/* Drop what is kept of the token file at path: this process replaced it. */
+static void
+token_forget(const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < cache.ntok; i++)
+		if (strcmp(cache.tok[i].path, path) == 0) {
+			buf_wipe(&cache.tok[i].raw);
+			cache.tok[i].id.trusted = 0;
+		}
+}
+
 /* A token file's account, from the bytes last read when the file has not
  * changed since. A file that fails to load is not kept. */
 static int
@@ -467,6 +483,17 @@ load_cand(const struct config *cfg, const char *provider,
 }
 
 void
+store_recheck(void)
+{
+	size_t i;
+
+	cache.dir_id.checked = 0;
+	cache.state_id.checked = 0;
+	for (i = 0; i < cache.ntok; i++)
+		cache.tok[i].id.checked = 0;
+}
+
+void
 store_warm(const struct config *cfg)
 {
 	static const char *const providers[] = { "claude", "codex" };
@@ -499,10 +526,11 @@ store_pick(const struct config *cfg, const char *provider,
 {
 	struct order o;
 	cJSON *root;
-	char why[4400] = "", scratch[4400];
+	char why[4400], scratch[4400];
 	size_t i;
 	int rc = STORE_NONE, disabled = 0;
 
+	why[0] = '\0';
 	memset(&o, 0, sizeof o);
 	memset(a, 0, sizeof *a);
 	*soonest = 0;
@@ -730,6 +758,7 @@ save_grant(const struct account *a, cJSON *root, const struct oauth_grant *g,
 		return -1;
 	}
 	rc = file_replace(a->file, s, strlen(s), 1, err, errlen);
+	token_forget(a->file);
 	explicit_bzero(s, strlen(s));
 	free(s);
 	return rc;

@@ -43,6 +43,10 @@ void store_ok(const struct config *cfg, const struct account *a);
  * store_pick (kept as store_pick keeps them: re-read when changed). */
 void store_warm(const struct config *cfg);
 
+/* Make the next store_pick ask stat about every file it keeps, however
+ * recently it did: a new connection sees auth-dir as it is now. */
+void store_recheck(void);
+
 /* Does provider have any account (a token file or an API key)? */
 int store_has(const struct config *cfg, const char *provider);
 

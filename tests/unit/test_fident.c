@@ -92,27 +92,49 @@ main(void)
 	age(path, 10);
 	stat(path, &st);
 	id.trusted = 1;
+	id.checked = 0;
 	CHECK("rewritten in place, mtime put back: changed",
 	    !fident_check(&id, path, 0));
 	fident_take(&id, &st);
 	id.trusted = 1;
+	id.checked = 0;
 	CHECK("unchanged real file: same", fident_check(&id, path, 0));
 	put(other, "TWO");
 	age(other, 10);
 	rename(other, path);
+	id.checked = 0;
 	CHECK("replaced by rename: changed", !fident_check(&id, path, 0));
 	stat(path, &st);
 	fident_take(&id, &st);
 	id.trusted = 1;
+	id.checked = 0;
 	chmod(path, 0644);
 	CHECK("chmod: changed", !fident_check(&id, path, 0));
 	unlink(path);
 	CHECK("removed: changed", !fident_check(&id, path, 0));
+
+	/* A check that found the file unchanged stands for a second: within
+	 * it no stat is made (a change shows after). */
+	put(path, "three");
+	age(path, 10);
+	stat(path, &st);
+	fident_take(&id, &st);
+	id.trusted = 1;
+	id.checked = 0;
+	CHECK("unchanged, checked", fident_check(&id, path, 0));
+	put(path, "THREE!");
+	CHECK("changed within a second of the check: not asked yet",
+	    fident_check(&id, path, 0));
+	id.checked -= FIDENT_RECHECK_MS;
+	CHECK("changed, a second on: seen", !fident_check(&id, path, 0));
+	unlink(path);
 	CHECK("symlink made", symlink("/etc/hostname", path) == 0);
 	lstat(path, &st);
 	fident_take(&id, &st);
 	id.trusted = 1;
+	id.checked = 0;
 	CHECK("lstat does not follow", fident_check(&id, path, 0));
+	id.checked = 0;
 	CHECK("stat follows: another file", !fident_check(&id, path, 1));
 	unlink(path);
 	rmdir(dir);
