@@ -142,26 +142,43 @@ inode_of(unsigned long long h, const char *path)
 	return fnv(h, id, sizeof id);
 }
 
+size_t
+sandbox_rule_files(const struct config *cfg, const char **out, size_t max,
+    char *logs, size_t logslen)
+{
+	size_t n = 0, i;
+
+#define PUT(p) do { if ((p) && n < max) out[n++] = (p); } while (0)
+	if (cfg->sandbox == SANDBOX_OFF)
+		return 0;
+	PUT(cfg->ca_file);
+	PUT(cfg->path);
+	PUT(cfg->auth_dir);
+	if (cfg->logging_to_file && log_dir(cfg->path, cfg->auth_dir, logs,
+	    logslen) == 0)
+		PUT(logs);
+	/* Files only: the system directories (/usr/lib, /run/systemd/resolve
+	 * ...) are not replaced whole in practice, and a recreated
+	 * /run/systemd/resolve shows through the resolv.conf symlink. */
+	for (i = 0; i < sizeof system_files / sizeof system_files[0]; i++)
+		PUT(system_files[i]);
+#undef PUT
+	return n;
+}
+
 unsigned long long
 sandbox_inodes(const struct config *cfg)
 {
 	unsigned long long h = 14695981039346656037ULL;
+	const char *paths[SANDBOX_RULE_FILES];
 	char logs[4096];
-	size_t i;
+	size_t i, n;
 
-	if (cfg->sandbox == SANDBOX_OFF)
-		return 0;
-	h = inode_of(h, cfg->ca_file);
-	h = inode_of(h, cfg->path);
-	h = inode_of(h, cfg->auth_dir);
-	if (cfg->logging_to_file && log_dir(cfg->path, cfg->auth_dir, logs,
-	    sizeof logs) == 0)
-		h = inode_of(h, logs);
-	for (i = 0; i < sizeof system_files / sizeof system_files[0]; i++)
-		h = inode_of(h, system_files[i]);
-	for (i = 0; i < sizeof system_dirs / sizeof system_dirs[0]; i++)
-		h = inode_of(h, system_dirs[i]);
-	return h;
+	n = sandbox_rule_files(cfg, paths, SANDBOX_RULE_FILES, logs,
+	    sizeof logs);
+	for (i = 0; i < n; i++)
+		h = inode_of(h, paths[i]);
+	return n ? h : 0;
 }
 
 int
@@ -260,12 +277,13 @@ upstream_ports(const struct config *cfg, unsigned *ports)
 }
 
 /*
- * Build and enforce the ruleset. 0 when all of it applied; 1 when the
- * filesystem part did but this kernel cannot restrict TCP ports (ABI < 4);
- * -1 with why set when nothing did.
+ * Build the ruleset into *rsp. 0 when all of it is there; 1 when the
+ * filesystem part is but this kernel cannot restrict TCP ports (ABI < 4),
+ * with why set; -1 with why set when there is none.
  */
 static int
-landlock_apply(const struct config *cfg, int abi, char *why, size_t whylen)
+landlock_build(const struct config *cfg, int abi, int *rsp, char *why,
+    size_t whylen)
 {
 	struct ll_ruleset_attr ra;
 	size_t ralen;
@@ -352,12 +370,7 @@ landlock_apply(const struct config *cfg, int abi, char *why, size_t whylen)
 			}
 		}
 	}
-	if (syscall(__NR_landlock_restrict_self, rs, 0) == -1) {
-		snprintf(why, whylen, "landlock_restrict_self: %s",
-		    strerror(errno));
-		goto fail;
-	}
-	close(rs);
+	*rsp = rs;
 	if (abi < 4) {
 		snprintf(why, whylen, "Landlock ABI %d cannot restrict TCP "
 		    "ports (ABI 4, Linux 6.7, can)", abi);
@@ -371,6 +384,65 @@ fail:
 	close(rs);
 	errno = e;
 	return -1;
+}
+
+/* A ruleset built ahead by sandbox_prepare (inherited by fork), its
+ * verdict and what landlock_build said. */
+static struct {
+	int fd;
+	int rc;
+	char why[256];
+} ready = { -1, -1, "" };
+
+/* Enforce the prepared ruleset, or build one and enforce it: as
+ * landlock_build. */
+static int
+landlock_apply(const struct config *cfg, int abi, char *why, size_t whylen)
+{
+	int rs, rc;
+
+	if (ready.fd != -1) {
+		rs = ready.fd;
+		rc = ready.rc;
+		snprintf(why, whylen, "%s", ready.why);
+	} else if ((rc = landlock_build(cfg, abi, &rs, why, whylen)) == -1)
+		return -1;
+	if (syscall(__NR_landlock_restrict_self, rs, 0) == -1) {
+		snprintf(why, whylen, "landlock_restrict_self: %s",
+		    strerror(errno));
+		rc = -1;
+	}
+	close(rs);
+	ready.fd = -1;
+	return rc;
+}
+
+int
+sandbox_prepare(const struct config *cfg)
+{
+	sandbox_unprepare();
+#if defined(__SANITIZE_ADDRESS__)
+	/* The /proc rule of SANITIZE builds must name the child's own /proc
+	 * directory: those build theirs in the child. */
+	(void)cfg;
+	return -1;
+#else
+	if (cfg->sandbox == SANDBOX_OFF)
+		return -1;
+	ready.rc = landlock_build(cfg, sandbox_landlock_abi(), &ready.fd,
+	    ready.why, sizeof ready.why);
+	if (ready.rc == -1)
+		ready.fd = -1;
+	return ready.rc == -1 ? -1 : 0;
+#endif
+}
+
+void
+sandbox_unprepare(void)
+{
+	if (ready.fd != -1)
+		close(ready.fd);
+	ready.fd = -1;
 }
 
 /* ------------------------------------------------------------- seccomp */

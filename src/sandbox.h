@@ -40,12 +40,28 @@ int sandbox_check(const struct config *cfg, FILE *out);
 /*
  * A fingerprint of the inodes sandbox_apply's Landlock rules would name
  * now (ca-file, the config file, auth-dir, the logs directory, the system
- * files and directories). A rule holds the inode it was made on: a file
+ * files such as /etc/resolv.conf, through symlinks). A rule holds the inode it was made on: a file
  * replaced since (a renewed ca-file, a rewritten resolv.conf) is outside a
  * sandbox applied before. --serve compares it to retire a spare sandboxed
  * before such a change. 0 with cfg->sandbox off.
  */
 unsigned long long sandbox_inodes(const struct config *cfg);
+/* Those paths (at most SANDBOX_RULE_FILES of them) into out; logs is room
+ * for the logs directory's name. Returns how many; 0 with the sandbox
+ * off. */
+#define SANDBOX_RULE_FILES 16
+size_t sandbox_rule_files(const struct config *cfg, const char **out,
+    size_t max, char *logs, size_t logslen);
+
+/*
+ * Build the Landlock ruleset sandbox_apply would build, without enforcing
+ * it, for children forked later (--serve's spares): their sandbox_apply
+ * then only enforces it. The rules hold the inodes of now (see
+ * sandbox_inodes). 0, or -1 when there is none to prepare (the children
+ * build their own). sandbox_unprepare drops it.
+ */
+int sandbox_prepare(const struct config *cfg);
+void sandbox_unprepare(void);
 
 /* The kernel's Landlock ABI version, 0 when Landlock is unavailable. */
 int sandbox_landlock_abi(void);

@@ -1,12 +1,7 @@
 /*
  * --serve: for machines without inetd or socket units. The parent only
- * accepts; each connection runs in its own child exactly as under inetd.
- *
- * The child for the next connection is made ahead of time: a spare,
- * forked and sandboxed, waits on a socketpair for the accepted socket
- * (SCM_RIGHTS), so neither fork nor the sandbox's set-up is on the way of
- * a new connection. The parent forks the next spare once it has handed
- * one a socket; a spare that is gone is replaced by a plain fork.
+ * accepts; each connection runs in its own child exactly as under inetd,
+ * one made ahead of time when it can be (spare.c), else forked for it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "filter.h"
 #include "log.h"
 #include "sandbox.h"
+#include "spare.h"
 #include "serve.h"
 
 #define MAX_LISTEN 8
@@ -105,127 +100,13 @@ child(const struct config *cfg, int *fds, int nfds, int c)
 	signal(SIGTERM, SIG_DFL);
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
+	if (spare_watch_fd() != -1)
+		close(spare_watch_fd());
 	if (dup2(c, 0) == -1 || dup2(c, 1) == -1)
 		_exit(EXIT_SYS);
 	if (c > 1)
 		close(c);
 	_exit(sandbox_apply(cfg) == -1 ? EXIT_SYS : filter_run(cfg, 0, 1));
-}
-
-/* The parent's end of the spare's socketpair, -1 when there is none, and
- * the inodes its sandbox was made on. */
-static int spare = -1;
-static unsigned long long spare_inodes;
-
-/* In the spare: wait for the connection, then serve it. */
-static void
-spare_run(const struct config *cfg, int *fds, int nfds, int sock)
-{
-	char byte;
-	union {
-		struct cmsghdr h;
-		char space[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct iovec iov = { &byte, 1 };
-	struct msghdr m;
-	struct cmsghdr *cm;
-	ssize_t r;
-	int i, c = -1, sb;
-
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	for (i = 0; i < nfds; i++)
-		close(fds[i]);
-	tzset();
-	/* A sandbox that cannot be had still takes its connection, and
-	 * closes it as a plain child would: one refusal per connection. */
-	sb = sandbox_apply(cfg);
-	if (sb == 0)
-		filter_prepare(cfg);
-	memset(&m, 0, sizeof m);
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = u.space;
-	m.msg_controllen = sizeof u.space;
-	do
-		r = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-	while (r == -1 && errno == EINTR);
-	/* EOF: the parent is gone, and with it the need for a spare. */
-	if (r <= 0)
-		_exit(EXIT_OK);
-	cm = CMSG_FIRSTHDR(&m);
-	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&c, CMSG_DATA(cm), sizeof c);
-	close(sock);
-	if (c == -1 || sb == -1)
-		_exit(EXIT_SYS);
-	_exit(filter_run(cfg, c, c));
-}
-
-static void
-spare_new(const struct config *cfg, int *fds, int nfds)
-{
-	int sv[2];
-	pid_t pid;
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
-		return;
-	/* Before the fork: a file replaced after this shows as a change,
-	 * whether the spare's rules caught the old inode or the new. */
-	spare_inodes = sandbox_inodes(cfg);
-	if ((pid = fork()) == 0) {
-		close(sv[0]);
-		spare_run(cfg, fds, nfds, sv[1]);
-	}
-	close(sv[1]);
-	if (pid == -1) {
-		close(sv[0]);
-		return;
-	}
-	spare = sv[0];
-}
-
-/* Hand connection c to the spare. 0, or -1 when there is no spare to take
- * it (none made, it died, or a file its sandbox names was replaced since:
- * the spare goes, and a child forked now gets the connection). */
-static int
-spare_give(const struct config *cfg, int c)
-{
-	char byte = 0;
-	union {
-		struct cmsghdr h;
-		char space[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct iovec iov = { &byte, 1 };
-	struct msghdr m;
-	struct cmsghdr *cm;
-	ssize_t r;
-
-	if (spare == -1)
-		return -1;
-	if (sandbox_inodes(cfg) != spare_inodes) {
-		close(spare);
-		spare = -1;
-		return -1;
-	}
-	memset(&u, 0, sizeof u);
-	memset(&m, 0, sizeof m);
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = u.space;
-	m.msg_controllen = sizeof u.space;
-	cm = CMSG_FIRSTHDR(&m);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &c, sizeof c);
-	do
-		r = sendmsg(spare, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (r == -1 && errno == EINTR);
-	close(spare);
-	spare = -1;
-	return r == 1 ? 0 : -1;
 }
 
 /* Is host a loopback name or address? */
@@ -258,7 +139,7 @@ loopback(const char *host)
 int
 serve_run(const struct config *cfg)
 {
-	struct pollfd pfd[MAX_LISTEN];
+	struct pollfd pfd[MAX_LISTEN + 1];
 	int fds[MAX_LISTEN], nfds, i, n;
 	char desc[512] = "systemd sockets";
 
@@ -297,14 +178,19 @@ serve_run(const struct config *cfg)
 		pfd[i].fd = fds[i];
 		pfd[i].events = POLLIN;
 	}
-	spare_new(cfg, fds, nfds);
+	spare_init(cfg, fds, nfds);
 	for (;;) {
-		if ((n = poll(pfd, (nfds_t)nfds, -1)) == -1) {
+		/* The spare's watch, when there is one, last in the set. */
+		pfd[nfds].fd = spare_watch_fd();
+		pfd[nfds].events = POLLIN;
+		if ((n = poll(pfd, (nfds_t)nfds + 1, -1)) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_err("poll: %s", strerror(errno));
 			return EXIT_SYS;
 		}
+		if (pfd[nfds].revents & POLLIN)
+			spare_watch_event(cfg);
 		for (i = 0; i < nfds; i++) {
 			int c;
 			pid_t pid;
@@ -324,7 +210,7 @@ serve_run(const struct config *cfg)
 			}
 			if (spare_give(cfg, c) == 0) {
 				close(c);
-				spare_new(cfg, fds, nfds);
+				spare_new(cfg);
 				continue;
 			}
 			if ((pid = fork()) == -1) {
@@ -335,7 +221,7 @@ serve_run(const struct config *cfg)
 			if (pid == 0)
 				child(cfg, fds, nfds, c);
 			close(c);
-			spare_new(cfg, fds, nfds);
+			spare_new(cfg);
 		}
 	}
 }
