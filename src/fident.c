@@ -73,16 +73,3 @@ fident_check(struct fident *id, const char *path, int follow)
 	return recheck(id, follow ? stat(path, &st) : lstat(path, &st), &st,
 	    now);
 }
-
-int
-fident_fcheck(struct fident *id, int fd)
-{
-	struct stat st;
-	long long now = now_ms();
-
-	if (!id->trusted)
-		return 0;
-	if (now - id->checked < FIDENT_RECHECK_MS)
-		return 1;
-	return recheck(id, fstat(fd, &st), &st, now);
-}

@@ -36,7 +36,5 @@ int fident_same(const struct fident *id, const struct stat *st);
  * a stat said so less than FIDENT_RECHECK_MS ago, else after asking stat
  * again; 0 when the path is gone or not the same. */
 int fident_check(struct fident *id, const char *path, int follow);
-/* fident_check for a file known by its open fd (fstat). */
-int fident_fcheck(struct fident *id, int fd);
 
 #endif

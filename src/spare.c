@@ -151,17 +151,34 @@ retire(const struct config *cfg)
 		watch_start(cfg);
 }
 
-/* In the spare: wait for the connection, then serve it. */
-static void
-run(const struct config *cfg, int sock)
-{
+/* One byte and one fd over the socketpair. */
+struct fdmsg {
 	char byte;
 	union {
 		struct cmsghdr h;
 		char space[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct iovec iov = { &byte, 1 };
+	struct iovec iov;
 	struct msghdr m;
+};
+
+static void
+fdmsg_init(struct fdmsg *f)
+{
+	memset(f, 0, sizeof *f);
+	f->iov.iov_base = &f->byte;
+	f->iov.iov_len = 1;
+	f->m.msg_iov = &f->iov;
+	f->m.msg_iovlen = 1;
+	f->m.msg_control = f->u.space;
+	f->m.msg_controllen = sizeof f->u.space;
+}
+
+/* In the spare: wait for the connection, then serve it. */
+static void
+run(const struct config *cfg, int sock)
+{
+	struct fdmsg f;
 	struct cmsghdr *cm;
 	ssize_t r;
 	int i, c = -1, sb;
@@ -177,18 +194,14 @@ run(const struct config *cfg, int sock)
 	sb = sandbox_apply(cfg);
 	if (sb == 0)
 		filter_prepare(cfg);
-	memset(&m, 0, sizeof m);
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = u.space;
-	m.msg_controllen = sizeof u.space;
+	fdmsg_init(&f);
 	do
-		r = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+		r = recvmsg(sock, &f.m, MSG_CMSG_CLOEXEC);
 	while (r == -1 && errno == EINTR);
 	/* EOF: the parent is gone or retired this spare. */
 	if (r <= 0)
 		_exit(EXIT_OK);
-	cm = CMSG_FIRSTHDR(&m);
+	cm = CMSG_FIRSTHDR(&f.m);
 	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
 	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
 		memcpy(&c, CMSG_DATA(cm), sizeof c);
@@ -258,13 +271,7 @@ spare_watch_event(const struct config *cfg)
 int
 spare_give(const struct config *cfg, int c)
 {
-	char byte = 0;
-	union {
-		struct cmsghdr h;
-		char space[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct iovec iov = { &byte, 1 };
-	struct msghdr m;
+	struct fdmsg f;
 	struct cmsghdr *cm;
 	ssize_t r;
 
@@ -275,19 +282,14 @@ spare_give(const struct config *cfg, int c)
 		retire(cfg);
 		return -1;
 	}
-	memset(&u, 0, sizeof u);
-	memset(&m, 0, sizeof m);
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = u.space;
-	m.msg_controllen = sizeof u.space;
-	cm = CMSG_FIRSTHDR(&m);
+	fdmsg_init(&f);
+	cm = CMSG_FIRSTHDR(&f.m);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &c, sizeof c);
 	do
-		r = sendmsg(spare, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+		r = sendmsg(spare, &f.m, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (r == -1 && errno == EINTR);
 	close(spare);
 	spare = -1;

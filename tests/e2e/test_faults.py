@@ -616,22 +616,6 @@ def test_empty_token_file_next_to_good(ctx):
 
 # ------------------------------------------------------------ --serve
 
-def _children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                s = f.read()
-        except OSError:
-            continue
-        rest = s[s.rindex(")") + 2:].split()
-        if int(rest[1]) == pid:
-            out.append((int(d), rest[0]))
-    return out
-
-
 def _tcp_sockets(pid):
     """How many TCP sockets pid holds (a connection's child holds its
     client's; the spare waiting for the next connection holds none)."""
@@ -692,7 +676,7 @@ def test_serve_survives_aborted_connections(ctx):
         finally:
             k.close()
         end = time.monotonic() + 3
-        busy = lambda: [(k, st, _tcp_sockets(k)) for k, st in _children(p.proc.pid)]
+        busy = lambda: [(k, st, _tcp_sockets(k)) for k, st in children(p.proc.pid)]
         kids = busy()
         while (len(kids) != 1 or kids[0][1] == "Z" or kids[0][2]) and time.monotonic() < end:
             time.sleep(0.1)

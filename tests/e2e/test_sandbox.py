@@ -163,8 +163,7 @@ def test_serve_spare_sandboxed_before_connection(ctx):
         end = time.monotonic() + 5
         kids = []
         while time.monotonic() < end:
-            kids = [d for d in os.listdir("/proc") if d.isdigit() and
-                    open_quiet("/proc/%s/stat" % d).rsplit(")", 1)[-1].split()[1:2] == [str(p.proc.pid)]]
+            kids = [k for k, _ in children(p.proc.pid)]
             st = open_quiet("/proc/%s/status" % kids[0]) if kids else ""
             if "Seccomp:\t2" in st:
                 break

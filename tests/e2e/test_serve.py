@@ -64,26 +64,10 @@ def test_serve_health_proxy_and_sigterm(ctx):
             pass
 
 
-def children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may hold spaces.
-        if int(st[st.rindex(")") + 2:].split()[1]) == pid:
-            out.append(int(d))
-    return out
-
-
 def wait_children(pid, n, timeout=5):
     end = time.monotonic() + timeout
     while True:
-        kids = children(pid)
+        kids = [k for k, _ in children(pid)]
         if len(kids) == n or time.monotonic() > end:
             return kids
         time.sleep(0.05)
