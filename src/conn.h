@@ -19,6 +19,7 @@ struct conn {
 	const struct config *cfg;
 	int in, out;
 	int out_sock;           /* out is a socket: shutdown() at the end */
+	int in_sock;            /* in is a socket: reads may be tried first */
 	struct buf in_buf;      /* client bytes read, not yet consumed */
 	int in_eof;
 	int exit;               /* exit code once the connection ends */

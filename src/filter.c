@@ -37,32 +37,59 @@
 
 enum { RD_OK = 1, RD_EOF = 0, RD_TIMEOUT = -1, RD_ERR = -2 };
 
-/* Read what the client sent within timeout_ms. */
-static int
-fill(struct conn *c, int timeout_ms)
+/* Read up to n bytes from the client into p within timeout_ms. With
+ * first, a socket is read before it is polled (the bytes are most likely
+ * there: the rest of a request under way); else it is polled first (a
+ * pipe or file may block). Returns the bytes read, or RD_EOF, RD_TIMEOUT,
+ * RD_ERR. */
+static ssize_t
+client_read(struct conn *c, void *p, size_t n, int timeout_ms, int first)
 {
 	struct pollfd pfd = { c->in, POLLIN, 0 };
 	ssize_t r;
-	int p;
+	int q;
 
 	if (c->in_eof)
 		return RD_EOF;
-	do
-		p = poll(&pfd, 1, timeout_ms);
-	while (p == -1 && errno == EINTR);
-	if (p == 0)
-		return RD_TIMEOUT;
-	if (p == -1 || buf_reserve(&c->in_buf, READ_CHUNK) == -1)
-		return RD_ERR;
-	do
-		r = read(c->in, c->in_buf.p + c->in_buf.len, READ_CHUNK);
-	while (r == -1 && errno == EINTR);
+	for (;;) {
+		if (first && c->in_sock) {
+			r = recv(c->in, p, n, MSG_DONTWAIT);
+			if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR))
+				break;
+		}
+		do
+			q = poll(&pfd, 1, timeout_ms);
+		while (q == -1 && errno == EINTR);
+		if (q == 0)
+			return RD_TIMEOUT;
+		if (q == -1)
+			return RD_ERR;
+		do
+			r = read(c->in, p, n);
+		while (r == -1 && errno == EINTR);
+		break;
+	}
 	if (r == -1)
 		return errno == ECONNRESET ? RD_EOF : RD_ERR;
 	if (r == 0) {
 		c->in_eof = 1;
 		return RD_EOF;
 	}
+	return r;
+}
+
+/* Read what the client sent into in_buf within timeout_ms. */
+static int
+fill(struct conn *c, int timeout_ms, int first)
+{
+	ssize_t r;
+
+	if (buf_reserve(&c->in_buf, READ_CHUNK) == -1)
+		return RD_ERR;
+	if ((r = client_read(c, c->in_buf.p + c->in_buf.len, READ_CHUNK,
+	    timeout_ms, first)) <= 0)
+		return (int)r;
 	c->in_buf.len += (size_t)r;
 	return RD_OK;
 }
@@ -171,7 +198,7 @@ read_head(struct conn *c, struct req *r)
 		if (c->in_buf.len > cfg->max_head)
 			break;
 		if (c->in_buf.len == 0) {
-			rd = fill(c, cfg->idle_timeout * 1000);
+			rd = fill(c, cfg->idle_timeout * 1000, 0);
 			if (rd == RD_TIMEOUT)
 				log_debug("idle connection closed");
 			if (rd == RD_EOF || rd == RD_TIMEOUT)
@@ -185,7 +212,7 @@ read_head(struct conn *c, struct req *r)
 		if (deadline == 0)
 			deadline = net_now_ms() + cfg->head_timeout * 1000LL;
 		left = deadline - net_now_ms();
-		rd = left > 0 ? fill(c, (int)left) : RD_TIMEOUT;
+		rd = left > 0 ? fill(c, (int)left, 1) : RD_TIMEOUT;
 		if (rd == RD_TIMEOUT) {
 			r->close = 1;
 			conn_error(c, r, 408, "the request head did not "
@@ -212,6 +239,24 @@ sys:
 	return -1;
 }
 
+/* A read of the body came short (rd: RD_EOF, RD_TIMEOUT or RD_ERR):
+ * answer, and end the connection. -1. */
+static int
+body_short(struct conn *c, struct req *r, int rd)
+{
+	r->close = 1;
+	if (rd == RD_TIMEOUT) {
+		conn_error(c, r, 408, "the request body stalled for "
+		    "head-timeout", 0, NULL);
+		c->exit = EXIT_CLIENT_TIMEOUT;
+	} else {
+		conn_error(c, r, 400, "the connection ended before the "
+		    "request body was complete", 0, NULL);
+		c->exit = rd == RD_ERR ? EXIT_SYS : EXIT_BADREQ;
+	}
+	return -1;
+}
+
 int
 conn_read_body(struct conn *c, struct req *r)
 {
@@ -221,56 +266,53 @@ conn_read_body(struct conn *c, struct req *r)
 	const char *why = NULL;
 	int rd;
 
-	if (m->framing == HTTP_BODY_LENGTH && m->length > cfg->max_body)
-		goto too_large;
+	if (m->framing == HTTP_BODY_LENGTH) {
+		size_t len = (size_t)m->length, take;
+
+		if (m->length > cfg->max_body)
+			goto too_large;
+		/* Room for all of it at once; what in_buf does not hold yet
+		 * is read straight into it. */
+		take = c->in_buf.len < len ? c->in_buf.len : len;
+		if (buf_reserve(&r->body, len + 1) == -1 ||
+		    buf_add(&r->body, c->in_buf.p, take) == -1)
+			goto oom;
+		buf_consume(&c->in_buf, take);
+		while (r->body.len < len) {
+			ssize_t n = client_read(c, r->body.p + r->body.len,
+			    len - r->body.len, cfg->head_timeout * 1000, 1);
+
+			if (n <= 0)
+				return body_short(c, r, (int)n);
+			r->body.len += (size_t)n;
+			r->body.p[r->body.len] = '\0';
+		}
+		return 0;
+	}
+	if (m->framing != HTTP_BODY_CHUNKED)
+		return 0;
 	for (;;) {
-		if (m->framing == HTTP_BODY_LENGTH) {
-			size_t want = (size_t)m->length - r->body.len;
-			size_t take = c->in_buf.len < want ? c->in_buf.len
-			    : want;
+		size_t got = 0;
+		ssize_t used;
 
-			if (buf_add(&r->body, c->in_buf.p, take) == -1)
-				goto oom;
-			buf_consume(&c->in_buf, take);
-			if (r->body.len == m->length)
-				return 0;
-		} else if (m->framing == HTTP_BODY_CHUNKED) {
-			size_t got = 0;
-			ssize_t used;
-
-			if (buf_reserve(&r->body, c->in_buf.len + 1) == -1)
-				goto oom;
-			used = http_chunked_feed(&ch, c->in_buf.p,
-			    c->in_buf.len, r->body.p + r->body.len, &got, &why);
-			if (used == -1) {
-				r->close = 1;
-				conn_error(c, r, 400, why, 0, NULL);
-				c->exit = EXIT_BADREQ;
-				return -1;
-			}
-			r->body.len += got;
-			buf_consume(&c->in_buf, (size_t)used);
-			if (r->body.len > cfg->max_body)
-				goto too_large;
-			if (ch.done)
-				return 0;
-		} else
+		if (buf_reserve(&r->body, c->in_buf.len + 1) == -1)
+			goto oom;
+		used = http_chunked_feed(&ch, c->in_buf.p, c->in_buf.len,
+		    r->body.p + r->body.len, &got, &why);
+		if (used == -1) {
+			r->close = 1;
+			conn_error(c, r, 400, why, 0, NULL);
+			c->exit = EXIT_BADREQ;
+			return -1;
+		}
+		r->body.len += got;
+		buf_consume(&c->in_buf, (size_t)used);
+		if (r->body.len > cfg->max_body)
+			goto too_large;
+		if (ch.done)
 			return 0;
-		rd = fill(c, cfg->head_timeout * 1000);
-		if (rd == RD_TIMEOUT) {
-			r->close = 1;
-			conn_error(c, r, 408, "the request body stalled for "
-			    "head-timeout", 0, NULL);
-			c->exit = EXIT_CLIENT_TIMEOUT;
-			return -1;
-		}
-		if (rd != RD_OK) {
-			r->close = 1;
-			conn_error(c, r, 400, "the connection ended before "
-			    "the request body was complete", 0, NULL);
-			c->exit = rd == RD_ERR ? EXIT_SYS : EXIT_BADREQ;
-			return -1;
-		}
+		if ((rd = fill(c, cfg->head_timeout * 1000, 1)) != RD_OK)
+			return body_short(c, r, rd);
 	}
 too_large:
 	r->close = 1;
@@ -582,6 +624,8 @@ filter_run(const struct config *cfg, int in, int out)
 	c->in = in;
 	c->out = out;
 	c->out_sock = fstat(out, &st) == 0 && S_ISSOCK(st.st_mode);
+	c->in_sock = in == out ? c->out_sock : fstat(in, &st) == 0 &&
+	    S_ISSOCK(st.st_mode);
 	store_recheck();
 	up_init(c->up);
 	net_nodelay(out);
