@@ -1,0 +1,796 @@
+/*
+ * Chat Completions over the Codex backend: a Chat Completions request
+ * translated into a Responses request, and the Responses event stream
+ * translated back into chat.completion chunks (or one chat.completion).
+ *
+ * The translation moves items out of the client's tree into the new one
+ * rather than copying them: a request can carry megabytes of base64
+ * images.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codex.h"
+#include "jx.h"
+
+static const char oom[] = "out of memory";
+
+/* ---- Chat Completions to Responses ---- */
+
+/* The text of a content (a string, or an array of text parts) onto b. */
+static int
+text_of(struct buf *b, const cJSON *c)
+{
+	const cJSON *p, *t;
+
+	if (cJSON_IsString(c))
+		return buf_adds(b, c->valuestring);
+	cJSON_ArrayForEach(p, (cJSON_IsArray(c) ? c : NULL))
+		if (cJSON_IsString(t = jx_get(p, "text")) &&
+		    buf_adds(b, t->valuestring) == -1)
+			return -1;
+	return 0;
+}
+
+/* System and developer messages: the backend takes them as instructions,
+ * one paragraph each. */
+static int
+system_msg(struct buf *sys, const cJSON *m, const char **why)
+{
+	struct buf t = { 0 };
+	int rc = -1;
+
+	*why = oom;
+	if (text_of(&t, jx_get(m, "content")) == -1)
+		goto out;
+	if (t.len && ((sys->len && buf_adds(sys, "\n\n") == -1) ||
+	    buf_add(sys, t.p, t.len) == -1))
+		goto out;
+	rc = 0;
+out:
+	buf_free(&t);
+	return rc;
+}
+
+static cJSON *
+image_part(cJSON *p, const char **why)
+{
+	cJSON *iu = jx_get(p, "image_url"), *url, *np;
+
+	url = cJSON_IsObject(iu) ? jx_get(iu, "url") : iu;
+	if (!cJSON_IsString(url)) {
+		*why = "an image_url content part has no url";
+		return NULL;
+	}
+	*why = oom;
+	url = cJSON_DetachItemViaPointer(cJSON_IsObject(iu) ? iu : p, url);
+	if ((np = codex_part("input_image", "image_url", url)) == NULL)
+		return NULL;
+	if (cJSON_IsString(jx_get(iu, "detail")) &&
+	    jx_move(iu, "detail", np, "detail") == -1) {
+		cJSON_Delete(np);
+		return NULL;
+	}
+	return np;
+}
+
+/* One chat content part as a Responses part; text parts take ttype. */
+static cJSON *
+content_part(cJSON *p, const char *ttype, int images, const char **why)
+{
+	cJSON *t, *type = jx_get(p, "type");
+
+	if (jx_str_is(type, "text")) {
+		if (!cJSON_IsString(t = jx_get(p, "text"))) {
+			*why = "a text content part has no text";
+			return NULL;
+		}
+		*why = oom;
+		return codex_part(ttype, "text", cJSON_DetachItemViaPointer(p, t));
+	}
+	if (!images && jx_str_is(type, "refusal") &&
+	    cJSON_IsString(t = jx_get(p, "refusal"))) {
+		*why = oom;
+		return codex_part("refusal", "refusal",
+		    cJSON_DetachItemViaPointer(p, t));
+	}
+	if (images && jx_str_is(type, "image_url"))
+		return image_part(p, why);
+	*why = "a message has a content part of a type not supported here";
+	return NULL;
+}
+
+/* A user or assistant message's content as a message item on input;
+ * nothing when it has none. */
+static int
+content_msg(cJSON *input, cJSON *m, const char *role, const char **why)
+{
+	int user = strcmp(role, "user") == 0;
+	const char *ttype = user ? "input_text" : "output_text";
+	cJSON *c = jx_get(m, "content"), *msg, *parts, *p;
+
+	if (c && !cJSON_IsNull(c) && !cJSON_IsString(c) && !cJSON_IsArray(c)) {
+		*why = "a message content is neither a string nor an array";
+		return -1;
+	}
+	*why = oom;
+	if ((msg = codex_message(role, &parts)) == NULL)
+		return -1;
+	if (cJSON_IsString(c)) {
+		if (c->valuestring[0] && jx_append(parts, codex_part(ttype, "text",
+		    cJSON_DetachItemViaPointer(m, c))) == -1)
+			goto fail;
+	} else
+		cJSON_ArrayForEach(p, c)
+			if (jx_append(parts, content_part(p, ttype, user, why))
+			    == -1)
+				goto fail;
+	if (parts->child == NULL) {
+		cJSON_Delete(msg);
+		return 0;
+	}
+	*why = oom;
+	return jx_append(input, msg);
+fail:
+	cJSON_Delete(msg);
+	return -1;
+}
+
+/* An assistant tool call as a function_call item. */
+static cJSON *
+call_item(cJSON *tc, const char **why)
+{
+	cJSON *fn = jx_get(tc, "function"), *args, *it;
+	char *s;
+
+	if (!cJSON_IsString(jx_get(tc, "id")) ||
+	    !cJSON_IsString(jx_get(fn, "name"))) {
+		*why = "a tool call has no id or function name";
+		return NULL;
+	}
+	*why = oom;
+	if ((it = cJSON_CreateObject()) == NULL ||
+	    !cJSON_AddStringToObject(it, "type", "function_call") ||
+	    jx_move(tc, "id", it, "call_id") == -1 ||
+	    jx_move(fn, "name", it, "name") == -1)
+		goto fail;
+	args = jx_get(fn, "arguments");
+	if (cJSON_IsString(args)) {
+		if (jx_move(fn, "arguments", it, "arguments") == -1)
+			goto fail;
+	} else {
+		/* The backend wants a JSON text; some clients send the
+		 * object itself. */
+		s = args && !cJSON_IsNull(args) ?
+		    cJSON_PrintUnformatted(args) : NULL;
+		if (jx_add(it, "arguments", cJSON_CreateString(s ? s : "{}"))
+		    == -1) {
+			free(s);
+			goto fail;
+		}
+		free(s);
+	}
+	return it;
+fail:
+	cJSON_Delete(it);
+	return NULL;
+}
+
+static int
+assistant_msg(cJSON *input, cJSON *m, const char **why)
+{
+	cJSON *tcs = jx_get(m, "tool_calls"), *tc;
+
+	if (content_msg(input, m, "assistant", why) == -1)
+		return -1;
+	cJSON_ArrayForEach(tc, (cJSON_IsArray(tcs) ? tcs : NULL))
+		if (jx_append(input, call_item(tc, why)) == -1)
+			return -1;
+	return 0;
+}
+
+/* A tool result: the output is a string to the backend. */
+static int
+tool_msg(cJSON *input, cJSON *m, const char **why)
+{
+	cJSON *c = jx_get(m, "content"), *it;
+	struct buf b = { 0 };
+	char *s = NULL;
+	int rc = -1;
+
+	if (!cJSON_IsString(jx_get(m, "tool_call_id"))) {
+		*why = "a tool message has no tool_call_id";
+		return -1;
+	}
+	*why = oom;
+	if (c && !cJSON_IsNull(c) && !cJSON_IsString(c) && !cJSON_IsArray(c)) {
+		if ((s = cJSON_PrintUnformatted(c)) == NULL)
+			goto out;
+	} else if (text_of(&b, c) == -1)
+		goto out;
+	if ((it = cJSON_CreateObject()) == NULL ||
+	    !cJSON_AddStringToObject(it, "type", "function_call_output") ||
+	    jx_move(m, "tool_call_id", it, "call_id") == -1 ||
+	    !cJSON_AddStringToObject(it, "output", s ? s :
+	    b.p ? b.p : "")) {
+		cJSON_Delete(it);
+		goto out;
+	}
+	rc = jx_append(input, it);
+out:
+	free(s);
+	buf_free(&b);
+	return rc;
+}
+
+static int
+chat_messages(cJSON *chat, cJSON *req, const char **why)
+{
+	cJSON *msgs = jx_get(chat, "messages"), *m, *role, *input;
+	struct buf sys = { 0 };
+	int rc = -1, r;
+
+	if (!cJSON_IsArray(msgs) || msgs->child == NULL) {
+		*why = "the request has no messages";
+		return -1;
+	}
+	if ((input = cJSON_AddArrayToObject(req, "input")) == NULL) {
+		*why = oom;
+		return -1;
+	}
+	cJSON_ArrayForEach(m, msgs) {
+		role = jx_get(m, "role");
+		if (!cJSON_IsObject(m) || !cJSON_IsString(role)) {
+			*why = "a message has no role";
+			goto out;
+		}
+		if (jx_str_is(role, "system") || jx_str_is(role, "developer"))
+			r = system_msg(&sys, m, why);
+		else if (jx_str_is(role, "user"))
+			r = content_msg(input, m, "user", why);
+		else if (jx_str_is(role, "assistant"))
+			r = assistant_msg(input, m, why);
+		else if (jx_str_is(role, "tool"))
+			r = tool_msg(input, m, why);
+		else {
+			*why = "a message has a role not supported here";
+			r = -1;
+		}
+		if (r == -1)
+			goto out;
+	}
+	*why = oom;
+	if (sys.len && jx_put_str(req, "instructions", sys.p) == -1)
+		goto out;
+	rc = 0;
+out:
+	buf_free(&sys);
+	return rc;
+}
+
+/* {"type":"function","function":{name,...}} -> {"type":"function",name,
+ * ...}; other tool kinds go as they are. */
+static cJSON *
+tool_def(cJSON *t, const char **why)
+{
+	static const char *const keys[] = {
+		"name", "description", "parameters", "strict", NULL
+	};
+	const char *const *k;
+	cJSON *fn = jx_get(t, "function"), *nt;
+
+	if (!jx_str_is(jx_get(t, "type"), "function") || !cJSON_IsObject(fn)) {
+		*why = oom;
+		return cJSON_Duplicate(t, 1);
+	}
+	if (!cJSON_IsString(jx_get(fn, "name"))) {
+		*why = "a tool has no function name";
+		return NULL;
+	}
+	*why = oom;
+	if ((nt = cJSON_CreateObject()) == NULL ||
+	    !cJSON_AddStringToObject(nt, "type", "function"))
+		goto fail;
+	for (k = keys; *k; k++)
+		if (jx_move(fn, *k, nt, *k) == -1)
+			goto fail;
+	return nt;
+fail:
+	cJSON_Delete(nt);
+	return NULL;
+}
+
+static int
+chat_tools(cJSON *chat, cJSON *req, const char **why)
+{
+	cJSON *tools = jx_get(chat, "tools"), *t, *arr, *tc, *name, *nc;
+
+	if (cJSON_IsArray(tools) && tools->child) {
+		if ((arr = cJSON_AddArrayToObject(req, "tools")) == NULL) {
+			*why = oom;
+			return -1;
+		}
+		cJSON_ArrayForEach(t, tools)
+			if (jx_append(arr, tool_def(t, why)) == -1)
+				return -1;
+	}
+	*why = oom;
+	tc = jx_get(chat, "tool_choice");
+	name = jx_get(jx_get(tc, "function"), "name");
+	if (jx_str_is(jx_get(tc, "type"), "function") && cJSON_IsString(name)) {
+		if ((nc = cJSON_CreateObject()) == NULL ||
+		    !cJSON_AddStringToObject(nc, "type", "function") ||
+		    !cJSON_AddStringToObject(nc, "name", name->valuestring)) {
+			cJSON_Delete(nc);
+			return -1;
+		}
+		return jx_put(req, "tool_choice", nc);
+	}
+	return jx_move(chat, "tool_choice", req, "tool_choice");
+}
+
+/* response_format and verbosity live under "text" in the Responses API. */
+static int
+chat_text(cJSON *chat, cJSON *req)
+{
+	static const char *const keys[] = {
+		"name", "description", "schema", "strict", NULL
+	};
+	const char *const *k;
+	cJSON *rf = jx_get(chat, "response_format"), *js, *fmt = NULL, *text;
+
+	if (jx_str_is(jx_get(rf, "type"), "json_schema") ||
+	    jx_str_is(jx_get(rf, "type"), "json_object")) {
+		js = jx_get(rf, "json_schema");
+		if ((fmt = cJSON_CreateObject()) == NULL ||
+		    jx_move(rf, "type", fmt, "type") == -1)
+			goto fail;
+		for (k = keys; *k && cJSON_IsObject(js); k++)
+			if (jx_move(js, *k, fmt, *k) == -1)
+				goto fail;
+	}
+	if (fmt == NULL && jx_get(chat, "verbosity") == NULL)
+		return 0;
+	if ((text = cJSON_CreateObject()) == NULL ||
+	    jx_put(req, "text", text) == -1)
+		goto fail;
+	if (fmt && jx_add(text, "format", fmt) == -1)
+		return -1;
+	return jx_move(chat, "verbosity", text, "verbosity");
+fail:
+	cJSON_Delete(fmt);
+	return -1;
+}
+
+cJSON *
+chat_to_responses(cJSON *chat, const char **why)
+{
+	static const char *const same[] = {
+		"model", "parallel_tool_calls", "prompt_cache_key",
+		"service_tier", NULL
+	};
+	const char *const *k;
+	cJSON *req, *effort;
+
+	*why = oom;
+	if ((req = cJSON_CreateObject()) == NULL)
+		return NULL;
+	for (k = same; *k; k++)
+		if (jx_move(chat, *k, req, *k) == -1)
+			goto fail;
+	if (chat_messages(chat, req, why) == -1 ||
+	    chat_tools(chat, req, why) == -1)
+		goto fail;
+	*why = oom;
+	if (chat_text(chat, req) == -1)
+		goto fail;
+	effort = jx_get(chat, "reasoning_effort");
+	if (cJSON_IsString(effort) && codex_set_effort(req, effort->valuestring)
+	    == -1)
+		goto fail;
+	return req;
+fail:
+	cJSON_Delete(req);
+	return NULL;
+}
+
+/* ---- Responses events to Chat Completions ---- */
+
+int
+chat_xlate_init(struct chat_xlate *x, const struct codex_req *cr,
+    time_t now)
+{
+	memset(x, 0, sizeof *x);
+	x->stream = cr->stream;
+	x->include_usage = cr->include_usage;
+	snprintf(x->model, sizeof x->model, "%s", cr->model);
+	/* Replaced by the response's own id once response.created comes. */
+	snprintf(x->id, sizeof x->id, "chatcmpl-codex");
+	x->created = (long)now;
+	if (!x->stream && (x->calls = cJSON_CreateArray()) == NULL)
+		return -1;
+	return 0;
+}
+
+/* The fields every chunk and completion starts with. */
+static cJSON *
+envelope(const struct chat_xlate *x, const char *object)
+{
+	cJSON *c = cJSON_CreateObject();
+
+	if (c == NULL || !cJSON_AddStringToObject(c, "id", x->id) ||
+	    !cJSON_AddStringToObject(c, "object", object) ||
+	    !cJSON_AddNumberToObject(c, "created", (double)x->created) ||
+	    !cJSON_AddStringToObject(c, "model", x->model)) {
+		cJSON_Delete(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* A new delta; the first one of the stream names the role. */
+static cJSON *
+delta_new(struct chat_xlate *x)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	if (d && !x->role_sent) {
+		if (!cJSON_AddStringToObject(d, "role", "assistant")) {
+			cJSON_Delete(d);
+			return NULL;
+		}
+		x->role_sent = 1;
+	}
+	return d;
+}
+
+/* "data: {chunk}\n\n" with delta (taken) and finish_reason. */
+static int
+chunk(const struct chat_xlate *x, cJSON *delta, const char *finish,
+    struct buf *out)
+{
+	cJSON *c = envelope(x, "chat.completion.chunk");
+	cJSON *choices = cJSON_AddArrayToObject(c, "choices");
+	cJSON *ch = cJSON_CreateObject();
+	int rc = -1;
+
+	if (jx_append(choices, ch) == -1 || delta == NULL ||
+	    !cJSON_AddNumberToObject(ch, "index", 0)) {
+		cJSON_Delete(delta);
+		goto out;
+	}
+	if (jx_add(ch, "delta", delta) == -1 || (finish ?
+	    !cJSON_AddStringToObject(ch, "finish_reason", finish) :
+	    !cJSON_AddNullToObject(ch, "finish_reason")))
+		goto out;
+	rc = jx_print(c, out, "data: ", "\n\n");
+out:
+	cJSON_Delete(c);
+	return rc;
+}
+
+/* A text delta: streamed as delta.key, else kept in b. */
+static int
+text_delta(struct chat_xlate *x, const cJSON *j, const char *key,
+    struct buf *b, struct buf *out)
+{
+	const cJSON *d = jx_get(j, "delta");
+	cJSON *delta;
+
+	if (!cJSON_IsString(d) || d->valuestring[0] == '\0')
+		return 0;
+	if (!x->stream)
+		return buf_adds(b, d->valuestring);
+	if ((delta = delta_new(x)) == NULL ||
+	    !cJSON_AddStringToObject(delta, key, d->valuestring)) {
+		cJSON_Delete(delta);
+		return -1;
+	}
+	return chunk(x, delta, NULL, out);
+}
+
+static int
+on_created(struct chat_xlate *x, const cJSON *j, struct buf *out)
+{
+	const cJSON *id = jx_get(jx_get(j, "response"), "id");
+
+	if (cJSON_IsString(id) && id->valuestring[0])
+		snprintf(x->id, sizeof x->id, "chatcmpl-%s", id->valuestring);
+	return 0;
+}
+
+static int
+on_text(struct chat_xlate *x, const cJSON *j, struct buf *out)
+{
+	return text_delta(x, j, "content", &x->content, out);
+}
+
+static int
+on_reasoning(struct chat_xlate *x, const cJSON *j, struct buf *out)
+{
+	return text_delta(x, j, "reasoning_content", &x->reasoning, out);
+}
+
+/* A chat tool call: {"index"?,"id","type":"function","function":{name,
+ * arguments}}; index < 0 leaves the index out (non-stream). */
+static cJSON *
+tool_call(int index, const cJSON *id, const cJSON *name, const char *args)
+{
+	cJSON *tc = cJSON_CreateObject(), *fn;
+
+	if (tc == NULL || (index >= 0 &&
+	    !cJSON_AddNumberToObject(tc, "index", index)) ||
+	    (id && !cJSON_AddStringToObject(tc, "id", id->valuestring)) ||
+	    (id && !cJSON_AddStringToObject(tc, "type", "function")) ||
+	    (fn = cJSON_AddObjectToObject(tc, "function")) == NULL ||
+	    (name && !cJSON_AddStringToObject(fn, "name",
+	    name->valuestring)) ||
+	    !cJSON_AddStringToObject(fn, "arguments", args)) {
+		cJSON_Delete(tc);
+		return NULL;
+	}
+	return tc;
+}
+
+static int
+stream_call(struct chat_xlate *x, cJSON *tc, struct buf *out)
+{
+	cJSON *arr = cJSON_CreateArray(), *delta;
+
+	if (jx_append(arr, tc) == -1 || (delta = delta_new(x)) == NULL) {
+		cJSON_Delete(arr);
+		return -1;
+	}
+	if (jx_add(delta, "tool_calls", arr) == -1) {
+		cJSON_Delete(delta);
+		return -1;
+	}
+	return chunk(x, delta, NULL, out);
+}
+
+static int
+on_item_added(struct chat_xlate *x, const cJSON *j, struct buf *out)
+{
+	const cJSON *it = jx_get(j, "item");
+	const cJSON *id = jx_get(it, "call_id"), *name = jx_get(it, "name");
+
+	if (!jx_str_is(jx_get(it, "type"), "function_call"))
+		return 0;
+	if (!cJSON_IsString(id) || !cJSON_IsString(name))
+		return 0;
+	if (x->stream)
+		return stream_call(x, tool_call(x->tool_calls++, id, name, ""),
+		    out);
+	x->tool_calls++;
+	return jx_append(x->calls, tool_call(-1, id, name, ""));
+}
+
+static int
+on_args_delta(struct chat_xlate *x, const cJSON *j, struct buf *out)
+{
+	const cJSON *d = jx_get(j, "delta");
+
+	/* Non-stream: the whole arguments come with output_item.done. */
+	if (!x->stream || x->tool_calls == 0 || !cJSON_IsString(d) ||
+	    d->valuestring[0] == '\0')
+		return 0;
+	return stream_call(x, tool_call(x->tool_calls - 1, NULL, NULL,
+	    d->valuestring), out);
+}
+
+/* Non-stream: a finished function call's whole arguments. */
+static int
+on_item_done(struct chat_xlate *x, const cJSON *j, struct buf *out)
+{
+	const cJSON *it = jx_get(j, "item"), *id = jx_get(it, "call_id");
+	const cJSON *args = jx_get(it, "arguments");
+	cJSON *tc, *last = NULL;
+
+	if (x->stream || !jx_str_is(jx_get(it, "type"), "function_call") ||
+	    !cJSON_IsString(id) || !cJSON_IsString(args))
+		return 0;
+	cJSON_ArrayForEach(tc, (cJSON *)x->calls)
+		if (jx_str_is(jx_get(tc, "id"), id->valuestring))
+			last = tc;
+	if (last == NULL) {
+		/* Never announced: add it now. */
+		if (!cJSON_IsString(jx_get(it, "name")))
+			return 0;
+		x->tool_calls++;
+		return jx_append(x->calls, tool_call(-1, id, jx_get(it, "name"),
+		    args->valuestring));
+	}
+	return jx_put_str(jx_get(last, "function"), "arguments", args->valuestring);
+}
+
+static double
+num(const cJSON *n)
+{
+	return cJSON_IsNumber(n) ? n->valuedouble : 0;
+}
+
+/* Responses usage in Chat Completions' shape. */
+static cJSON *
+chat_usage(const cJSON *u)
+{
+	double in = num(jx_get(u, "input_tokens")), o = num(jx_get(u,
+	    "output_tokens"));
+	const cJSON *total = jx_get(u, "total_tokens");
+	cJSON *c = cJSON_CreateObject(), *pd, *cd;
+
+	if (c == NULL || !cJSON_AddNumberToObject(c, "prompt_tokens", in) ||
+	    !cJSON_AddNumberToObject(c, "completion_tokens", o) ||
+	    !cJSON_AddNumberToObject(c, "total_tokens",
+	    cJSON_IsNumber(total) ? total->valuedouble : in + o) ||
+	    (pd = cJSON_AddObjectToObject(c, "prompt_tokens_details")) == NULL
+	    || !cJSON_AddNumberToObject(pd, "cached_tokens",
+	    num(jx_get(jx_get(u, "input_tokens_details"), "cached_tokens"))) ||
+	    (cd = cJSON_AddObjectToObject(c, "completion_tokens_details")) ==
+	    NULL || !cJSON_AddNumberToObject(cd, "reasoning_tokens",
+	    num(jx_get(jx_get(u, "output_tokens_details"), "reasoning_tokens")))) {
+		cJSON_Delete(c);
+		return NULL;
+	}
+	return c;
+}
+
+static int
+on_done(struct chat_xlate *x, const cJSON *j, struct buf *out)
+{
+	const cJSON *r = jx_get(j, "response"), *u = jx_get(r, "usage");
+	const cJSON *reason = jx_get(jx_get(r, "incomplete_details"), "reason");
+	const char *finish;
+
+	if (jx_str_is(jx_get(r, "status"), "incomplete") ||
+	    jx_str_is(jx_get(j, "type"), "response.incomplete") || reason)
+		finish = jx_str_is(reason, "content_filter") ? "content_filter" :
+		    "length";
+	else
+		finish = x->tool_calls ? "tool_calls" : "stop";
+	snprintf(x->finish, sizeof x->finish, "%s", finish);
+	x->done = 1;
+	if (cJSON_IsObject(u)) {
+		cJSON_Delete(x->usage);
+		if ((x->usage = chat_usage(u)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+on_failed(struct chat_xlate *x, const cJSON *j, struct buf *out)
+{
+	const cJSON *m = jx_get(jx_get(jx_get(j, "response"), "error"), "message");
+
+	if (!cJSON_IsString(m))
+		m = jx_get(j, "message");
+	if (!cJSON_IsString(m))
+		m = jx_get(jx_get(j, "error"), "message");
+	x->failed = 1;
+	jx_copy_msg(x->error, sizeof x->error, m, "the upstream response failed");
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct chat_xlate *, const cJSON *, struct buf *);
+} handlers[] = {
+	{ "response.created", on_created },
+	{ "response.output_text.delta", on_text },
+	{ "response.reasoning_summary_text.delta", on_reasoning },
+	{ "response.output_item.added", on_item_added },
+	{ "response.function_call_arguments.delta", on_args_delta },
+	{ "response.output_item.done", on_item_done },
+	{ "response.completed", on_done },
+	{ "response.incomplete", on_done },
+	{ "response.failed", on_failed },
+	{ "error", on_failed },
+};
+
+int
+chat_xlate_event(struct chat_xlate *x, const char *event, const char *data,
+    size_t dlen, struct buf *out)
+{
+	cJSON *j = cJSON_ParseWithLength(data, dlen);
+	const char *type = codex_event_type(event, j);
+	size_t i;
+	int rc = 0;
+
+	if (j == NULL && strcmp(type, "error") == 0) {
+		x->failed = 1;
+		jx_copy_msg(x->error, sizeof x->error, NULL,
+		    "the upstream reported an error");
+	}
+	for (i = 0; j && i < sizeof handlers / sizeof handlers[0]; i++)
+		if (strcmp(type, handlers[i].name) == 0) {
+			rc = handlers[i].fn(x, j, out);
+			break;
+		}
+	cJSON_Delete(j);
+	return rc;
+}
+
+static int
+stream_finish(struct chat_xlate *x, struct buf *out)
+{
+	cJSON *c = NULL;
+	int rc = -1;
+
+	if (chunk(x, delta_new(x), x->finish, out) == -1)
+		return -1;
+	if (x->include_usage) {
+		/* The usage chunk has no choices, as OpenAI sends it. */
+		if ((c = envelope(x, "chat.completion.chunk")) == NULL ||
+		    !cJSON_AddArrayToObject(c, "choices") ||
+		    jx_add(c, "usage", x->usage ? cJSON_Duplicate(x->usage, 1) :
+		    cJSON_CreateNull()) == -1 ||
+		    jx_print(c, out, "data: ", "\n\n") == -1)
+			goto out;
+	}
+	rc = buf_adds(out, "data: [DONE]\n\n");
+out:
+	cJSON_Delete(c);
+	return rc;
+}
+
+static int
+whole_finish(struct chat_xlate *x, struct buf *out)
+{
+	cJSON *c = envelope(x, "chat.completion"), *ch = cJSON_CreateObject();
+	cJSON *choices = cJSON_AddArrayToObject(c, "choices"), *m;
+	int rc = -1;
+
+	if (jx_append(choices, ch) == -1 ||
+	    !cJSON_AddNumberToObject(ch, "index", 0) ||
+	    (m = cJSON_AddObjectToObject(ch, "message")) == NULL ||
+	    !cJSON_AddStringToObject(m, "role", "assistant") ||
+	    jx_add(m, "content", x->content.len ?
+	    cJSON_CreateString(x->content.p) : cJSON_CreateNull()) == -1 ||
+	    (x->reasoning.len && !cJSON_AddStringToObject(m,
+	    "reasoning_content", x->reasoning.p)))
+		goto out;
+	if (cJSON_GetArraySize(x->calls) > 0) {
+		if (jx_add(m, "tool_calls", x->calls) == -1) {
+			x->calls = NULL;
+			goto out;
+		}
+		x->calls = NULL;
+	}
+	if (!cJSON_AddStringToObject(ch, "finish_reason", x->finish))
+		goto out;
+	if (x->usage) {
+		rc = jx_add(c, "usage", x->usage);
+		x->usage = NULL;
+		if (rc == -1)
+			goto out;
+	}
+	rc = jx_print(c, out, "", "");
+out:
+	cJSON_Delete(c);
+	return rc;
+}
+
+int
+chat_xlate_finish(struct chat_xlate *x, struct buf *out)
+{
+	if (!x->done) {
+		if (!x->failed)
+			jx_copy_msg(x->error, sizeof x->error, NULL,
+			    "the upstream stream ended before the response "
+			    "completed");
+		return -1;
+	}
+	return x->stream ? stream_finish(x, out) : whole_finish(x, out);
+}
+
+void
+chat_xlate_free(struct chat_xlate *x)
+{
+	buf_free(&x->content);
+	buf_free(&x->reasoning);
+	cJSON_Delete(x->calls);
+	cJSON_Delete(x->usage);
+	x->calls = x->usage = NULL;
+}
