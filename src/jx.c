@@ -11,6 +11,14 @@
 
 #include "jx.h"
 
+const char *
+jx_str(const cJSON *o, const char *k)
+{
+	const char *s = cJSON_GetStringValue(jx_get(o, k));
+
+	return s ? s : "";
+}
+
 cJSON *
 jx_get(const cJSON *o, const char *k)
 {

@@ -8,6 +8,8 @@
 
 /* o.k, or NULL (o may be NULL). */
 cJSON *jx_get(const cJSON *o, const char *k);
+/* o.k when it is a string, else "". */
+const char *jx_str(const cJSON *o, const char *k);
 /* Is j the string s? */
 int jx_str_is(const cJSON *j, const char *s);
 /* Add v to o as k / to array a, taking v: on failure v is freed. 0 or

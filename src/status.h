@@ -49,4 +49,10 @@ int status_json(const struct config *cfg, time_t now, struct buf *out);
 /* The page as HTML into out (no HTTP head). 0 or -1. */
 int status_html(const struct config *cfg, time_t now, struct buf *out);
 
+/* status_page.c: the HTML of the model tree status.c gathered (root) into
+ * out, which it fills (out empty before). 0 or -1 (ENOMEM). */
+struct cJSON;
+int status_render(const struct cJSON *root, const struct config *cfg,
+    time_t now, struct buf *out);
+
 #endif
