@@ -3,8 +3,7 @@
  * (the "model"): the accounts from auth-dir and the config, their state
  * from state.json, usage per UTC day from usage.jsonl.1 and usage.jsonl.
  * /status.json is that tree printed and the HTML (status_page.c) is
- * rendered from it, so
- * the two never disagree.
+ * rendered from it, so the two never disagree.
  *
  * Tokens: token files are parsed with token_parse, which copies the
  * secrets out; only the email, expiry and flags reach the model. As a
