@@ -63,6 +63,12 @@ size_t sandbox_rule_files(const struct config *cfg, const char **out,
 int sandbox_prepare(const struct config *cfg);
 void sandbox_unprepare(void);
 
+/* The TCP ports a filter may connect to (upstreams, token endpoints,
+ * API-key base URLs, proxy-url, DNS), 0-terminated, into ports[
+ * SANDBOX_MAX_PORTS]. */
+#define SANDBOX_MAX_PORTS 64
+void sandbox_ports(const struct config *cfg, unsigned *ports);
+
 /* The kernel's Landlock ABI version, 0 when Landlock is unavailable. */
 int sandbox_landlock_abi(void);
 
