@@ -20,7 +20,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +67,7 @@ keys_of(const struct config *cfg, const char *provider, size_t *n)
 struct tokcache {
 	char *path;
 	struct fident id;
-	struct buf raw;         /* the file's bytes: secret, wiped */
+	struct account acct;    /* as parsed: holds secrets, wiped */
 };
 
 static struct {
@@ -152,10 +151,8 @@ candidates(const struct config *cfg, const char *provider, struct cand **out,
 	char *const *names;
 	struct cand *c = NULL;
 	const struct api_key *keys;
-	char pattern[64];
-	size_t nkeys, nd, n = 0, i;
+	size_t nkeys, nd, n = 0, i, pl = strlen(provider), len;
 
-	snprintf(pattern, sizeof pattern, "%s-*.json", provider);
 	keys = keys_of(cfg, provider, &nkeys);
 	/* No auth-dir is fine (API keys alone, or no login yet); one we may
 	 * not read is a problem to report, not an empty directory. */
@@ -163,10 +160,14 @@ candidates(const struct config *cfg, const char *provider, struct cand **out,
 		return -1;
 	if ((c = calloc(nd + nkeys + 1, sizeof *c)) == NULL)
 		goto out;
-	for (i = 0; i < nd; i++)
-		if (fnmatch(pattern, names[i], 0) == 0 &&
-		    strlen(names[i]) < sizeof c[n].id)
-			snprintf(c[n++].id, sizeof c[n].id, "%s", names[i]);
+	/* <provider>-*.json */
+	for (i = 0; i < nd; i++) {
+		len = strlen(names[i]);
+		if (len < sizeof c[n].id && len >= pl + 6 &&
+		    memcmp(names[i], provider, pl) == 0 && names[i][pl] == '-' &&
+		    memcmp(names[i] + len - 5, ".json", 5) == 0)
+			memcpy(c[n++].id, names[i], len + 1);
+	}
 	for (i = 0; i < nkeys; i++) {
 		snprintf(c[n].id, sizeof c[n].id, "%s-api-key-%zu", provider,
 		    i + 1);
@@ -408,36 +409,36 @@ token_forget(const char *path)
 
 	for (i = 0; i < cache.ntok; i++)
 		if (strcmp(cache.tok[i].path, path) == 0) {
-			buf_wipe(&cache.tok[i].raw);
+			account_free(&cache.tok[i].acct);
 			cache.tok[i].id.trusted = 0;
 		}
 }
 
-/* A token file's account, from the bytes last read when the file has not
- * changed since. A file that fails to load is not kept. */
+/* A token file's account, as last parsed when the file has not changed
+ * since. A file that fails to load is not kept. */
 static int
 token_cached(const char *path, const char *provider, struct account *a,
     char *err, size_t errlen)
 {
 	struct tokcache *t = NULL, *more;
-	struct buf raw = { 0 };
 	struct stat st;
 	size_t i;
 
 	for (i = 0; i < cache.ntok; i++)
 		if (strcmp(cache.tok[i].path, path) == 0)
 			t = &cache.tok[i];
-	if (t && fident_check(&t->id, path, 0))
-		return token_account(path, provider, t->raw.p, t->raw.len, a,
-		    err, errlen);
-	if (token_load_raw(path, provider, a, &raw, &st, err, errlen) == -1) {
-		buf_wipe(&raw);
-		if (t) {
-			buf_wipe(&t->raw);
-			t->id.trusted = 0;
-		}
+	if (t && fident_check(&t->id, path, 0)) {
+		if (account_copy(a, &t->acct) == 0)
+			return 0;
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	if (t) {
+		account_free(&t->acct);
+		t->id.trusted = 0;
+	}
+	if (token_load_stat(path, provider, a, &st, err, errlen) == -1)
+		return -1;
 	if (t == NULL && (more = realloc(cache.tok, (cache.ntok + 1) *
 	    sizeof *cache.tok)) != NULL) {
 		cache.tok = more;
@@ -448,13 +449,8 @@ token_cached(const char *path, const char *provider, struct account *a,
 		else
 			t = NULL;
 	}
-	if (t == NULL) {
-		buf_wipe(&raw);
-		return 0;
-	}
-	buf_wipe(&t->raw);
-	t->raw = raw;
-	fident_take(&t->id, &st);
+	if (t && account_copy(&t->acct, a) == 0)
+		fident_take(&t->id, &st);
 	return 0;
 }
 

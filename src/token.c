@@ -215,7 +215,9 @@ fail:
 	return -1;
 }
 
-int
+/* token_parse of a file's bytes, with a->file, a->id and a->provider set
+ * from path; err names path. 0 or -1. */
+static int
 token_account(const char *path, const char *provider, const char *json,
     size_t len, struct account *a, char *err, size_t errlen)
 {
@@ -239,9 +241,10 @@ token_account(const char *path, const char *provider, const char *json,
 }
 
 int
-token_load_raw(const char *path, const char *provider, struct account *a,
-    struct buf *raw, struct stat *st, char *err, size_t errlen)
+token_load_stat(const char *path, const char *provider, struct account *a,
+    struct stat *st, char *err, size_t errlen)
 {
+	struct buf b = { 0 };
 	int fd, rc = -1;
 
 	memset(a, 0, sizeof *a);
@@ -256,10 +259,11 @@ token_load_raw(const char *path, const char *provider, struct account *a,
 		    strerror(errno));
 		goto out;
 	}
-	if (token_read(fd, path, raw, err, errlen) == -1)
+	if (token_read(fd, path, &b, err, errlen) == -1)
 		goto out;
-	rc = token_account(path, provider, raw->p, raw->len, a, err, errlen);
+	rc = token_account(path, provider, b.p, b.len, a, err, errlen);
 out:
+	buf_wipe(&b);
 	close(fd);
 	return rc;
 }
@@ -268,12 +272,27 @@ int
 token_load(const char *path, const char *provider, struct account *a,
     char *err, size_t errlen)
 {
-	struct buf b = { 0 };
-	int rc;
+	return token_load_stat(path, provider, a, NULL, err, errlen);
+}
 
-	rc = token_load_raw(path, provider, a, &b, NULL, err, errlen);
-	buf_wipe(&b);
-	return rc;
+int
+account_copy(struct account *dst, const struct account *src)
+{
+	*dst = *src;
+	dst->file = dst->email = dst->access_token = dst->refresh_token =
+	    dst->account_id = NULL;
+	if ((src->file && (dst->file = strdup(src->file)) == NULL) ||
+	    (src->email && (dst->email = strdup(src->email)) == NULL) ||
+	    (src->access_token && (dst->access_token =
+	    strdup(src->access_token)) == NULL) ||
+	    (src->refresh_token && (dst->refresh_token =
+	    strdup(src->refresh_token)) == NULL) ||
+	    (src->account_id && (dst->account_id = strdup(src->account_id))
+	    == NULL)) {
+		account_free(dst);
+		return -1;
+	}
+	return 0;
 }
 
 void

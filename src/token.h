@@ -42,14 +42,13 @@ int token_read(int fd, const char *path, struct buf *b, char *err,
  * a->provider set. 0 or -1 with err. */
 int token_load(const char *path, const char *provider, struct account *a,
     char *err, size_t errlen);
-/* token_load that also leaves the file's bytes in raw (the caller wipes
- * it) and, with st, the file's stat taken before they were read. */
-int token_load_raw(const char *path, const char *provider, struct account *a,
-    struct buf *raw, struct stat *st, char *err, size_t errlen);
-/* token_parse of a file's bytes read before, with a->file, a->id and
- * a->provider set from path; err names path. 0 or -1. */
-int token_account(const char *path, const char *provider, const char *json,
-    size_t len, struct account *a, char *err, size_t errlen);
+/* token_load that also gives, in st, the file's stat taken before its
+ * bytes were read. */
+int token_load_stat(const char *path, const char *provider, struct account *a,
+    struct stat *st, char *err, size_t errlen);
+/* dst gets a copy of src with its own strings (src untouched). 0, or -1
+ * (ENOMEM) with dst empty. */
+int account_copy(struct account *dst, const struct account *src);
 void account_free(struct account *a);
 /* RFC 3339 to time_t; -1 when malformed. */
 time_t token_parse_time(const char *s);

@@ -72,7 +72,22 @@ test_token_parse(void)
 	    && strcmp(a.refresh_token, "sk-ant-ort01-R") == 0 &&
 	    strcmp(a.email, "a@b.c") == 0 && a.expires == 1795608000 &&
 	    !a.disabled);
-	account_free(&a);
+	{
+		struct account b;
+
+		/* What the store hands out from its kept copy. */
+		snprintf(a.id, sizeof a.id, "claude-a@b.c.json");
+		CHECK("copy", account_copy(&b, &a) == 0);
+		CHECK("copy owns its strings", b.access_token != a.access_token
+		    && b.email != a.email && b.refresh_token != a.refresh_token);
+		account_free(&a);
+		CHECK("copy outlives the original", strcmp(b.access_token,
+		    "sk-ant-oat01-A") == 0 && strcmp(b.refresh_token,
+		    "sk-ant-ort01-R") == 0 && strcmp(b.email, "a@b.c") == 0 &&
+		    b.expires == 1795608000 && strcmp(b.id,
+		    "claude-a@b.c.json") == 0 && b.file == NULL);
+		account_free(&b);
+	}
 	for (i = 0; i < sizeof alt / sizeof alt[0]; i++) {
 		int r = token_parse(alt[i].json, strlen(alt[i].json), &a, err,
 		    sizeof err);
