@@ -345,6 +345,17 @@ def bench_keepalive():
     row("1b", "keep-alive request, 40 KB body, added median", fig, "proxy added < nginx added", met)
 
 
+def filter_proc(cfg):
+    """One connection process in filter mode on a socketpair, as inetd
+    runs it: (our end of the socket, the process)."""
+    a, b = socket.socketpair()
+    p = subprocess.Popen([BIN, "--config", cfg], stdin=b, stdout=b, stderr=subprocess.DEVNULL,
+                         env=dict(os.environ, HOME=W.dir), close_fds=True)
+    b.close()
+    a.settimeout(30)
+    return a, p
+
+
 def on_cpu_us(pid):
     """Time pid has spent on a CPU, in µs (/proc/PID/schedstat)."""
     with open("/proc/%d/schedstat" % pid) as f:
@@ -370,12 +381,8 @@ def cpu_per_request(n):
             rd.read_response("POST", timeout=30)
         return (on_cpu_us(pid) - t0) / n
 
-    a, b = socket.socketpair()
-    p = subprocess.Popen([BIN, "--config", CFG], stdin=b, stdout=b, stderr=subprocess.DEVNULL,
-                         env=dict(os.environ, HOME=W.dir), close_fds=True)
-    b.close()
+    a, p = filter_proc(CFG)
     try:
-        a.settimeout(30)
         proxy = run(a, p.pid)
     finally:
         a.close()
@@ -459,12 +466,8 @@ def conn_peak_rss(cfg, req):
     ru_maxrss keeps the high-water mark of the (Python) process it was
     forked from. Returns (status, peak RSS KiB, file-backed RSS KiB: the
     shared libraries' pages, shared with every other process)."""
-    a, b = socket.socketpair()
-    p = subprocess.Popen([BIN, "--config", cfg], stdin=b, stdout=b, stderr=subprocess.DEVNULL,
-                         env=dict(os.environ, HOME=W.dir), close_fds=True)
-    b.close()
+    a, p = filter_proc(cfg)
     try:
-        a.settimeout(30)
         a.sendall(req)
         resp = lib.Reader(a).read_response("POST", timeout=30)
         with open("/proc/%d/status" % p.pid) as f:
