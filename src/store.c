@@ -8,16 +8,11 @@
  * Lock order: a token file's lock may be held while taking the state lock,
  * never the other way round.
  *
- * A keep-alive connection asks for an account on every request. What the
- * process read of auth-dir (the listing, state.json, token files' bytes)
- * is kept and read again only when stat says the file changed (fident.h):
- * at most three stats a second instead of opening, locking and parsing for
- * every request; what another process changes is seen within a second,
- * what this one writes at once. Reads need no lock: every writer replaces
- * a file whole by rename.
+ * A keep-alive connection asks for an account on every request: what the
+ * process read of auth-dir is kept (keep.c), and dropped here when this
+ * process writes a file.
  */
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,7 +23,7 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "fident.h"
+#include "keep.h"
 #include "log.h"
 #include "oauth.h"
 #include "secret.h"
@@ -63,86 +58,6 @@ keys_of(const struct config *cfg, const char *provider, size_t *n)
 	return cfg->claude_keys;
 }
 
-/* What this process read of auth-dir; see the top of the file. */
-struct tokcache {
-	char *path;
-	struct fident id;
-	struct account acct;    /* as parsed: holds secrets, wiped */
-};
-
-static struct {
-	char *dir;
-	struct fident dir_id;
-	char **names;           /* auth-dir's entries in name order */
-	size_t nnames;
-	char *state_path;
-	struct fident state_id;
-	cJSON *state;
-	struct tokcache *tok;
-	size_t ntok;
-} cache;
-
-static void
-names_free(char **names, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
-/* auth-dir's entries in name order, as last listed when it has not
- * changed since. -1 with errno. */
-static int
-dir_names(const char *dir, char *const **names, size_t *n)
-{
-	struct dirent **ents = NULL;
-	struct stat st;
-	char **copy = NULL;
-	int nd, i, k;
-
-	*names = NULL;
-	*n = 0;
-	if (cache.dir && strcmp(cache.dir, dir) == 0 &&
-	    fident_check(&cache.dir_id, dir, 1)) {
-		*names = cache.names;
-		*n = cache.nnames;
-		return 0;
-	}
-	/* The identity before the listing: see fident_take. */
-	if (stat(dir, &st) == -1)
-		return errno == ENOENT ? 0 : -1;
-	if ((nd = scandir(dir, &ents, NULL, alphasort)) == -1)
-		return errno == ENOENT ? 0 : -1;
-	if ((copy = calloc((size_t)nd + 1, sizeof *copy)) == NULL)
-		goto fail;
-	for (i = k = 0; i < nd; i++)
-		if (ents[i]->d_name[0] != '.' &&
-		    (copy[k++] = strdup(ents[i]->d_name)) == NULL)
-			goto fail;
-	names_free(cache.names, cache.nnames);
-	free(cache.dir);
-	cache.names = copy;
-	cache.nnames = (size_t)k;
-	if ((cache.dir = strdup(dir)) != NULL)
-		fident_take(&cache.dir_id, &st);
-	for (i = 0; i < nd; i++)
-		free(ents[i]);
-	free(ents);
-	*names = cache.names;
-	*n = cache.nnames;
-	return 0;
-fail:
-	if (copy)
-		names_free(copy, (size_t)nd);
-	for (i = 0; i < nd; i++)
-		free(ents[i]);
-	free(ents);
-	errno = ENOMEM;
-	return -1;
-}
-
 /* Token files in name order, then API keys in config order. */
 static int
 candidates(const struct config *cfg, const char *provider, struct cand **out,
@@ -156,7 +71,7 @@ candidates(const struct config *cfg, const char *provider, struct cand **out,
 	keys = keys_of(cfg, provider, &nkeys);
 	/* No auth-dir is fine (API keys alone, or no login yet); one we may
 	 * not read is a problem to report, not an empty directory. */
-	if (dir_names(cfg->auth_dir, &names, &nd) == -1)
+	if (keep_dir_names(cfg->auth_dir, &names, &nd) == -1)
 		return -1;
 	if ((c = calloc(nd + nkeys + 1, sizeof *c)) == NULL)
 		goto out;
@@ -180,68 +95,6 @@ out:
 	return c ? 0 : -1;
 }
 
-/* Read and parse state.json; NULL when it is missing, unreadable or
- * corrupt (*corrupt set for the last). st, when given, gets its stat
- * taken before the read. */
-static cJSON *
-state_read(const char *path, struct stat *st, int *corrupt)
-{
-	struct buf b = { 0 };
-	cJSON *root = NULL;
-	ssize_t r;
-	int fd;
-
-	*corrupt = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return NULL;
-	if (st && fstat(fd, st) == -1) {
-		close(fd);
-		return NULL;
-	}
-	while (buf_reserve(&b, 4096) == 0 &&
-	    (r = read(fd, b.p + b.len, b.cap - b.len)) > 0)
-		b.len += (size_t)r;
-	close(fd);
-	root = cJSON_ParseWithLength(b.p ? b.p : "", b.len);
-	if (root && !cJSON_IsObject(root)) {
-		cJSON_Delete(root);
-		root = NULL;
-	}
-	*corrupt = root == NULL && b.len > 0;
-	buf_free(&b);
-	return root;
-}
-
-static void
-state_forget(void)
-{
-	cJSON_Delete(cache.state);
-	cache.state = NULL;
-}
-
-/* state.json as last read, read again when it changed; no lock (it is
- * replaced whole). NULL when there is none to read: the caller takes the
- * locked path, which also reports a corrupt file. */
-static cJSON *
-state_cached(const struct config *cfg)
-{
-	char path[4200];
-	struct stat st;
-	int corrupt;
-
-	snprintf(path, sizeof path, "%s/state.json", cfg->auth_dir);
-	if (cache.state && strcmp(cache.state_path, path) == 0 &&
-	    fident_check(&cache.state_id, path, 0))
-		return cache.state;
-	state_forget();
-	free(cache.state_path);
-	if ((cache.state_path = strdup(path)) == NULL)
-		return NULL;
-	if ((cache.state = state_read(path, &st, &corrupt)) != NULL)
-		fident_take(&cache.state_id, &st);
-	return cache.state;
-}
-
 /* Run fn on the state under the state lock (exclusive when fn may change
  * it), and write the state back when fn returns 1. -1 when auth-dir has no
  * room for the state (fn then ran on an empty state). */
@@ -262,7 +115,7 @@ state_run(const struct config *cfg, int excl, int durable,
 		while (flock(fd, excl ? LOCK_EX : LOCK_SH) == -1 &&
 		    errno == EINTR)
 			;
-		if ((root = state_read(path, NULL, &corrupt)) == NULL &&
+		if ((root = keep_state_read(path, NULL, &corrupt)) == NULL &&
 		    corrupt)
 			log_warn("%s is corrupt; starting a new one", path);
 	}
@@ -271,7 +124,7 @@ state_run(const struct config *cfg, int excl, int durable,
 	if (root && fn(root, arg) == 1 && fd != -1) {
 		char *s = cJSON_Print(root);
 
-		state_forget();
+		keep_state_forget();
 		if (s == NULL || file_replace(path, s, strlen(s), durable,
 		    err, sizeof err) == -1)
 			log_warn("%s", s ? err : "out of memory");
@@ -401,59 +254,6 @@ order_fn(cJSON *root, void *arg)
 	return 1;
 }
 
-/* Drop what is kept of the token file at path: this process replaced it. */
-static void
-token_forget(const char *path)
-{
-	size_t i;
-
-	for (i = 0; i < cache.ntok; i++)
-		if (strcmp(cache.tok[i].path, path) == 0) {
-			account_free(&cache.tok[i].acct);
-			cache.tok[i].id.trusted = 0;
-		}
-}
-
-/* A token file's account, as last parsed when the file has not changed
- * since. A file that fails to load is not kept. */
-static int
-token_cached(const char *path, const char *provider, struct account *a,
-    char *err, size_t errlen)
-{
-	struct tokcache *t = NULL, *more;
-	struct stat st;
-	size_t i;
-
-	for (i = 0; i < cache.ntok; i++)
-		if (strcmp(cache.tok[i].path, path) == 0)
-			t = &cache.tok[i];
-	if (t && fident_check(&t->id, path, 0)) {
-		if (account_copy(a, &t->acct) == 0)
-			return 0;
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (t) {
-		account_free(&t->acct);
-		t->id.trusted = 0;
-	}
-	if (token_load_stat(path, provider, a, &st, err, errlen) == -1)
-		return -1;
-	if (t == NULL && (more = realloc(cache.tok, (cache.ntok + 1) *
-	    sizeof *cache.tok)) != NULL) {
-		cache.tok = more;
-		t = &cache.tok[cache.ntok];
-		memset(t, 0, sizeof *t);
-		if ((t->path = strdup(path)) != NULL)
-			cache.ntok++;
-		else
-			t = NULL;
-	}
-	if (t && account_copy(&t->acct, a) == 0)
-		fident_take(&t->id, &st);
-	return 0;
-}
-
 static int
 load_cand(const struct config *cfg, const char *provider,
     const struct cand *c, struct account *a, char *err, size_t errlen)
@@ -462,7 +262,7 @@ load_cand(const struct config *cfg, const char *provider,
 
 	if (c->key == NULL) {
 		snprintf(path, sizeof path, "%s/%s", cfg->auth_dir, c->id);
-		return token_cached(path, provider, a, err, errlen);
+		return keep_token(path, provider, a, err, errlen);
 	}
 	memset(a, 0, sizeof *a);
 	a->kind = ACCT_APIKEY;
@@ -481,12 +281,7 @@ load_cand(const struct config *cfg, const char *provider,
 void
 store_recheck(void)
 {
-	size_t i;
-
-	cache.dir_id.checked = 0;
-	cache.state_id.checked = 0;
-	for (i = 0; i < cache.ntok; i++)
-		cache.tok[i].id.checked = 0;
+	keep_recheck();
 }
 
 void
@@ -506,13 +301,13 @@ store_warm(const struct config *cfg)
 				continue;
 			snprintf(path, sizeof path, "%s/%s", cfg->auth_dir,
 			    c[i].id);
-			if (token_cached(path, providers[k], &a, err,
+			if (keep_token(path, providers[k], &a, err,
 			    sizeof err) == 0)
 				account_free(&a);
 		}
 		free(c);
 	}
-	(void)state_cached(cfg);
+	(void)keep_state(cfg);
 }
 
 int
@@ -546,9 +341,9 @@ store_pick(const struct config *cfg, const char *provider,
 	}
 	/* The cached state serves unless the cursor must move: that is a
 	 * read-modify-write, done under the lock on a fresh read. */
-	if ((root = state_cached(cfg)) == NULL || order_fn(root, &o) == 1) {
+	if ((root = keep_state(cfg)) == NULL || order_fn(root, &o) == 1) {
 		if (root)
-			state_forget();
+			keep_state_forget();
 		o.nidx = 0;
 		o.soonest = 0;
 		o.needs_login = 0;
@@ -754,7 +549,7 @@ save_grant(const struct account *a, cJSON *root, const struct oauth_grant *g,
 		return -1;
 	}
 	rc = file_replace(a->file, s, strlen(s), 1, err, errlen);
-	token_forget(a->file);
+	keep_token_forget(a->file);
 	explicit_bzero(s, strlen(s));
 	free(s);
 	return rc;
