@@ -43,6 +43,18 @@ wait_fd(int fd, short events, int timeout_ms)
 	return r;
 }
 
+/* Wait for fd to be ready for events within the upstream timeout. 0, or
+ * -1 with u->timed_out and u->broken set. */
+static int
+wait_up(struct upstream *u, short events)
+{
+	if (wait_fd(u->fd, events, u->timeout_ms) > 0)
+		return 0;
+	u->timed_out = 1;
+	u->broken = 1;
+	return -1;
+}
+
 /* Send pending records. The socket is non-blocking: poll only when the
  * kernel has no room. 0, or -1 with u->broken (and timed_out) set. */
 static int
@@ -55,14 +67,8 @@ send_records(struct upstream *u)
 
 	buf = br_ssl_engine_sendrec_buf(eng, &len);
 	r = send(u->fd, buf, len, MSG_NOSIGNAL);
-	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		if (wait_fd(u->fd, POLLOUT, u->timeout_ms) <= 0) {
-			u->timed_out = 1;
-			u->broken = 1;
-			return -1;
-		}
-		return 0;
-	}
+	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return wait_up(u, POLLOUT);
 	if (r == -1 && errno == EINTR)
 		return 0;
 	if (r <= 0) {
@@ -87,24 +93,15 @@ recv_records(struct upstream *u)
 
 	if (u->rlen == 0) {
 		/* Just after a request went out the answer cannot be there
-		 * yet: wait first rather than try a read bound to fail. */
+		 * yet: wait first rather than try a read bound to fail (the
+		 * caller comes back to read). */
 		if (u->flushed) {
 			u->flushed = 0;
-			if (wait_fd(u->fd, POLLIN, u->timeout_ms) <= 0) {
-				u->timed_out = 1;
-				u->broken = 1;
-				return -1;
-			}
+			return wait_up(u, POLLIN);
 		}
 		r = read(u->fd, u->rbuf, sizeof u->rbuf);
-		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (wait_fd(u->fd, POLLIN, u->timeout_ms) <= 0) {
-				u->timed_out = 1;
-				u->broken = 1;
-				return -1;
-			}
-			return 0;
-		}
+		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return wait_up(u, POLLIN);
 		if (r == -1 && errno == EINTR)
 			return 0;
 		if (r <= 0) {
