@@ -162,8 +162,8 @@ BENCH_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wshadow \
 BENCH_BIN    := $(BENCH_DIR)/bench-upstream $(BENCH_DIR)/bench-client
 BENCH_ARGS   ?=
 
-$(BENCH_DIR)/bench-%: $(BENCH_DIR)/%.c $(BENCH_DIR)/pem.c $(BENCH_DIR)/pem.h
-	$(CC) $(BENCH_CFLAGS) -o $@ $< $(BENCH_DIR)/pem.c -lbearssl -lpthread
+$(BENCH_DIR)/bench-%: $(BENCH_DIR)/%.c $(BENCH_DIR)/tlsend.c $(BENCH_DIR)/tlsend.h
+	$(CC) $(BENCH_CFLAGS) -o $@ $< $(BENCH_DIR)/tlsend.c -lbearssl -lpthread
 
 bench: cli-proxy-api $(BENCH_BIN)
 	python3 $(BENCH_DIR)/bench.py $(BENCH_ARGS)

@@ -38,7 +38,7 @@
 
 #include <bearssl.h>
 
-#include "pem.h"
+#include "tlsend.h"
 
 #define MAXV 8
 
@@ -134,33 +134,7 @@ load_ca(const char *path)
 
 /* ---------------------------------------------------------- connections */
 
-static int
-sock_read(void *ctx, unsigned char *buf, size_t len)
-{
-	for (;;) {
-		ssize_t r = read(*(int *)ctx, buf, len);
 
-		if (r > 0)
-			return (int)r;
-		if (r == -1 && errno == EINTR)
-			continue;
-		return -1;
-	}
-}
-
-static int
-sock_write(void *ctx, const unsigned char *buf, size_t len)
-{
-	for (;;) {
-		ssize_t r = send(*(int *)ctx, buf, len, MSG_NOSIGNAL);
-
-		if (r > 0)
-			return (int)r;
-		if (r == -1 && errno == EINTR)
-			continue;
-		return -1;
-	}
-}
 
 static int
 tcp_connect(int port, int nonblock)
@@ -201,7 +175,7 @@ cx_open(struct cx *c, struct variant *v)
 		br_ssl_engine_set_session_parameters(&c->cc.eng, &v->sp);
 	if (!br_ssl_client_reset(&c->cc, "localhost", v->resume && v->have_sp))
 		return -1;
-	br_sslio_init(&c->io, &c->cc.eng, sock_read, &c->fd, sock_write,
+	br_sslio_init(&c->io, &c->cc.eng, sslio_read, &c->fd, sslio_write,
 	    &c->fd);
 	return 0;
 }

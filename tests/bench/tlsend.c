@@ -1,14 +1,18 @@
 /*
  * PEM to DER with BearSSL's streaming decoder, as BearSSL's tools do it
- * (tools/files.c), cut down to what the benchmark needs.
+ * (tools/files.c), cut down to what the benchmark needs; and the socket
+ * callbacks both ends give br_sslio.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <bearssl.h>
 
-#include "pem.h"
+#include "tlsend.h"
 
 struct sink {
 	unsigned char *p;
@@ -96,4 +100,36 @@ pem_load(const char *path, struct pem_obj **out)
 	free(name);
 	*out = objs;
 	return n;
+}
+
+int
+sslio_read(void *ctx, unsigned char *buf, size_t len)
+{
+	int fd = *(int *)ctx;
+
+	for (;;) {
+		ssize_t r = read(fd, buf, len);
+
+		if (r > 0)
+			return (int)r;
+		if (r == -1 && errno == EINTR)
+			continue;
+		return -1;
+	}
+}
+
+int
+sslio_write(void *ctx, const unsigned char *buf, size_t len)
+{
+	int fd = *(int *)ctx;
+
+	for (;;) {
+		ssize_t r = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (r > 0)
+			return (int)r;
+		if (r == -1 && errno == EINTR)
+			continue;
+		return -1;
+	}
 }

@@ -36,7 +36,7 @@
 
 #include <bearssl.h>
 
-#include "pem.h"
+#include "tlsend.h"
 
 #define HEAD_MAX (64 * 1024)
 #define BLOCK (16 * 1024)
@@ -104,37 +104,7 @@ struct conn {
 	size_t have;            /* bytes in in[] */
 };
 
-static int
-sock_read(void *ctx, unsigned char *buf, size_t len)
-{
-	int fd = *(int *)ctx;
 
-	for (;;) {
-		ssize_t r = read(fd, buf, len);
-
-		if (r > 0)
-			return (int)r;
-		if (r == -1 && errno == EINTR)
-			continue;
-		return -1;
-	}
-}
-
-static int
-sock_write(void *ctx, const unsigned char *buf, size_t len)
-{
-	int fd = *(int *)ctx;
-
-	for (;;) {
-		ssize_t r = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (r > 0)
-			return (int)r;
-		if (r == -1 && errno == EINTR)
-			continue;
-		return -1;
-	}
-}
 
 /* The value of header name in the head (NUL-terminated), copied to out. */
 static int
@@ -395,7 +365,7 @@ serve(void *arg)
 	}
 	if (!br_ssl_server_reset(&c->sc))
 		goto out;
-	br_sslio_init(&c->io, &c->sc.eng, sock_read, &c->fd, sock_write,
+	br_sslio_init(&c->io, &c->sc.eng, sslio_read, &c->fd, sslio_write,
 	    &c->fd);
 	for (;;) {
 		char *end, v[64];
