@@ -461,8 +461,6 @@ page(int fd, int status, const char *title, const char *msg)
 	const char *reason = status == 200 ? "OK" : status == 400 ?
 	    "Bad Request" : status == 404 ? "Not Found" : status == 405 ?
 	    "Method Not Allowed" : status == 502 ? "Bad Gateway" : "Forbidden";
-	size_t off = 0;
-	ssize_t w;
 
 	if (fd == -1)
 		return;
@@ -477,14 +475,7 @@ page(int fd, int status, const char *title, const char *msg)
 	    "charset=utf-8\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
 	    "Connection: close\r\n\r\n", status, reason, body.len) == 0 &&
 	    buf_add(&r, body.p, body.len) == 0)
-		while (off < r.len) {
-			w = write(fd, r.p + off, r.len - off);
-			if (w == -1 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				break;
-			off += (size_t)w;
-		}
+		(void)net_write_all(fd, r.p, r.len);
 	buf_free(&body);
 	buf_free(&r);
 }

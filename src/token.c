@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "net.h"
 #include "secret.h"
 #include "token.h"
 
@@ -326,16 +327,8 @@ file_replace(const char *path, const void *data, size_t len, int durable,
 		    strerror(errno));
 		return -1;
 	}
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto fail;
-		p += w;
-		len -= (size_t)w;
-	}
+	if (net_write_all(fd, p, len) == -1)
+		goto fail;
 	if ((durable && fsync(fd) == -1) || close(fd) == -1) {
 		fd = -1;
 		goto fail;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "token.h"
+#include "net.h"
 #include "usage.h"
 
 #define JSON_MAX (4 * 1024 * 1024)
@@ -262,22 +263,6 @@ out:
 	return line;
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int
 usage_record(const struct config *cfg, const struct usage_rec *r)
 {
@@ -307,7 +292,7 @@ usage_record(const struct config *cfg, const struct usage_rec *r)
 		goto out;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
-	if (fd == -1 || write_all(fd, line, n) == -1)
+	if (fd == -1 || net_write_all(fd, line, n) == -1)
 		goto out;
 	rc = 0;
 out:
