@@ -2,6 +2,8 @@
  * Anthropic's Messages API behind an OAuth token or an API key: which
  * requests go there, and what changes on the way.
  */
+#include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,48 +25,11 @@ claude_route(const char *method, size_t mlen, const char *path, size_t plen)
 	    eq(path, plen, "/v1/messages/count_tokens"));
 }
 
-/* Headers never copied from the client: credentials, what we set
- * ourselves, and what describes the client's own connection. */
+/* Does any of the client's anthropic-beta lines list token t? */
 static int
-dropped(const struct http_msg *req, const struct http_header *h)
+beta_has(const struct http_msg *req, const char *t)
 {
-	static const char *const names[] = {
-		"x-api-key", "authorization", "host", "content-length",
-		"accept-encoding", "expect", "anthropic-beta",
-		"anthropic-version", "cookie", NULL
-	};
-	return http_name_in(h, names) || http_is_hop(req, h);
-}
-
-/* Append token to the comma list in b unless it is already there. */
-static int
-beta_add(struct buf *b, const char *t, size_t n)
-{
-	const char *p = b->p;
-	size_t left = b->len;
-
-	while (left > 0) {
-		const char *c = memchr(p, ',', left);
-		size_t l = c ? (size_t)(c - p) : left;
-
-		if (l == n && strncasecmp(p, t, n) == 0)
-			return 0;
-		if (!c)
-			break;
-		left -= l + 1;
-		p = c + 1;
-	}
-	if (b->len && buf_add(b, ",", 1) == -1)
-		return -1;
-	return buf_add(b, t, n);
-}
-
-/* The client's anthropic-beta values, in order and without duplicates,
- * then ours. Merged, never overwritten: the client asked for its betas. */
-static int
-beta_merge(struct buf *b, const struct http_msg *req, int oauth)
-{
-	size_t i;
+	size_t i, n = strlen(t);
 
 	for (i = 0; i < req->nheaders; i++) {
 		const struct http_header *h = &req->headers[i];
@@ -83,15 +48,71 @@ beta_merge(struct buf *b, const struct http_msg *req, int oauth)
 			for (te = e; te > ts && (h->value[te - 1] == ' ' ||
 			    h->value[te - 1] == '\t'); te--)
 				;
-			if (te > ts && beta_add(b, h->value + ts, te - ts) == -1)
-				return -1;
+			if (te - ts == n && strncasecmp(h->value + ts, t, n) == 0)
+				return 1;
 			s = e + 1;
 		}
 	}
-	if (oauth && beta_add(b, CLAUDE_OAUTH_BETA,
-	    sizeof CLAUDE_OAUTH_BETA - 1) == -1)
-		return -1;
 	return 0;
+}
+
+/* "Name: value" with the client's spelling of the name. */
+static int
+line(struct buf *out, const struct http_header *h, const char *v)
+{
+	return buf_addf(out, "%.*s: %s\r\n", (int)h->nlen, h->name, v);
+}
+
+/* The account's credential line. */
+static int
+credential(struct buf *out, const struct account *a)
+{
+	return buf_addf(out, a->kind == ACCT_OAUTH ?
+	    "Authorization: Bearer %s\r\n" : "x-api-key: %s\r\n",
+	    a->access_token);
+}
+
+/* The lines the upstream request must have and the client may not have
+ * sent, in the order they are added at the end of the head. */
+struct seen {
+	int host, cred, length, conn, enc, ver, beta;
+};
+
+/* One client header line as it goes upstream: kept, replaced in place by
+ * the proxy's, or dropped. */
+static int
+client_line(struct buf *out, const struct http_msg *req,
+    const struct http_header *h, const struct url *base,
+    const struct account *a, const char *len, struct seen *s)
+{
+	static const char *const cred[] = { "x-api-key", "authorization",
+	    NULL };
+	static const char *const framing[] = { "content-length",
+	    "transfer-encoding", NULL };
+	static const char *const gone[] = { "cookie", "expect", NULL };
+
+	if (http_name_is(h, "host"))
+		return s->host++ ? 0 : line(out, h, base->hostport);
+	if (http_name_in(h, cred))
+		return s->cred++ ? 0 : credential(out, a);
+	if (http_name_in(h, framing))
+		return s->length++ ? 0 : http_name_is(h, "content-length") ?
+		    line(out, h, len) : buf_addf(out, "Content-Length: %s\r\n",
+		    len);
+	if (http_name_is(h, "connection"))
+		return s->conn++ ? 0 : line(out, h, "keep-alive");
+	if (http_name_is(h, "accept-encoding"))
+		return s->enc++ ? 0 : line(out, h, "identity");
+	if (http_name_in(h, gone) || http_is_hop(req, h))
+		return 0;
+	if (http_name_is(h, "anthropic-beta") && s->beta == 0) {
+		s->beta = 1;
+		return buf_addf(out, "%.*s: %.*s%s" CLAUDE_OAUTH_BETA "\r\n",
+		    (int)h->nlen, h->name, (int)h->vlen, h->value,
+		    h->vlen ? "," : "");
+	}
+	s->ver |= http_name_is(h, "anthropic-version");
+	return http_header_add(out, h);
 }
 
 int
@@ -99,50 +120,38 @@ claude_head(struct buf *out, const struct http_msg *req,
     const struct config *cfg, const struct url *base,
     const struct account *a, size_t body_len)
 {
-	const struct http_header *ver;
-	struct buf beta = { 0 };
+	struct seen s = { 0, 0, 0, 0, 0, 0, 0 };
+	char len[32];
 	size_t i;
-	int oauth = a->kind == ACCT_OAUTH, rc = -1;
 
-	if (buf_addf(out, "%.*s %s%.*s HTTP/1.1\r\nHost: %s\r\n",
-	    (int)req->mlen, req->method, base->path,
-	    (int)req->tlen, req->target, base->hostport) == -1)
+	if (a->access_token == NULL || !http_value_safe(a->access_token)) {
+		errno = EINVAL;
 		return -1;
-	for (i = 0; i < req->nheaders; i++) {
-		const struct http_header *h = &req->headers[i];
-
-		if (dropped(req, h))
-			continue;
-		if (http_header_add(out, h) == -1)
-			goto out;
 	}
-	if (oauth) {
-		if (buf_addf(out, "Authorization: Bearer %s\r\n",
-		    a->access_token) == -1)
-			goto out;
-	} else if (buf_addf(out, "x-api-key: %s\r\n", a->access_token) == -1)
-		goto out;
-	if (beta_merge(&beta, req, oauth && cfg->claude_oauth_beta) == -1)
-		goto out;
-	if (beta.len && buf_addf(out, "anthropic-beta: %s\r\n", beta.p) == -1)
-		goto out;
-	ver = http_header_get(req, "anthropic-version");
-	if (ver && ver->vlen) {
-		if (buf_addf(out, "anthropic-version: %.*s\r\n",
-		    (int)ver->vlen, ver->value) == -1)
-			goto out;
-	} else if (buf_adds(out, "anthropic-version: " CLAUDE_VERSION
-	    "\r\n") == -1)
-		goto out;
-	/* identity keeps the stream readable for usage accounting, and the
-	 * client never has to undo a coding it did not negotiate with us. */
-	if (buf_addf(out, "Accept-Encoding: identity\r\n"
-	    "Content-Length: %zu\r\n\r\n", body_len) == -1)
-		goto out;
-	rc = 0;
-out:
-	buf_free(&beta);
-	return rc;
+	/* Added only when the account needs it and the client lacks it;
+	 * -1: nothing to add. */
+	if (a->kind != ACCT_OAUTH || !cfg->claude_oauth_beta ||
+	    beta_has(req, CLAUDE_OAUTH_BETA))
+		s.beta = -1;
+	snprintf(len, sizeof len, "%zu", body_len);
+	if (buf_addf(out, "%.*s %s%.*s HTTP/1.1\r\n", (int)req->mlen,
+	    req->method, base->path, (int)req->tlen, req->target) == -1 ||
+	    (!http_header_get(req, "host") && buf_addf(out, "Host: %s\r\n",
+	    base->hostport) == -1))
+		return -1;
+	for (i = 0; i < req->nheaders; i++)
+		if (client_line(out, req, &req->headers[i], base, a, len,
+		    &s) == -1)
+			return -1;
+	if ((!s.cred && credential(out, a) == -1) ||
+	    (s.beta == 0 && buf_adds(out, "anthropic-beta: "
+	    CLAUDE_OAUTH_BETA "\r\n") == -1) ||
+	    (!s.ver && buf_adds(out, "anthropic-version: " CLAUDE_VERSION
+	    "\r\n") == -1) ||
+	    (!s.enc && buf_adds(out, "Accept-Encoding: identity\r\n") == -1) ||
+	    (!s.length && buf_addf(out, "Content-Length: %s\r\n", len) == -1))
+		return -1;
+	return buf_adds(out, "\r\n");
 }
 
 /*
@@ -539,22 +548,52 @@ find_system(const char *body, size_t len, const unsigned char **open,
 	return 0;
 }
 
-/* Is the system array already led by the line, as a text block? */
+/* Claude Code's own marks at the start of a system text: its billing
+ * block and its identity lines (interactive, SDK). */
+static const char *const cc_marks[] = {
+	"x-anthropic-billing-header:",
+	"You are Claude Code, Anthropic's official CLI for Claude",
+	"You are a Claude agent, built on Anthropic's Claude Agent SDK",
+	NULL
+};
+
 static int
-array_has_line(const struct tok *sys)
+marked(const struct tok *t)
 {
-	static const char *const names[] = { "type", "text" };
-	struct tok v[2] = { { NULL, 0 }, { NULL, 0 } };
+	size_t i;
+
+	for (i = 0; cc_marks[i]; i++)
+		if (tok_is_str(t, cc_marks[i], 1))
+			return 1;
+	return 0;
+}
+
+/* Does a text of any block of the (checked) system array start with one
+ * of Claude Code's marks? */
+static int
+array_marked(const struct tok *sys)
+{
+	static const char *const names[] = { "text" };
 	struct scan s;
 
 	s.p = sys->p + 1;
 	s.e = sys->p + sys->n;
 	s.depth = 2;	/* the body and this array: already checked */
 	sc_ws(&s);
-	if (!sc_is(&s, '{') || sc_object(&s, names, v, 2) == -1)
-		return 0;
-	return tok_is_str(&v[0], "text", 0) &&
-	    tok_is_str(&v[1], CLAUDE_CODE_LINE, 0);
+	while (s.p < s.e && !sc_is(&s, ']')) {
+		struct tok text = { NULL, 0 };
+
+		if (sc_is(&s, '{') ? sc_object(&s, names, &text, 1) == -1 :
+		    sc_value(&s) == -1)
+			return 0;
+		if (marked(&text))
+			return 1;
+		sc_ws(&s);
+		if (sc_is(&s, ','))
+			s.p++;
+		sc_ws(&s);
+	}
+	return 0;
 }
 
 static int
@@ -620,35 +659,87 @@ model_name(const struct tok *t, char *out, size_t outlen)
 }
 
 int
-claude_model(const char *body, size_t len, char *model, size_t modellen)
+claude_read(const char *body, size_t len, struct claude_req *r,
+    const char **why)
 {
 	const unsigned char *open;
-	struct tok sys, m = { NULL, 0 };
-	const char *why;
-	int rc;
+	struct tok sys = { NULL, 0 }, m = { NULL, 0 };
 
-	rc = find_system(body, len, &open, &sys, &m, &why);
-	model_name(&m, model, modellen);
-	return rc;
+	memset(r, 0, sizeof *r);
+	if (find_system(body, len, &open, &sys, &m, why) == -1)
+		return -1;
+	r->json = 1;
+	model_name(&m, r->model, sizeof r->model);
+	r->open = (size_t)(open - (const unsigned char *)body);
+	if (sys.p) {
+		r->sys_at = (size_t)(sys.p - (const unsigned char *)body);
+		r->sys_len = sys.n;
+		r->marked = *sys.p == '"' ? marked(&sys) :
+		    *sys.p == '[' && array_marked(&sys);
+	}
+	return 0;
+}
+
+int
+claude_first_party(const struct http_msg *req, const struct claude_req *r)
+{
+	const struct http_header *ua = http_header_get(req, "user-agent");
+
+	return r->marked || (ua && ua->vlen >= 11 &&
+	    strncasecmp(ua->value, "claude-cli/", 11) == 0);
+}
+
+void
+claude_prefix(const char *body, size_t len, const struct claude_req *r,
+    struct pieces *out, int *changed)
+{
+	const unsigned char *b = (const unsigned char *)body;
+	struct tok sys = { b + r->sys_at, r->sys_len };
+	struct scan s;
+
+	*changed = 0;
+	out->n = 0;
+	out->len = 0;
+	/* Claude Code's own words are never added to: the request is its. */
+	if (!r->json || r->marked)
+		return;
+	if (sys.n == 0) {
+		/* First in the object, with a comma when members follow. */
+		s.p = b + r->open + 1;
+		s.e = b + len;
+		sc_ws(&s);
+		splice(out, body, len, r->open + 1, 0, sc_is(&s, '}') ?
+		    "\"system\":[" LINE_BLOCK "]" :
+		    "\"system\":[" LINE_BLOCK "],", 0, "");
+	} else if (*sys.p == 'n' || (*sys.p == '"' && sys.n == 2))
+		/* An empty text block is refused upstream: drop "". */
+		splice(out, body, len, r->sys_at, sys.n,
+		    "[" LINE_BLOCK "]", 0, "");
+	else if (*sys.p == '"')
+		/* The client's string token as it is: no re-escaping. */
+		splice(out, body, len, r->sys_at, sys.n, "[" LINE_BLOCK
+		    ",{\"type\":\"text\",\"text\":", 1, "}]");
+	else if (*sys.p == '[')
+		splice(out, body, len, r->sys_at + 1, 0,
+		    array_empty(&sys) ? LINE_BLOCK : LINE_BLOCK ",", 0, "");
+	else
+		/* Not ours to fix: the upstream will say what is wrong. */
+		return;
+	*changed = 1;
 }
 
 int
 claude_body(const char *body, size_t len, struct buf *out, int *changed,
     const char **why)
 {
-	return claude_body_model(body, len, out, changed, why, NULL, 0);
-}
-
-int
-claude_body_model(const char *body, size_t len, struct buf *out,
-    int *changed, const char **why, char *model, size_t modellen)
-{
+	struct claude_req r;
 	struct pieces pc;
 	int i;
 
-	if (claude_body_pieces(body, len, &pc, changed, why, model,
-	    modellen) == -1)
+	*changed = 0;
+	if (claude_read(body, len, &r, why) == -1)
 		return -1;
+	claude_prefix(body, len, &r, &pc, changed);
 	if (!*changed)
 		return 0;
 	if (buf_reserve(out, pc.len + 1) == -1) {
@@ -657,51 +748,6 @@ claude_body_model(const char *body, size_t len, struct buf *out,
 	}
 	for (i = 0; i < pc.n; i++)
 		(void)buf_add(out, pc.v[i].iov_base, pc.v[i].iov_len);
-	return 0;
-}
-
-int
-claude_body_pieces(const char *body, size_t len, struct pieces *out,
-    int *changed, const char **why, char *model, size_t modellen)
-{
-	const unsigned char *b = (const unsigned char *)body, *open;
-	struct tok sys, m = { NULL, 0 };
-	struct scan s;
-
-	*changed = 0;
-	if (model && modellen)
-		model[0] = '\0';
-	if (find_system(body, len, &open, &sys, &m, why) == -1)
-		return -1;
-	if (model)
-		model_name(&m, model, modellen);
-	if (sys.p == NULL) {
-		/* First in the object, with a comma when members follow. */
-		s.p = open + 1;
-		s.e = b + len;
-		sc_ws(&s);
-		splice(out, body, len, open + 1 - b, 0, sc_is(&s, '}') ?
-		    "\"system\":[" LINE_BLOCK "]" :
-		    "\"system\":[" LINE_BLOCK "],", 0, "");
-	} else if (*sys.p == 'n' || (*sys.p == '"' && sys.n == 2))
-		/* An empty text block is refused upstream: drop "". */
-		splice(out, body, len, sys.p - b, sys.n,
-		    "[" LINE_BLOCK "]", 0, "");
-	else if (*sys.p == '"') {
-		if (tok_is(&sys, CLAUDE_CODE_LINE, 1))
-			return 0;
-		/* The client's string token as it is: no re-escaping. */
-		splice(out, body, len, sys.p - b, sys.n, "[" LINE_BLOCK
-		    ",{\"type\":\"text\",\"text\":", 1, "}]");
-	} else if (*sys.p == '[') {
-		if (array_has_line(&sys))
-			return 0;
-		splice(out, body, len, sys.p + 1 - b, 0,
-		    array_empty(&sys) ? LINE_BLOCK : LINE_BLOCK ",", 0, "");
-	} else
-		/* Not ours to fix: the upstream will say what is wrong. */
-		return 0;
-	*changed = 1;
 	return 0;
 }
 
@@ -740,6 +786,68 @@ claude_models(struct buf *out)
 			return -1;
 	return buf_addf(out, "],\"has_more\":false,\"first_id\":\"%s\","
 	    "\"last_id\":\"%s\"}", models[0].id, models[n - 1].id);
+}
+
+enum claude_refusal
+claude_refusal(int status, const char *body, size_t len, char *msg,
+    size_t msglen)
+{
+	cJSON *j;
+	const char *m;
+	enum claude_refusal why = CLAUDE_SERVED;
+	size_t i, k = 0;
+
+	if ((status != 400 && status != 403) || msglen == 0)
+		return CLAUDE_SERVED;
+	if ((j = cJSON_ParseWithLength(body, len)) == NULL)
+		return CLAUDE_SERVED;
+	m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(j, "error"), "message"));
+	if (m && (strstr(m, "Third-party apps") || strstr(m, "extra usage")))
+		why = CLAUDE_EXTRA_USAGE;
+	else if (m && strstr(m, "only authorized for use with Claude Code"))
+		why = CLAUDE_CODE_ONLY;
+	/* Anthropic's words go to logs and to state.json: printable only. */
+	for (i = 0; why && m[i] && k + 1 < msglen; i++)
+		msg[k++] = (unsigned char)m[i] < 0x20 || m[i] == 0x7f ? ' ' :
+		    m[i];
+	msg[k] = '\0';
+	cJSON_Delete(j);
+	return why;
+}
+
+const char *
+claude_refusal_reason(enum claude_refusal why)
+{
+	return why == CLAUDE_EXTRA_USAGE ? "extra usage off" :
+	    why == CLAUDE_CODE_ONLY ? "Claude Code only" : "";
+}
+
+void
+claude_refusal_explain(char *out, size_t outlen, const char *said,
+    int first_party)
+{
+	if (said == NULL) {
+		snprintf(out, outlen, "cli-proxy-api is set to refuse requests "
+		    "from clients other than Claude Code (claude-third-party: "
+		    "refuse), as Anthropic serves a Claude subscription to "
+		    "Claude Code and bills other clients to the account's extra "
+		    "usage; set claude-third-party to subscription once extra "
+		    "usage is on for the account at claude.ai, or to api-key "
+		    "with an API key account (claude-api-key in config.yaml), "
+		    "or use Claude Code itself.");
+		return;
+	}
+	snprintf(out, outlen, "%s%s(cli-proxy-api: %s, and no account here "
+	    "could take it; turn on extra usage for the Claude account at "
+	    "claude.ai, add an API key account (claude-api-key in "
+	    "config.yaml), or %s.)", said, *said ? " " : "", first_party ?
+	    "Anthropic took this Claude Code request, sent through the proxy, "
+	    "for another client's (the proxy's TLS handshake is not Claude "
+	    "Code's)" : "Anthropic serves a Claude subscription to Claude "
+	    "Code and bills other clients to the account's extra usage",
+	    first_party ? "run Claude Code without the proxy" :
+	    "use Claude Code itself");
 }
 
 /* A reset header's value: epoch seconds or RFC 3339. */

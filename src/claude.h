@@ -19,11 +19,17 @@
 int claude_route(const char *method, size_t mlen, const char *path,
     size_t plen);
 
-/* The upstream request head for req into out: request line with base's path
- * prefix and the client's target, Host, the account's credential,
- * merged anthropic-beta, anthropic-version, Accept-Encoding: identity,
- * Content-Length body_len, and every other client header that is neither a
- * credential nor hop-by-hop. 0 or -1 (ENOMEM). */
+/* The upstream request head for req into out. The client's header lines
+ * keep their order, spelling and values, but for what the proxy owns,
+ * each replaced in place: the credential line (x-api-key or
+ * Authorization) by the account's, Host by the upstream's,
+ * Content-Length by body_len, Connection by keep-alive, Accept-Encoding
+ * by identity; oauth-2025-04-20 is appended to the first anthropic-beta
+ * line for an OAuth account (claude-oauth-beta) that lacks it. Cookie,
+ * Expect and hop-by-hop lines are dropped; what is missing is added at
+ * the end. The request line gets base's path prefix before the client's
+ * target, query kept. 0, or -1 (ENOMEM, or EINVAL when the token holds a
+ * control character). */
 int claude_head(struct buf *out, const struct http_msg *req,
     const struct config *cfg, const struct url *base,
     const struct account *a, size_t body_len);
@@ -34,17 +40,25 @@ int claude_head(struct buf *out, const struct http_msg *req,
  * response does not say: the caller backs off. */
 time_t claude_cooldown(const struct http_msg *resp, time_t now);
 
-/* With claude-system-prefix, make the Claude Code line the first system
- * block. Sets *changed to 0 when the body can go as it is (out untouched),
- * else fills out with the new body. 0, or -1 with *why when the body is not
- * a JSON object. */
-int claude_body(const char *body, size_t len, struct buf *out, int *changed,
+/* What the proxy reads of a Messages request body in one pass. */
+struct claude_req {
+	int json;               /* the body is one JSON object */
+	int marked;             /* a system text starts with Claude Code's
+	                         * billing block or identity line */
+	char model[128];        /* a plain string "model", for logs; or "" */
+	size_t open;            /* where the object's '{' is */
+	size_t sys_at, sys_len; /* the system value; sys_len 0: none */
+};
+/* Check that body is one JSON object and read it into r. 0, or -1 with
+ * *why (r zeroed). */
+int claude_read(const char *body, size_t len, struct claude_req *r,
     const char **why);
 
-/* claude_body that also copies the top-level "model" (a plain string) into
- * model, for the log; "" when there is none. */
-int claude_body_model(const char *body, size_t len, struct buf *out,
-    int *changed, const char **why, char *model, size_t modellen);
+/* Is the request Claude Code's own: its User-Agent starts claude-cli/, or
+ * its body (r from claude_read) is marked? A first-party request goes
+ * upstream as it came but for the head's credential, Host and framing. */
+int claude_first_party(const struct http_msg *req,
+    const struct claude_req *r);
 
 /* A request body as pieces sent in order: slices of the client's body and
  * constant text. */
@@ -53,14 +67,36 @@ struct pieces {
 	int n;
 	size_t len;             /* of all pieces */
 };
-/* claude_body_model without a copy of the body: out gets the new body as
- * pieces pointing into body (which must outlive them). */
-int claude_body_pieces(const char *body, size_t len, struct pieces *out,
-    int *changed, const char **why, char *model, size_t modellen);
-/* Just the model, for bodies that go as they are. 0, or -1 when the body
- * is not a JSON object (model is then ""). */
-int claude_model(const char *body, size_t len, char *model,
-    size_t modellen);
+/* claude-system-prefix for a third-party body (r from claude_read on the
+ * same bytes): the Claude Code line as the first system block, the
+ * client's bytes around it untouched. *changed is 0, and out empty, when
+ * the body goes as it is (marked, or a system that is not ours to fix). */
+void claude_prefix(const char *body, size_t len, const struct claude_req *r,
+    struct pieces *out, int *changed);
+/* claude_read and claude_prefix into one buffer (tests, fuzzing). 0, or
+ * -1 with *why. */
+int claude_body(const char *body, size_t len, struct buf *out, int *changed,
+    const char **why);
+
+/* Anthropic's refusals of a subscription token for a client it does
+ * not take for Claude Code (since 2025-09 and 2026-04). */
+enum claude_refusal {
+	CLAUDE_SERVED = 0,      /* not a refusal */
+	CLAUDE_EXTRA_USAGE,     /* "Third-party apps now draw from your extra
+	                         * usage...": no extra usage to draw from */
+	CLAUDE_CODE_ONLY        /* "only authorized for use with Claude Code" */
+};
+/* Is the answer (status, whole body) such a refusal? msg gets Anthropic's
+ * message (printable, cut to msglen). */
+enum claude_refusal claude_refusal(int status, const char *body, size_t len,
+    char *msg, size_t msglen);
+/* A few words for --status: "extra usage off", "Claude Code only". */
+const char *claude_refusal_reason(enum claude_refusal why);
+/* What the client is told when no account could take a request of its
+ * kind: Anthropic's words (said; "" when none) and, in one sentence, the
+ * cause and the fixes. said NULL: claude-third-party is refuse. */
+void claude_refusal_explain(char *out, size_t outlen, const char *said,
+    int first_party);
 
 /* GET /v1/models answered locally, in Anthropic's list shape. */
 int claude_models(struct buf *out);

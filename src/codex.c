@@ -267,6 +267,25 @@ emit(const cJSON *root, struct buf *out, const char **why)
 	return 0;
 }
 
+/* With store false the backend keeps no reasoning between turns: the
+ * client can only send it back when it was given encrypted. */
+static int
+include_reasoning(cJSON *root)
+{
+	static const char want[] = "reasoning.encrypted_content";
+	cJSON *inc = jx_get(root, "include"), *it;
+
+	if (inc == NULL || cJSON_IsNull(inc))
+		return jx_put(root, "include", cJSON_CreateArray()) == -1 ? -1 :
+		    jx_append(jx_get(root, "include"), cJSON_CreateString(want));
+	if (!cJSON_IsArray(inc))
+		return 0;	/* not ours to fix: the backend will say */
+	cJSON_ArrayForEach(it, inc)
+		if (jx_str_is(it, want))
+			return 0;
+	return jx_append(inc, cJSON_CreateString(want));
+}
+
 int
 codex_body(const struct config *cfg, const char *body, size_t len,
     struct buf *out, struct codex_req *cr, const char **why)
@@ -281,6 +300,10 @@ codex_body(const struct config *cfg, const char *body, size_t len,
 	cr->stream = cJSON_IsTrue(jx_get(root, "stream"));
 	if (backend_rules(cfg, root, cr, why) == -1)
 		goto out;
+	if (cfg->codex_encrypted_reasoning && include_reasoning(root) == -1) {
+		*why = oom;
+		goto out;
+	}
 	rc = emit(root, out, why);
 out:
 	cJSON_Delete(root);
@@ -335,16 +358,6 @@ head_dropped(const struct http_msg *req, const struct http_header *h)
 	return http_name_in(h, names) || http_is_hop(req, h);
 }
 
-/* A value we put into a header must not end the line early. */
-static int
-header_safe(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
 int
 codex_head(struct buf *out, const struct http_msg *req,
     const struct url *base, const struct account *a,
@@ -354,9 +367,9 @@ codex_head(struct buf *out, const struct http_msg *req,
 	    a->account_id[0] ? a->account_id : NULL;
 	size_t i, start = out->len;
 
-	if (a->access_token == NULL || !header_safe(a->access_token) ||
-	    (acct && !header_safe(acct)) ||
-	    (session_id && !header_safe(session_id))) {
+	if (a->access_token == NULL || !http_value_safe(a->access_token) ||
+	    (acct && !http_value_safe(acct)) ||
+	    (session_id && !http_value_safe(session_id))) {
 		errno = EINVAL;
 		return -1;
 	}

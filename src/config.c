@@ -49,7 +49,7 @@ enum ktype {
 	K_PROXY,	/* struct proxy field */
 	K_APIKEYS,	/* list of {api-key, base-url}: claude_keys, codex_keys */
 	K_ALIASES,	/* mapping of model name to model name */
-	K_SANDBOX,	/* int field: auto, required or off */
+	K_CHOICE,	/* int field: the index of a word in choices[] */
 	K_DROID,	/* droid-models: list of models or {model, ...} */
 	K_UNUSED	/* an upstream CLIProxyAPI key, ignored with a warning */
 };
@@ -97,7 +97,12 @@ static const struct key keys[] = {
 	{ "usage-max-bytes",		K_SIZE,	OFF(usage_max), 4096, 4294967295ULL },
 	{ "log-max-bytes",		K_SIZE,	OFF(log_max), 4096, 4294967295ULL },
 	{ "allow-remote",		K_BOOL,	OFF(allow_remote), 0, 0 },
-	{ "sandbox",			K_SANDBOX, OFF(sandbox), 0, 0 },
+	{ "sandbox",			K_CHOICE, OFF(sandbox), 0, 0 },
+	{ "codex-encrypted-reasoning",	K_BOOL,	OFF(codex_encrypted_reasoning), 0,
+	    0 },
+	{ "claude-third-party",		K_CHOICE, OFF(claude_third_party), 0, 0 },
+	{ "claude-refusal-cooldown",	K_INT,	OFF(claude_refusal_cooldown), 0,
+	    604800 },
 	{ "droid-models",		K_DROID, 0, 0, 0 },
 
 	{ "remote-management",		K_UNUSED, 0, 0, 0 },
@@ -386,22 +391,37 @@ set_path(struct load *ld, const struct key *k, const yaml_node_t *n)
 	return 0;
 }
 
-/* auto, required or off; YAML's plain off is a string here, not false. */
-static int
-set_sandbox(struct load *ld, const struct key *k, const yaml_node_t *n)
-{
-	static const char *const names[] = { "auto", "required", "off" };
-	const char *s = scalar(n);
-	char q[56];
-	int i;
+/* The words of each K_CHOICE key, in the order of their values. */
+static const struct {
+	const char *key;
+	const char *words[4];
+} choices[] = {
+	{ "sandbox", { "auto", "required", "off", NULL } },
+	{ "claude-third-party", { "subscription", "api-key", "refuse", NULL } },
+};
 
-	for (i = 0; s != NULL && i < 3; i++)
-		if (strcasecmp(s, names[i]) == 0) {
-			*(int *)field(ld->cfg, k) = i;
+/* One of the key's words (case-insensitive; YAML's plain off is a string
+ * here, not false). */
+static int
+set_choice(struct load *ld, const struct key *k, const yaml_node_t *n)
+{
+	const char *s = scalar(n), *const *w = NULL;
+	char q[56], list[128] = "";
+	size_t i;
+
+	for (i = 0; i < sizeof choices / sizeof choices[0]; i++)
+		if (strcmp(choices[i].key, k->name) == 0)
+			w = choices[i].words;
+	for (i = 0; w && w[i]; i++)
+		if (s != NULL && strcasecmp(s, w[i]) == 0) {
+			*(int *)field(ld->cfg, k) = (int)i;
 			return 0;
 		}
-	errat(ld, n->start_mark, "%s must be auto, required or off%s",
-	    k->name, shown_as(q, sizeof q, s));
+	for (i = 0; w && w[i]; i++)
+		snprintf(list + strlen(list), sizeof list - strlen(list),
+		    "%s%s", i == 0 ? "" : w[i + 1] ? ", " : " or ", w[i]);
+	errat(ld, n->start_mark, "%s must be %s%s", k->name, list,
+	    shown_as(q, sizeof q, s));
 	return -1;
 }
 
@@ -901,8 +921,8 @@ apply(struct load *ld, const yaml_node_t *kn, const char *name,
 		return set_api_keys(ld, k, vn);
 	case K_ALIASES:
 		return set_aliases(ld, k, vn);
-	case K_SANDBOX:
-		return set_sandbox(ld, k, vn);
+	case K_CHOICE:
+		return set_choice(ld, k, vn);
 	case K_DROID:
 		return set_droid_models(ld, k, vn);
 	case K_UNUSED:
@@ -1140,6 +1160,8 @@ defaults_base(struct config *c)
 	c->connect_timeout = 10;
 	c->upstream_timeout = 600;
 	c->request_retry = 3;
+	c->claude_refusal_cooldown = 3600;
+	c->codex_encrypted_reasoning = 1;
 	c->refresh_lead = -1;
 	c->token_timeout = 30;
 	c->usage_max = 10485760;

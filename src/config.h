@@ -40,6 +40,11 @@ struct config {
 	char *ca_file;         /* /etc/ssl/certs/ca-certificates.crt */
 	int claude_system_prefix; /* 1 */
 	int claude_oauth_beta;  /* 1: add oauth-2025-04-20 to anthropic-beta */
+	int codex_encrypted_reasoning; /* 1: reasoning.encrypted_content in
+	                        * include (the backend stores nothing) */
+	int claude_third_party; /* THIRD_PARTY_SUBSCRIPTION, _API_KEY, _REFUSE */
+	int claude_refusal_cooldown; /* 3600 s: an account that refused a kind
+	                        * of client is not asked for it again */
 	size_t max_head;       /* 65536 bytes */
 	size_t max_headers;    /* 100 */
 	size_t max_body;       /* 32 MiB */
@@ -74,6 +79,9 @@ struct config {
 
 /* sandbox: auto (the default: what the kernel supports), required, off. */
 enum { SANDBOX_AUTO = 0, SANDBOX_REQUIRED, SANDBOX_OFF };
+/* claude-third-party: where requests from clients other than Claude Code
+ * go: subscriptions, then API keys (the default); API keys only; nowhere. */
+enum { THIRD_PARTY_SUBSCRIPTION = 0, THIRD_PARTY_API_KEY, THIRD_PARTY_REFUSE };
 
 /* Fill cfg with the built-in defaults. 0 or -1 (ENOMEM). */
 int config_defaults(struct config *cfg);

@@ -42,6 +42,8 @@ struct req {
 	unsigned long long bytes;
 	long long t0;
 	char who[256];          /* account email, for the log line */
+	const char *via;        /* "subscription" or "api-key": who served */
+	const char *client;     /* Claude: "claude-code" or "third-party" */
 	char model[128];        /* the request's model, for the log line */
 	struct usage_scan *scan; /* usage-statistics: fed the decoded body */
 };

@@ -131,8 +131,35 @@ struct view {
 	int has_refresh;
 	time_t expires;
 	time_t cooldown;
+	time_t refused_at[2];   /* third-party, Claude Code: a refusal that
+	                         * still holds (claude-refusal-cooldown) */
+	char refused_why[2][64];
 	char err[1100];         /* token_load's message when !parsed */
 };
+
+static void
+assess_refusals(const struct config *cfg, const cJSON *st, struct view *v)
+{
+	static const char *const kinds[] = { "third_party", "first_party" };
+	const cJSON *all = cJSON_GetObjectItemCaseSensitive(st, "refused");
+	time_t now = time(NULL);
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(all, kinds[i]);
+		const cJSON *at = cJSON_GetObjectItemCaseSensitive(m, "at");
+		const char *why = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(m, "reason"));
+
+		if (!cJSON_IsNumber(at) || at->valuedouble <= 0 ||
+		    at->valuedouble > (double)now ||
+		    now - (time_t)at->valuedouble >= cfg->claude_refusal_cooldown)
+			continue;
+		v->refused_at[i] = (time_t)at->valuedouble;
+		snprintf(v->refused_why[i], sizeof v->refused_why[i], "%s",
+		    why ? why : "");
+	}
+}
 
 static void
 assess(const struct config *cfg, const char *provider, const char *file,
@@ -150,6 +177,7 @@ assess(const struct config *cfg, const char *provider, const char *file,
 	    j->valuedouble < 1e15 ? (time_t)j->valuedouble : 0;
 	v->needs_login = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st,
 	    "needs_login"));
+	assess_refusals(cfg, st, v);
 	if (token_load(path, provider, &a, v->err, sizeof v->err) == -1)
 		return;
 	v->parsed = 1;
@@ -227,7 +255,7 @@ report_account(struct doc *d, const char *provider, const struct view *v,
     time_t now)
 {
 	char r[32], fix[96];
-	int bad = 0;
+	int bad = 0, i;
 
 	snprintf(fix, sizeof fix, "run cli-proxy-api --%s-login", provider);
 	if (!v->parsed) {
@@ -256,6 +284,18 @@ report_account(struct doc *d, const char *provider, const struct view *v,
 		say(d, WARN, fix, "account %s %s has no refresh token: it "
 		    "stops working when it expires%s%s", provider, v->name,
 		    v->expires ? " " : "", v->expires ? r : "");
+	}
+	for (i = 0; i < 2; i++) {
+		if (v->refused_at[i] == 0 || !++bad)
+			continue;
+		rel(v->refused_at[i], now, r, sizeof r);
+		say(d, WARN, i ? "add an API key account (claude-api-key), turn "
+		    "on extra usage at claude.ai, or run Claude Code without the "
+		    "proxy" : "turn on extra usage for the account at claude.ai, "
+		    "add an API key account (claude-api-key), or use Claude Code "
+		    "itself", "account %s %s: %s use refused %s%s%s", provider,
+		    v->name, i ? "Claude Code" : "third-party", r,
+		    v->refused_why[i][0] ? ": " : "", v->refused_why[i]);
 	}
 	if (v->cooldown > now && ++bad) {
 		rel(v->cooldown, now, r, sizeof r);

@@ -526,9 +526,11 @@ one_request(struct conn *c)
 		    (int)r.msg.mlen, r.msg.method, r.path);
 		conn_error(c, &r, 404, msg, 0, NULL);
 	}
-	log_info("%.*s %s %s %d %s %lldms %lluB", (int)r.msg.mlen,
+	log_info("%.*s %s %s %d %s%s%s%s%s %lldms %lluB", (int)r.msg.mlen,
 	    r.msg.method, r.path, r.model[0] ? r.model : "-", r.status,
-	    r.who[0] ? r.who : "-", net_now_ms() - r.t0, r.bytes);
+	    r.who[0] ? r.who : "-", r.via ? " " : "", r.via ? r.via : "",
+	    r.client ? " " : "", r.client ? r.client : "",
+	    net_now_ms() - r.t0, r.bytes);
 	more = !r.close && c->exit == EXIT_OK;
 done:
 	free(r.head);

@@ -187,58 +187,6 @@ answer_cooling(struct conn *c, struct req *r, time_t soonest,
 	conn_error(c, r, 429, msg, 0, extra);
 }
 
-/* The request body as this account must get it, made at most once: the
- * Claude Code line for Claude OAuth accounts (spliced in as pieces of the
- * client's body, not a copy of it), the backend's rules (or the Chat
- * Completions translation) for Codex. */
-static int
-body_for(struct conn *c, struct req *r, enum route route,
-    const struct account *a, struct codex_req *cr, struct buf *prefixed,
-    struct pieces *spliced, int *have, struct pieces *body)
-{
-	const char *why = NULL, *p = r->body.p ? r->body.p : "";
-	int changed = 1, rc = 0;
-
-	body->n = r->body.len > 0;
-	body->v[0].iov_base = (void *)(uintptr_t)p;
-	body->v[0].iov_len = body->len = r->body.len;
-	if (route == ROUTE_CLAUDE && (!c->cfg->claude_system_prefix ||
-	    a->kind != ACCT_OAUTH)) {
-		/* The body goes as it is; the model is only for the log. */
-		if (!r->model[0])
-			(void)claude_model(p, r->body.len, r->model,
-			    sizeof r->model);
-		return 0;
-	}
-	if (!*have) {
-		if (route == ROUTE_CLAUDE)
-			rc = claude_body_pieces(p, r->body.len, spliced,
-			    &changed, &why, r->model, sizeof r->model);
-		else if (route == ROUTE_RESPONSES)
-			rc = codex_body(c->cfg, p, r->body.len, prefixed, cr,
-			    &why);
-		else
-			rc = codex_chat_request(c->cfg, p, r->body.len,
-			    prefixed, cr, &why);
-		if (rc == -1) {
-			r->close = 1;
-			conn_error(c, r, 400, why, 0, NULL);
-			c->exit = EXIT_BADREQ;
-			return -1;
-		}
-		*have = changed ? 1 : 2;
-		if (route != ROUTE_CLAUDE) {
-			snprintf(r->model, sizeof r->model, "%s", cr->model);
-			spliced->n = prefixed->len > 0;
-			spliced->v[0].iov_base = prefixed->p;
-			spliced->v[0].iov_len = spliced->len = prefixed->len;
-		}
-	}
-	if (*have == 1)
-		*body = *spliced;
-	return 0;
-}
-
 #define MAX_SKIP 32
 
 /* Accounts this request has given up on. */
@@ -254,235 +202,461 @@ tried_add(struct tried *t, const char *id)
 		snprintf(t->id[t->n++], sizeof t->id[0], "%s", id);
 }
 
+/* One request on its way through the accounts. */
+struct fwd {
+	struct conn *c;
+	struct req *r;
+	const struct config *cfg;
+	enum route route;
+	struct want want;       /* which accounts may serve it */
+	struct tried t;
+	struct account a;       /* the account being tried */
+	struct account next;    /* the one to try after it */
+	struct claude_req cq;   /* Claude: what the body says */
+	const char *bad_json;   /* Claude: why the body is no JSON object */
+	struct pieces prefixed; /* Claude: the body with the Claude Code line
+	                         * (third-party, OAuth); n 0 when unchanged */
+	struct codex_req cr;    /* Codex: what the client asked */
+	struct buf made;        /* Codex: the body made for the backend */
+	struct buf head;        /* the upstream request head */
+	struct http_msg resp;
+	size_t hl;              /* response head length in c->rbuf */
+	ssize_t n;              /* bytes in c->rbuf */
+	struct buf ebody;       /* an answer's body read whole */
+	int collected;
+	struct fail f;
+	int tries, refreshed;
+	time_t until, soonest;
+	enum claude_refusal refused;    /* the last refusal seen */
+	char said[1024];        /* and Anthropic's words with it */
+	char err[4400];
+};
+
+/* What to do after one try. */
+enum step {
+	STEP_ANSWER,            /* relay resp to the client */
+	STEP_DONE,              /* the client got its answer already */
+	STEP_NEXT,              /* try w->next */
+	STEP_AGAIN              /* try w->a again (its token was refreshed) */
+};
+
 /* The next account to try, picked after the shared cursor and made fresh.
- * 0, or STORE_NONE / STORE_COOLING with err and *soonest. An account whose
- * token cannot be made fresh is passed over, its error kept in f. */
+ * 0, or a STORE_ code with w->err and w->soonest. An account whose token
+ * cannot be made fresh is passed over, its error kept in w->f. */
 static int
-next_account(const struct config *cfg, const char *provider, struct tried *t,
-    struct account *a, time_t *soonest, char *err, size_t errlen,
-    struct fail *f)
+pick(struct fwd *w, struct account *a)
 {
 	for (;;) {
-		int pr = store_pick(cfg, provider, t->id, t->n, a, soonest,
-		    err, errlen);
+		int pr = store_pick(w->cfg, &w->want, w->t.id, w->t.n, a,
+		    &w->soonest, w->err, sizeof w->err);
 
 		if (pr != 0)
 			return pr;
-		if (store_fresh(cfg, a, 0, err, errlen) == 0)
+		if (store_fresh(w->cfg, a, 0, w->err, sizeof w->err) == 0)
 			return 0;
-		log_err("%s", err);
-		tried_add(t, a->id);
-		snprintf(f->msg, sizeof f->msg, "%.1100s", err);
-		f->status = 401;
+		log_err("%s", w->err);
+		tried_add(&w->t, a->id);
+		snprintf(w->f.msg, sizeof w->f.msg, "%.1100s", w->err);
+		w->f.status = 401;
 		account_free(a);
 	}
+}
+
+/* Anthropic said no to this kind of client: why, in its words and ours. */
+static void
+answer_refused(struct fwd *w, const char *said)
+{
+	char msg[2048];
+
+	claude_refusal_explain(msg, sizeof msg, said,
+	    w->want.kind == CLIENT_FIRST_PARTY);
+	log_warn("%s", msg);
+	conn_error(w->c, w->r, 400, msg, 0, NULL);
+}
+
+/* No account can take the request: say why. */
+static void
+answer_none(struct fwd *w, int pr)
+{
+	if (pr == STORE_COOLING) {
+		log_warn("%s", w->err);
+		answer_cooling(w->c, w->r, w->soonest, w->err);
+	} else if (pr == STORE_REFUSED || w->refused)
+		answer_refused(w, pr == STORE_REFUSED ? w->err : w->said);
+	else {
+		log_err("%s", w->err);
+		conn_error(w->c, w->r, w->f.status == 401 || !w->f.status ?
+		    401 : w->f.status, w->f.status == 401 ? w->f.msg : w->err,
+		    0, NULL);
+	}
+}
+
+/* The body read, checked and made ready for every kind of account, once:
+ * the Claude Code line for third-party requests on Claude OAuth accounts
+ * (spliced in as pieces of the client's body, not a copy of it), the
+ * backend's rules (or the Chat Completions translation) for Codex. 0, or
+ * -1 once the client has its answer. */
+static int
+prepare(struct fwd *w)
+{
+	struct conn *c = w->c;
+	struct req *r = w->r;
+	const char *why = NULL, *p;
+	int changed, rc = 0;
+
+	if (r->msg.expect_continue && conn_write(c,
+	    "HTTP/1.1 100 Continue\r\n\r\n", 25) == -1) {
+		r->close = 1;
+		return -1;
+	}
+	if (conn_read_body(c, r) == -1)
+		return -1;
+	p = r->body.p ? r->body.p : "";
+	if (w->route == ROUTE_CLAUDE) {
+		if (claude_read(p, r->body.len, &w->cq, &w->bad_json) == 0)
+			snprintf(r->model, sizeof r->model, "%s", w->cq.model);
+		w->want.kind = claude_first_party(&r->msg, &w->cq) ?
+		    CLIENT_FIRST_PARTY : CLIENT_THIRD_PARTY;
+		r->client = w->want.kind == CLIENT_FIRST_PARTY ? "claude-code" :
+		    "third-party";
+		if (w->want.kind == CLIENT_THIRD_PARTY) {
+			w->want.keys_only = w->cfg->claude_third_party ==
+			    THIRD_PARTY_API_KEY;
+			if (w->cfg->claude_system_prefix)
+				claude_prefix(p, r->body.len, &w->cq,
+				    &w->prefixed, &changed);
+		}
+		return 0;
+	}
+	if (w->route == ROUTE_RESPONSES)
+		rc = codex_body(w->cfg, p, r->body.len, &w->made, &w->cr, &why);
+	else
+		rc = codex_chat_request(w->cfg, p, r->body.len, &w->made,
+		    &w->cr, &why);
+	if (rc == -1) {
+		r->close = 1;
+		conn_error(c, r, 400, why, 0, NULL);
+		c->exit = EXIT_BADREQ;
+		return -1;
+	}
+	snprintf(r->model, sizeof r->model, "%s", w->cr.model);
+	return 0;
+}
+
+/* The body as the account in hand gets it. 0, or -1 once the client has
+ * its answer. */
+static int
+body_for(struct fwd *w, struct pieces *body)
+{
+	struct req *r = w->r;
+
+	if (w->route != ROUTE_CLAUDE) {
+		body->n = w->made.len > 0;
+		body->v[0].iov_base = w->made.p;
+		body->v[0].iov_len = body->len = w->made.len;
+		return 0;
+	}
+	if (w->a.kind == ACCT_OAUTH && w->want.kind == CLIENT_THIRD_PARTY &&
+	    w->cfg->claude_system_prefix) {
+		if (w->bad_json) {
+			/* The line cannot go into what is not JSON. */
+			r->close = 1;
+			conn_error(w->c, r, 400, w->bad_json, 0, NULL);
+			w->c->exit = EXIT_BADREQ;
+			return -1;
+		}
+		if (w->prefixed.n > 0) {
+			*body = w->prefixed;
+			return 0;
+		}
+	}
+	body->n = r->body.len > 0;
+	body->v[0].iov_base = r->body.p;
+	body->v[0].iov_len = body->len = r->body.len;
+	return 0;
+}
+
+/* Send the request to the account in hand and read the answer's head
+ * into w->resp. 0, 1 when the client already has its answer, or -1 with
+ * w->f filled. */
+static int
+send_one(struct fwd *w)
+{
+	struct conn *c = w->c;
+	struct req *r = w->r;
+	const struct url *url = w->a.base ? w->a.base :
+	    w->route == ROUTE_CLAUDE ? &w->cfg->claude_base :
+	    &w->cfg->codex_base;
+	struct pieces body;
+	const char *why;
+
+	snprintf(r->who, sizeof r->who, "%s", w->a.email ? w->a.email :
+	    w->a.id);
+	r->via = w->a.kind == ACCT_OAUTH ? "subscription" : "api-key";
+	if (body_for(w, &body) == -1)
+		return 1;
+	w->head.len = 0;
+	if ((w->route == ROUTE_CLAUDE ? claude_head(&w->head, &r->msg,
+	    w->cfg, url, &w->a, body.len) : codex_head(&w->head, &r->msg, url,
+	    &w->a, w->cr.session_id[0] ? w->cr.session_id : conn_session(c),
+	    body.len)) == -1) {
+		conn_error(c, r, 500, "cannot build the upstream request "
+		    "(out of memory, or a control character in the account's "
+		    "token file)", 0, NULL);
+		return 1;
+	}
+	log_head("upstream request", w->head.p, w->head.len);
+	w->tries++;
+	memset(&w->f, 0, sizeof w->f);
+	if ((w->n = exchange(c, url, &w->head, &body, &w->hl, &w->f)) == -1)
+		return -1;
+	if (http_parse_response((char *)c->rbuf, w->hl, "POST", &w->resp,
+	    &why) == -1) {
+		log_err("upstream %s: %s", url->host, why);
+		up_close(c->up);
+		snprintf(w->f.msg, sizeof w->f.msg, "upstream %s sent a "
+		    "malformed response head", url->host);
+		w->f.status = 502;
+		w->f.no_retry = 1;
+		return -1;
+	}
+	log_head("upstream response", (char *)c->rbuf, w->hl);
+	return 0;
+}
+
+/* The upstream could not be asked, or did not answer. */
+static enum step
+on_failure(struct fwd *w)
+{
+	log_err("%s", w->f.msg);
+	if (w->f.exit) {
+		w->r->close = 1;
+		w->c->exit = w->f.exit;
+		conn_error(w->c, w->r, w->f.status, w->f.msg, 0, NULL);
+		return STEP_DONE;
+	}
+	/* A failed connection goes to the next account, not to this one
+	 * again. */
+	tried_add(&w->t, w->a.id);
+	if (w->tries <= w->cfg->request_retry && !w->f.no_retry &&
+	    pick(w, &w->next) == 0)
+		return STEP_NEXT;
+	conn_error(w->c, w->r, w->f.status, w->f.msg, 0, NULL);
+	return STEP_DONE;
+}
+
+/* The token was refused: refresh it and try again, once. */
+static enum step
+on_unauthorized(struct fwd *w)
+{
+	int pr;
+
+	w->refreshed = 1;
+	w->tries--;
+	up_close(w->c->up);
+	if (store_fresh(w->cfg, &w->a, 1, w->err, sizeof w->err) == 0)
+		return STEP_AGAIN;
+	log_err("%s", w->err);
+	tried_add(&w->t, w->a.id);
+	snprintf(w->f.msg, sizeof w->f.msg, "%.1100s", w->err);
+	w->f.status = 401;
+	if ((pr = pick(w, &w->next)) == 0)
+		return STEP_NEXT;
+	answer_none(w, pr);
+	return STEP_DONE;
+}
+
+/* Anthropic refused this kind of client on the subscription in hand:
+ * mark it, and take the request to an account that may serve it. Asking
+ * another account is no retry: the refusal did no work upstream. */
+static enum step
+on_refused(struct fwd *w)
+{
+	int pr;
+
+	store_refused(w->cfg, &w->a, w->want.kind,
+	    claude_refusal_reason(w->refused), w->said);
+	log_warn("%s refused a %s request: %s", w->r->who, w->r->client,
+	    w->said);
+	tried_add(&w->t, w->a.id);
+	w->tries--;
+	if ((pr = pick(w, &w->next)) == 0) {
+		w->collected = 0;
+		return STEP_NEXT;
+	}
+	answer_none(w, pr);
+	return STEP_DONE;
+}
+
+/* Rate limited: cool the account down until the upstream says. */
+static void
+on_limited(struct fwd *w)
+{
+	time_t now = time(NULL), when;
+
+	if (w->route == ROUTE_CLAUDE)
+		when = claude_cooldown(&w->resp, now);
+	else {
+		/* Codex says when in the body. */
+		w->ebody.len = 0;
+		(void)relay_collect(w->c, &w->resp, w->hl, (size_t)w->n -
+		    w->hl, &w->ebody);
+		w->collected = 1;
+		when = codex_cooldown(&w->resp, w->ebody.p ? w->ebody.p : "",
+		    w->ebody.len, now);
+	}
+	w->until = store_cooldown(w->cfg, &w->a, when, "429 rate limited");
+	tried_add(&w->t, w->a.id);
+}
+
+/* One try on the account in hand, and what the answer means. */
+static enum step
+try_one(struct fwd *w)
+{
+	int st, rc;
+
+	if ((rc = send_one(w)) != 0)
+		return rc == 1 ? STEP_DONE : on_failure(w);
+	st = w->resp.status;
+	if (st == 401 && w->a.kind == ACCT_OAUTH && !w->refreshed)
+		return on_unauthorized(w);
+	if ((st == 400 || st == 403) && w->route == ROUTE_CLAUDE &&
+	    w->a.kind == ACCT_OAUTH) {
+		/* A refusal is told by its body: read it before the client
+		 * gets a byte. */
+		w->ebody.len = 0;
+		(void)relay_collect(w->c, &w->resp, w->hl, (size_t)w->n -
+		    w->hl, &w->ebody);
+		w->collected = 1;
+		if ((w->refused = claude_refusal(st, w->ebody.p ? w->ebody.p :
+		    "", w->ebody.len, w->said, sizeof w->said)) != CLAUDE_SERVED)
+			return on_refused(w);
+	}
+	if (st == 429)
+		on_limited(w);
+	if ((st == 429 || st >= 500) && w->tries <= w->cfg->request_retry &&
+	    pick(w, &w->next) == 0) {
+		log_warn("upstream answered %d for %s; trying the next "
+		    "account", st, w->r->who);
+		up_close(w->c->up);
+		w->collected = 0;
+		return STEP_NEXT;
+	}
+	return STEP_ANSWER;
+}
+
+/* Relay the answer of the account that served. */
+static void
+answer(struct fwd *w)
+{
+	struct conn *c = w->c;
+	struct req *r = w->r;
+	const struct http_msg *resp = &w->resp;
+	char extra[64] = "";
+
+	if (resp->status >= 200 && resp->status < 300)
+		store_ok(w->cfg, &w->a);
+	if (resp->status == 429 && !http_header_get(resp, "retry-after") &&
+	    w->until > time(NULL))
+		snprintf(extra, sizeof extra, "retry-after: %lld\r\n",
+		    (long long)(w->until - time(NULL)));
+	r->status = resp->status;
+	if (resp->framing == HTTP_BODY_CLOSE)
+		r->close = 1;
+	if (r->scan) {
+		const struct http_header *ct = http_header_get(resp,
+		    "content-type");
+
+		usage_scan_init(r->scan, usage_kind_for(w->want.provider,
+		    ct ? ct->value : NULL, ct ? ct->vlen : 0));
+	}
+	if (w->collected)
+		relay_buffered(c, r, resp, w->ebody.p, w->ebody.len, extra);
+	else if (w->route == ROUTE_CLAUDE || (w->route == ROUTE_RESPONSES &&
+	    (w->cr.stream || resp->status < 200 || resp->status > 299)))
+		relay_stream(c, r, resp, w->hl, (size_t)w->n - w->hl, extra);
+	else
+		relay_events(c, r, resp, w->hl, (size_t)w->n - w->hl,
+		    w->route, &w->cr);
+}
+
+/* The usage line, once the client has its answer. */
+static void
+record(struct fwd *w, struct usage_scan *scan)
+{
+	struct req *r = w->r;
+	struct usage_rec ur = { w->want.provider, r->who, r->status,
+	    net_now_ms() - r->t0, { "", 0, 0, 0, 0 } };
+
+	usage_scan_done(scan, &ur.u);
+	r->scan = NULL;
+	if (ur.u.model[0] == '\0')
+		snprintf(ur.u.model, sizeof ur.u.model, "%s", r->model);
+	if (usage_record(w->cfg, &ur) == -1)
+		log_warn("usage: cannot append to %s/usage.jsonl: %s",
+		    w->cfg->auth_dir, strerror(errno));
 }
 
 /*
  * One proxied request: pick an account, make its token fresh, send, and
  * look at the status before a byte goes to the client. The body is held,
- * so a 401 gets one refresh and one more try on the same account, and a
- * 429, a 5xx or a failed connection moves on to the next account, up to
- * request-retry times. When no other account can take it, the client gets
- * what the upstream said.
+ * so a 401 gets one refresh and one more try on the same account; a 429, a
+ * 5xx or a failed connection moves on to the next account, up to
+ * request-retry times; Anthropic's refusal of a subscription for this
+ * kind of client moves on to an account that may serve it. When no other
+ * account can take it, the client gets what the upstream said.
  */
 void
 forward(struct conn *c, struct req *r, enum route route)
 {
-	const struct config *cfg = c->cfg;
-	char err[4400], extra[64] = "";
-	struct tried t;
-	struct account a, next;
-	struct buf head = { 0 }, prefixed = { 0 };
-	struct buf ebody = { 0 };
-	struct pieces body, spliced;
-	struct http_msg resp;
-	struct codex_req cr;
-	struct fail f;
+	struct fwd *w;
 	struct usage_scan scan;
-	const struct url *url;
-	const char *why;
-	const char *provider = route == ROUTE_CLAUDE ? "claude" : "codex";
-	size_t hl = 0;
-	ssize_t n;
-	time_t soonest, until = 0;
-	int tries = 0, refreshed = 0, have_body = 0, have_prefixed = 0, pr;
-	int collected = 0;
+	enum step s;
+	int pr;
 
-	memset(&cr, 0, sizeof cr);
+	if ((w = calloc(1, sizeof *w)) == NULL) {
+		r->close = 1;
+		conn_error(c, r, 500, "out of memory", 0, NULL);
+		return;
+	}
+	w->c = c;
+	w->r = r;
+	w->cfg = c->cfg;
+	w->route = route;
+	w->want.provider = route == ROUTE_CLAUDE ? "claude" : "codex";
 	usage_scan_init(&scan, USAGE_NONE);
-	memset(&t, 0, sizeof t);
-	memset(&a, 0, sizeof a);
-	memset(&next, 0, sizeof next);
-	memset(&f, 0, sizeof f);
-	if ((pr = next_account(cfg, provider, &t, &a, &soonest, err,
-	    sizeof err, &f)) != 0)
-		goto none;
-	for (;;) {
-		snprintf(r->who, sizeof r->who, "%s", a.email ? a.email :
-		    a.id);
-		if (!have_body) {
-			if (r->msg.expect_continue && conn_write(c,
-			    "HTTP/1.1 100 Continue\r\n\r\n", 25) == -1) {
-				r->close = 1;
-				goto out;
-			}
-			if (conn_read_body(c, r) == -1)
-				goto out;
-			have_body = 1;
-		}
-		if (body_for(c, r, route, &a, &cr, &prefixed, &spliced,
-		    &have_prefixed, &body) == -1)
-			goto out;
-		url = a.base ? a.base : route == ROUTE_CLAUDE ?
-		    &cfg->claude_base : &cfg->codex_base;
-		head.len = 0;
-		if ((route == ROUTE_CLAUDE ? claude_head(&head, &r->msg, cfg,
-		    url, &a, body.len) : codex_head(&head, &r->msg, url, &a,
-		    cr.session_id[0] ? cr.session_id : conn_session(c),
-		    body.len)) == -1) {
-			conn_error(c, r, 500, "cannot build the upstream request "
-			    "(out of memory, or a control character in the "
-			    "account's token file)", 0, NULL);
-			goto out;
-		}
-		log_head("upstream request", head.p, head.len);
-		tries++;
-		memset(&f, 0, sizeof f);
-		n = exchange(c, url, &head, &body, &hl, &f);
-		if (n > 0 && http_parse_response((char *)c->rbuf, hl, "POST",
-		    &resp, &why) == -1) {
-			log_err("upstream %s: %s", url->host, why);
-			up_close(c->up);
-			snprintf(f.msg, sizeof f.msg, "upstream %s sent a "
-			    "malformed response head", url->host);
-			f.status = 502;
-			f.no_retry = 1;
-			n = -1;
-		}
-		if (n > 0)
-			log_head("upstream response", (char *)c->rbuf, hl);
-		if (n == -1) {
-			log_err("%s", f.msg);
-			if (f.exit) {
-				r->close = 1;
-				c->exit = f.exit;
-				conn_error(c, r, f.status, f.msg, 0, NULL);
-				goto out;
-			}
-			/* A failed connection goes to the next account, not
-			 * to this one again. */
-			tried_add(&t, a.id);
-			if (tries <= cfg->request_retry && !f.no_retry &&
-			    next_account(cfg, provider, &t,
-			    &next, &soonest, err, sizeof err, &f) == 0)
-				goto swap;
-			conn_error(c, r, f.status, f.msg, 0, NULL);
-			goto out;
-		}
-		if (resp.status == 401 && a.kind == ACCT_OAUTH && !refreshed) {
-			/* The token was refused: refresh it, try again. */
-			refreshed = 1;
-			tries--;
-			up_close(c->up);
-			if (store_fresh(cfg, &a, 1, err, sizeof err) == 0)
-				continue;
-			log_err("%s", err);
-			tried_add(&t, a.id);
-			snprintf(f.msg, sizeof f.msg, "%.1100s", err);
-			f.status = 401;
-			if ((pr = next_account(cfg, provider, &t, &next, &soonest, err,
-			    sizeof err, &f)) == 0)
-				goto swap;
-			goto none;
-		}
-		if (resp.status == 429) {
-			time_t now = time(NULL), when;
-
-			if (route == ROUTE_CLAUDE)
-				when = claude_cooldown(&resp, now);
-			else {
-				/* Codex says when in the body. */
-				ebody.len = 0;
-				(void)relay_collect(c, &resp, hl,
-				    (size_t)n - hl, &ebody);
-				collected = 1;
-				when = codex_cooldown(&resp, ebody.p ?
-				    ebody.p : "", ebody.len, now);
-			}
-			until = store_cooldown(cfg, &a, when,
-			    "429 rate limited");
-			tried_add(&t, a.id);
-		}
-		if ((resp.status == 429 || resp.status >= 500) &&
-		    tries <= cfg->request_retry && next_account(cfg, provider, &t,
-		    &next, &soonest, err, sizeof err, &f) == 0) {
-			log_warn("upstream answered %d for %s; trying the next "
-			    "account", resp.status, r->who);
-			up_close(c->up);
-			collected = 0;
-			goto swap;
-		}
-		break;
-swap:
-		account_free(&a);
-		a = next;
-		memset(&next, 0, sizeof next);
-		refreshed = 0;
-	}
-	if (resp.status >= 200 && resp.status < 300)
-		store_ok(cfg, &a);
-	if (resp.status == 429 && !http_header_get(&resp, "retry-after") &&
-	    until > time(NULL))
-		snprintf(extra, sizeof extra, "retry-after: %lld\r\n",
-		    (long long)(until - time(NULL)));
-	r->status = resp.status;
-	if (resp.framing == HTTP_BODY_CLOSE)
-		r->close = 1;
-	if (cfg->usage_stats) {
-		const struct http_header *ct = http_header_get(&resp,
-		    "content-type");
-
-		usage_scan_init(&scan, usage_kind_for(provider,
-		    ct ? ct->value : NULL, ct ? ct->vlen : 0));
+	if (c->cfg->usage_stats)
 		r->scan = &scan;
+	if (prepare(w) == -1)
+		goto out;
+	if (w->want.kind == CLIENT_THIRD_PARTY &&
+	    w->cfg->claude_third_party == THIRD_PARTY_REFUSE) {
+		answer_refused(w, NULL);
+		goto out;
 	}
-	if (collected)
-		relay_buffered(c, r, &resp, ebody.p, ebody.len, extra);
-	else if (route == ROUTE_CLAUDE || (route == ROUTE_RESPONSES &&
-	    (cr.stream || resp.status < 200 || resp.status > 299)))
-		relay_stream(c, r, &resp, hl, (size_t)n - hl, extra);
-	else
-		relay_events(c, r, &resp, hl, (size_t)n - hl, route, &cr);
-	goto out;
-none:
-	if (!have_body && r->msg.framing != HTTP_BODY_NONE)
-		r->close = 1;
-	if (pr == STORE_COOLING) {
-		log_warn("%s", err);
-		answer_cooling(c, r, soonest, err);
-	} else {
-		log_err("%s", err);
-		conn_error(c, r, f.status == 401 || !f.status ? 401 :
-		    f.status, f.status == 401 ? f.msg : err, 0, NULL);
+	if ((pr = pick(w, &w->a)) != 0) {
+		answer_none(w, pr);
+		goto out;
 	}
+	while ((s = try_one(w)) != STEP_ANSWER) {
+		if (s == STEP_DONE)
+			goto out;
+		if (s == STEP_NEXT) {
+			account_free(&w->a);
+			w->a = w->next;
+			memset(&w->next, 0, sizeof w->next);
+			w->refreshed = 0;
+		}
+	}
+	answer(w);
 out:
-	if (cfg->usage_stats && r->status != 0) {
-		struct usage_rec ur = { provider, r->who, r->status,
-		    net_now_ms() - r->t0, { "", 0, 0, 0, 0 } };
-
-		usage_scan_done(&scan, &ur.u);
-		r->scan = NULL;
-		if (ur.u.model[0] == '\0')
-			snprintf(ur.u.model, sizeof ur.u.model, "%s", r->model);
-		if (usage_record(cfg, &ur) == -1)
-			log_warn("usage: cannot append to %s/usage.jsonl: %s",
-			    cfg->auth_dir, strerror(errno));
-	}
-	buf_wipe(&head);
-	buf_free(&prefixed);
-	buf_free(&ebody);
-	account_free(&a);
-	account_free(&next);
+	if (r->scan && r->status != 0)
+		record(w, &scan);
+	r->scan = NULL;
+	buf_wipe(&w->head);
+	buf_free(&w->made);
+	buf_free(&w->ebody);
+	account_free(&w->a);
+	account_free(&w->next);
+	free(w);
 }
-

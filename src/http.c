@@ -197,6 +197,15 @@ http_is_hop(const struct http_msg *m, const struct http_header *h)
 	return 0;
 }
 
+int
+http_value_safe(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
 static int
 parse_version(const char *s, size_t n, int *minor)
 {

@@ -74,6 +74,9 @@ int http_name_in(const struct http_header *h, const char *const *names);
 /* Is name hop-by-hop (RFC 9110 7.6.1, plus Proxy-Connection, Keep-Alive)
  * or named in the message's own Connection header? */
 int http_is_hop(const struct http_msg *m, const struct http_header *h);
+/* May s go into a header value: no control character that could end
+ * the line early or split the head? */
+int http_value_safe(const char *s);
 struct buf;
 /* Append h as "Name: value\r\n" to out. 0 or -1. */
 int http_header_add(struct buf *out, const struct http_header *h);

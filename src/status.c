@@ -462,10 +462,39 @@ account_key(struct gather *g, cJSON *o, const char *id, const char *key)
 	cJSON_AddNullToObject(o, "problem");
 }
 
-/* What state.json says of the account: cooldown, needs-login, the last
- * error (also kept in errs for the error list). */
+/* The refusal marks that still hold: {"third_party": {"at", "ago",
+ * "reason", "message"} or null, "first_party": ...}. */
 static void
-account_state(cJSON *o, const cJSON *state, time_t now, cJSON *errs)
+account_refusals(cJSON *o, const cJSON *st, time_t now, long hold)
+{
+	static const char *const kinds[] = { "third_party", "first_party" };
+	const cJSON *all = cJSON_GetObjectItemCaseSensitive(st, "refused");
+	cJSON *r = cJSON_AddObjectToObject(o, "refused"), *m;
+	size_t i;
+
+	for (i = 0; r && i < 2; i++) {
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(all,
+		    kinds[i]), *j = cJSON_GetObjectItemCaseSensitive(k, "at");
+		time_t at = cJSON_IsNumber(j) && j->valuedouble > 0 &&
+		    j->valuedouble < 1e12 ? (time_t)j->valuedouble : 0;
+
+		if (at == 0 || at > now || now - at >= hold ||
+		    (m = cJSON_AddObjectToObject(r, kinds[i])) == NULL) {
+			cJSON_AddNullToObject(r, kinds[i]);
+			continue;
+		}
+		add_time(m, "at", at);
+		cJSON_AddNumberToObject(m, "ago", (double)(now - at));
+		cJSON_AddStringToObject(m, "reason", jx_str(k, "reason"));
+		cJSON_AddStringToObject(m, "message", jx_str(k, "message"));
+	}
+}
+
+/* What state.json says of the account: cooldown, needs-login, refusals,
+ * the last error (also kept in errs for the error list). */
+static void
+account_state(cJSON *o, const cJSON *state, time_t now, long hold,
+    cJSON *errs)
 {
 	const cJSON *accts = cJSON_GetObjectItemCaseSensitive(state,
 	    "accounts");
@@ -486,6 +515,7 @@ account_state(cJSON *o, const cJSON *state, time_t now, cJSON *errs)
 	    until ? (double)(until - now) : 0);
 	cJSON_AddBoolToObject(o, "needs_login", cJSON_IsTrue(
 	    cJSON_GetObjectItemCaseSensitive(st, "needs_login")));
+	account_refusals(o, st, now, hold);
 	j = cJSON_GetObjectItemCaseSensitive(st, "last_error_at");
 	at = cJSON_IsNumber(j) && j->valuedouble > 0 &&
 	    j->valuedouble < 1e12 ? (time_t)j->valuedouble : 0;
@@ -537,7 +567,7 @@ accounts(const struct config *cfg, struct gather *g, cJSON *list,
 			cJSON_AddStringToObject(o, "id", names[i]->d_name);
 			account_file(cfg, g, o, providers[p],
 			    names[i]->d_name, now);
-			account_state(o, state, now, errs);
+			account_state(o, state, now, cfg->claude_refusal_cooldown, errs);
 		}
 		keys = p == 0 ? cfg->claude_keys : cfg->codex_keys;
 		nkeys = p == 0 ? cfg->n_claude_keys : cfg->n_codex_keys;
@@ -550,7 +580,7 @@ accounts(const struct config *cfg, struct gather *g, cJSON *list,
 			cJSON_AddStringToObject(o, "provider", providers[p]);
 			cJSON_AddStringToObject(o, "id", id);
 			account_key(g, o, id, keys[i].key);
-			account_state(o, state, now, errs);
+			account_state(o, state, now, cfg->claude_refusal_cooldown, errs);
 		}
 	}
 	for (i = 0; i < (size_t)nd; i++)

@@ -243,6 +243,36 @@ expiry_cell(struct page *p, const cJSON *a)
 	putf(p, "\">%s%s</td>", in > 0 ? "" : "expired ", r);
 }
 
+/* "third-party use refused 12m ago: extra usage off", per mark; 0 when
+ * there is none. */
+static int
+refusals(struct page *p, const cJSON *a)
+{
+	static const char *const kinds[] = { "third_party", "first_party" };
+	const cJSON *all = cJSON_GetObjectItemCaseSensitive(a, "refused"), *m;
+	char r[48];
+	int n = 0;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (!cJSON_IsObject(m = cJSON_GetObjectItemCaseSensitive(all,
+		    kinds[i])))
+			continue;
+		put(p, n++ ? "<br>" : "<td class=\"warn\" title=\"");
+		if (n == 1) {
+			esc(p, jx_str(m, "message"));
+			put(p, "\">");
+		}
+		rel(-(long)jnum(m, "ago"), r, sizeof r);
+		putf(p, "%s use refused %s: ", i ? "Claude Code" : "third-party",
+		    r);
+		esc(p, jx_str(m, "reason"));
+	}
+	if (n)
+		put(p, "</td>");
+	return n;
+}
+
 static void
 state_cell(struct page *p, const cJSON *a)
 {
@@ -258,7 +288,7 @@ state_cell(struct page *p, const cJSON *a)
 		put(p, "<td class=\"mut\">disabled</td>");
 	else if (jnum(a, "cooldown_remaining") > 0)
 		put(p, "<td class=\"warn\">cooling down</td>");
-	else
+	else if (!refusals(p, a))
 		put(p, "<td class=\"ok\">ready</td>");
 }
 

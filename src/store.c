@@ -187,9 +187,33 @@ acct_state(cJSON *root, const char *id, int create)
 	return accts ? obj(accts, id, create) : NULL;
 }
 
+/* The state key of a kind of client's refusal mark. */
+static const char *
+kind_key(enum client_kind k)
+{
+	return k == CLIENT_FIRST_PARTY ? "first_party" : "third_party";
+}
+
+/* The account's refusal mark for kind, when it is recent enough to
+ * count; NULL otherwise. */
+static const cJSON *
+refusal(const cJSON *st, enum client_kind kind, long hold, time_t now)
+{
+	const cJSON *m;
+	time_t at;
+
+	if (kind == CLIENT_ANY)
+		return NULL;
+	m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+	    st, "refused"), kind_key(kind));
+	at = (time_t)num(m, "at");
+	return at > 0 && at <= now && now - at < hold ? m : NULL;
+}
+
 /* Candidates in the order to try, the cursor moved to the first. */
 struct order {
-	const char *provider;
+	const struct want *w;
+	long hold;              /* claude-refusal-cooldown */
 	struct cand *c;
 	size_t n;
 	char (*skip)[256];
@@ -200,44 +224,74 @@ struct order {
 	size_t nidx;
 	time_t soonest;
 	int needs_login;        /* skipped because they need a login */
+	int refused;            /* skipped: refused this kind of client */
+	time_t refused_at;      /* the latest of those refusals */
+	char refused_msg[1024]; /* and what the provider said */
 };
+
+/* Skip the account for what the state says of it? Counts why. */
+static int
+order_skip(struct order *o, const cJSON *st, const struct cand *c, time_t now)
+{
+	time_t until = (time_t)num(st, "cooldown_until");
+	const cJSON *m;
+	size_t k;
+
+	if (o->w->keys_only && c->key == NULL)
+		return 1;
+	if (c->key == NULL && (m = refusal(st, o->w->kind, o->hold, now))) {
+		const char *msg = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(m, "message"));
+
+		o->refused++;
+		if ((time_t)num(m, "at") >= o->refused_at) {
+			o->refused_at = (time_t)num(m, "at");
+			snprintf(o->refused_msg, sizeof o->refused_msg, "%s",
+			    msg ? msg : "");
+		}
+		return 1;
+	}
+	/* A cooling account counts for the soonest reset even when this
+	 * request already tried it. */
+	if (until > now && !cJSON_IsTrue(
+	    cJSON_GetObjectItemCaseSensitive(st, "needs_login"))) {
+		if (o->soonest == 0 || until < o->soonest)
+			o->soonest = until;
+		return 1;
+	}
+	for (k = 0; k < o->nskip; k++)
+		if (strcmp(o->skip[k], c->id) == 0)
+			return 1;
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "needs_login"))) {
+		o->needs_login++;
+		return 1;
+	}
+	return 0;
+}
 
 static int
 order_fn(cJSON *root, void *arg)
 {
 	struct order *o = arg;
-	cJSON *prov = obj(root, o->provider, 1);
+	cJSON *prov = obj(root, o->w->provider, 1);
 	/* No cursor yet: start with the first account in name order. */
 	long cursor = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(prov,
 	    "cursor")) ? (long)num(prov, "cursor") : -1;
 	time_t now = time(NULL);
-	size_t i, k;
+	size_t i, k, tier;
 
-	for (i = 0; i < o->n; i++) {
-		size_t at = (size_t)(cursor + 1 + (long)i) % o->n;
-		cJSON *st = acct_state(root, o->c[at].id, 0);
-		time_t until = (time_t)num(st, "cooldown_until");
-		int skipped = 0;
+	/* Subscriptions first, then API keys (billed per token), each in
+	 * the shared round-robin order. */
+	for (tier = 0; tier < 2; tier++)
+		for (i = 0; i < o->n; i++) {
+			size_t at = (size_t)(cursor + 1 + (long)i) % o->n;
 
-		/* A cooling account counts for the soonest reset even when
-		 * this request already tried it. */
-		if (until > now && !cJSON_IsTrue(
-		    cJSON_GetObjectItemCaseSensitive(st, "needs_login"))) {
-			if (o->soonest == 0 || until < o->soonest)
-				o->soonest = until;
-			continue;
+			if ((o->c[at].key != NULL) != (tier == 1) ||
+			    order_skip(o, acct_state(root, o->c[at].id, 0),
+			    &o->c[at], now))
+				continue;
+			o->idx[o->nidx++] = at;
 		}
-		for (k = 0; k < o->nskip; k++)
-			skipped |= strcmp(o->skip[k], o->c[at].id) == 0;
-		if (skipped)
-			continue;
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st,
-		    "needs_login"))) {
-			o->needs_login++;
-			continue;
-		}
-		o->idx[o->nidx++] = at;
-	}
 	for (k = 0; k < o->nidx; k++) {
 		cJSON *st = acct_state(root, o->c[o->idx[k]].id, 0);
 
@@ -311,10 +365,11 @@ store_warm(const struct config *cfg)
 }
 
 int
-store_pick(const struct config *cfg, const char *provider,
+store_pick(const struct config *cfg, const struct want *w,
     char (*skip)[256], size_t nskip, struct account *a, time_t *soonest,
     char *err, size_t errlen)
 {
+	const char *provider = w->provider;
 	struct order o;
 	cJSON *root;
 	char why[4400], scratch[4400];
@@ -325,7 +380,8 @@ store_pick(const struct config *cfg, const char *provider,
 	memset(&o, 0, sizeof o);
 	memset(a, 0, sizeof *a);
 	*soonest = 0;
-	o.provider = provider;
+	o.w = w;
+	o.hold = cfg->claude_refusal_cooldown;
 	o.skip = skip;
 	o.nskip = nskip;
 	if (candidates(cfg, provider, &o.c, &o.n) == -1) {
@@ -347,6 +403,8 @@ store_pick(const struct config *cfg, const char *provider,
 		o.nidx = 0;
 		o.soonest = 0;
 		o.needs_login = 0;
+		o.refused = 0;
+		o.refused_at = 0;
 		(void)state_run(cfg, 1, 0, order_fn, &o);
 	}
 	/* Token files are read after the state lock is released: see the
@@ -375,6 +433,9 @@ store_pick(const struct config *cfg, const char *provider,
 		rc = STORE_COOLING;
 		snprintf(err, errlen, "every %s account is cooling down after "
 		    "a rate limit", provider);
+	} else if (o.refused) {
+		rc = STORE_REFUSED;
+		snprintf(err, errlen, "%s", o.refused_msg);
 	} else if (why[0])
 		snprintf(err, errlen, "%s", why);
 	else if (o.needs_login)
@@ -383,6 +444,10 @@ store_pick(const struct config *cfg, const char *provider,
 	else if (disabled)
 		snprintf(err, errlen, "every %s account in %s is disabled",
 		    provider, cfg->auth_dir);
+	else if (w->keys_only && nskip == 0)
+		snprintf(err, errlen, "no %s-api-key in the config: "
+		    "claude-third-party is api-key, so requests from clients "
+		    "other than Claude Code need one", provider);
 	else if (o.n == 0 || nskip == 0)
 		snprintf(err, errlen, "no %s account: no %s-*.json in %s and "
 		    "no %s-api-key in the config; run cli-proxy-api "
@@ -478,6 +543,40 @@ store_ok(const struct config *cfg, const struct account *a)
 	/* Nothing on record to clear: no lock, no read. */
 	if (a->trouble)
 		mark(cfg, &m, 0);
+}
+
+/* A refusal mark on one account. */
+struct refusal_mark {
+	const char *id;
+	enum client_kind kind;
+	const char *reason, *message;
+};
+
+static int
+refused_fn(cJSON *root, void *arg)
+{
+	struct refusal_mark *m = arg;
+	cJSON *st = acct_state(root, m->id, 1), *all, *one;
+
+	if (st == NULL || (all = obj(st, "refused", 1)) == NULL)
+		return 0;
+	cJSON_DeleteItemFromObjectCaseSensitive(all, kind_key(m->kind));
+	if ((one = cJSON_AddObjectToObject(all, kind_key(m->kind))) == NULL)
+		return 0;
+	cJSON_AddNumberToObject(one, "at", (double)time(NULL));
+	cJSON_AddStringToObject(one, "reason", m->reason);
+	cJSON_AddStringToObject(one, "message", m->message);
+	return 1;
+}
+
+void
+store_refused(const struct config *cfg, const struct account *a,
+    enum client_kind kind, const char *reason, const char *message)
+{
+	struct refusal_mark m = { a->id, kind, reason, message };
+
+	if (kind != CLIENT_ANY)
+		(void)state_run(cfg, 1, 0, refused_fn, &m);
 }
 
 /* Read refresh_after of an account. */
@@ -750,6 +849,33 @@ rel(time_t t, time_t now, char *out, size_t outlen)
 		    d / 60, d % 60, t > now ? "" : " ago");
 }
 
+/* "third-party use refused 12m ago: extra usage off" for each mark
+ * that still holds. */
+static void
+status_refusals(const struct config *cfg, const cJSON *st, time_t now,
+    FILE *out)
+{
+	static const enum client_kind kinds[] = { CLIENT_THIRD_PARTY,
+	    CLIENT_FIRST_PARTY };
+	char r[32];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		const cJSON *m = refusal(st, kinds[i],
+		    cfg->claude_refusal_cooldown, now);
+		const char *why;
+
+		if (m == NULL)
+			continue;
+		why = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m,
+		    "reason"));
+		rel((time_t)num(m, "at"), now, r, sizeof r);
+		fprintf(out, "; %s use refused %s%s%s",
+		    kinds[i] == CLIENT_FIRST_PARTY ? "Claude Code" :
+		    "third-party", r, why ? ": " : "", why ? why : "");
+	}
+}
+
 static void
 status_line(const struct config *cfg, const char *provider,
     const struct cand *c, FILE *out)
@@ -789,6 +915,7 @@ status_line(const struct config *cfg, const char *provider,
 		rel(until, now, r, sizeof r);
 		fprintf(out, " cooling down until %s", r);
 	}
+	status_refusals(cfg, pk.copy, now, out);
 	le = cJSON_GetObjectItemCaseSensitive(pk.copy, "last_error");
 	if (cJSON_IsString(le))
 		fprintf(out, "; last error: %s", le->valuestring);

@@ -13,16 +13,37 @@
 
 enum {
 	STORE_NONE = -1,        /* no usable account: err says why */
-	STORE_COOLING = -2      /* every usable account is cooling down */
+	STORE_COOLING = -2,     /* every usable account is cooling down */
+	STORE_REFUSED = -3      /* every account that could serve has refused
+	                         * this kind of client lately: err holds what
+	                         * the provider said */
 };
 
-/* Pick the next usable account of provider after the shared cursor,
- * skipping those whose id is in skip[0..nskip), disabled ones, those that
- * need a new login and those cooling down. 0 with *a filled, or
- * STORE_COOLING with *soonest set, or STORE_NONE with err. */
-int store_pick(const struct config *cfg, const char *provider,
+/* Who sent a Claude request: Claude Code itself, or another client.
+ * Anthropic may serve a subscription to one and refuse the other. */
+enum client_kind { CLIENT_ANY, CLIENT_FIRST_PARTY, CLIENT_THIRD_PARTY };
+
+/* Which accounts may serve a request. */
+struct want {
+	const char *provider;   /* "claude", "codex" */
+	enum client_kind kind;  /* skip accounts that refused this kind */
+	int keys_only;          /* API key accounts only */
+};
+
+/* Pick the next usable account for w after the shared cursor: OAuth
+ * accounts (subscriptions) first, then API keys, each in turn; skipping
+ * those whose id is in skip[0..nskip), disabled ones, those that need a
+ * new login, those cooling down and those that refused w's kind of client
+ * within claude-refusal-cooldown. 0 with *a filled, or STORE_COOLING with
+ * *soonest set, or STORE_REFUSED or STORE_NONE with err. */
+int store_pick(const struct config *cfg, const struct want *w,
     char (*skip)[256], size_t nskip, struct account *a, time_t *soonest,
     char *err, size_t errlen);
+
+/* The provider refused to serve kind of client on a: record it (reason:
+ * a few words for --status, message: the provider's own). */
+void store_refused(const struct config *cfg, const struct account *a,
+    enum client_kind kind, const char *reason, const char *message);
 
 /* Make a's access token fresh: when it expires within the refresh lead, or
  * with force (the upstream just refused it), take the file's exclusive

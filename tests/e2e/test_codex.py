@@ -493,6 +493,21 @@ def test_backend_requirements_enforced(ctx):
         check(g[2]["instructions"] == "Be brief.", "instructions changed: %r" % g[2]["instructions"])
 
 
+def test_encrypted_reasoning_included(ctx):
+    """store is false: reasoning comes back encrypted or is lost between turns."""
+    bodies = [droid_responses_body(include=None), droid_responses_body(include=["message.output_text.logprobs"]),
+              droid_responses_body()]
+    with CodexCase(ctx["pki"]) as c:
+        rs, p = session(c, [oai_request(b) for b in bodies])
+        check([r.status for r in rs] == [200] * 3, "statuses %r" % [r.status for r in rs])
+        g = [q.json().get("include") for q in c.up.requests]
+        check(g == [["reasoning.encrypted_content"], ["message.output_text.logprobs", "reasoning.encrypted_content"],
+                    ["reasoning.encrypted_content"]], "include upstream %r" % g)
+    with CodexCase(ctx["pki"], codex_encrypted_reasoning=False) as c:
+        c.ok(oai_request(droid_responses_body(include=None)))
+        check("include" not in c.up.requests[0].json(), "include added with the setting off")
+
+
 def test_system_role_becomes_developer(ctx):
     inp = [{"role": "system", "content": [{"type": "input_text", "text": "sys one"}]},
            {"type": "message", "role": "system", "content": "sys two"},

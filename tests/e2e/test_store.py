@@ -982,7 +982,8 @@ def test_api_key_account(ctx):
         check(q.header("host") == "localhost:%d" % api.port, "Host %r" % q.header("host"))
 
 
-def test_api_key_and_oauth_alternate(ctx):
+def test_api_key_after_subscriptions(ctx):
+    # An API key is billed per token: it serves when no subscription can.
     key = "sk-ant-api03-" + secrets.token_hex(20)
     api = FakeUpstream(ctx["pki"], handler=lambda q, k: ok_response(q, k, "api"))
     try:
@@ -994,8 +995,11 @@ def test_api_key_and_oauth_alternate(ctx):
     with c:
         t = c.put("user@example.com")
         c.up.handler = by_token({t["access_token"]: lambda q, k: ok_response(q, k, "oauth")})
-        got = [who(c.ok()[0]) for _ in range(4)]
-        check(sorted(got) == ["api", "api", "oauth", "oauth"] and got[0] != got[1], "order %r" % got)
+        got = [who(c.ok()[0]) for _ in range(3)]
+        check(got == ["oauth"] * 3, "order with a usable subscription %r" % got)
+        c.up.handler = by_token({t["access_token"]: answer_429(retry_after=60)})
+        got = [who(c.ok()[0]) for _ in range(2)]
+        check(got == ["api", "api"], "order with the subscription cooling down %r" % got)
 
 
 # ------------------------------------------------------------ --status, --refresh

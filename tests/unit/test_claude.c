@@ -1,6 +1,8 @@
 /* Anthropic rewrite rules: the upstream head and the system prefix. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +38,29 @@ static const struct {
 	    "\"ephemeral\"}},{\"type\":\"text\",\"text\":\"b\"}]" },
 	{ "array already first", "{\"system\":[{\"type\":\"text\",\"text\":\""
 	    LINE "\"},{\"type\":\"text\",\"text\":\"x\"}]}", NULL },
-	{ "line with more text is not the line", "{\"system\":[{\"type\":"
-	    "\"text\",\"text\":\"" LINE " x\"}]}",
+	{ "line with more text is Claude Code's", "{\"system\":[{\"type\":"
+	    "\"text\",\"text\":\"" LINE " x\"}]}", NULL },
+	{ "billing block first, line second: Claude Code's",
+	    "{\"system\":[{\"type\":\"text\",\"text\":\"x-anthropic-billing-"
+	    "header: cc_version=2.1.197.abc; cc_entrypoint=sdk-cli;\"},"
+	    "{\"type\":\"text\",\"text\":\"" LINE "\"}]}", NULL },
+	{ "SDK identity in a later block: Claude Code's",
+	    "{\"system\":[{\"type\":\"text\",\"text\":\"a\"},{\"text\":"
+	    "\"You are a Claude agent, built on Anthropic's Claude Agent SDK."
+	    "\",\"type\":\"text\"}]}", NULL },
+	{ "billing block alone: Claude Code's", "{\"system\":[{\"type\":"
+	    "\"text\",\"text\":\"x-anthropic-billing-header: cc_version=1;"
+	    "\"}]}", NULL },
+	{ "string system with the SDK line", "{\"system\":\"You are a Claude "
+	    "agent, built on Anthropic's Claude Agent SDK. More\"}", NULL },
+	{ "the line inside a text is not a mark", "{\"system\":[{\"type\":"
+	    "\"text\",\"text\":\"Hi. " LINE "\"}]}",
 	    "[{\"type\":\"text\",\"text\":\"" LINE "\"},{\"type\":\"text\","
-	    "\"text\":\"" LINE " x\"}]" },
+	    "\"text\":\"Hi. " LINE "\"}]" },
+	{ "a mark in a nested object does not count", "{\"system\":[{\"type\":"
+	    "\"text\",\"text\":\"a\",\"x\":{\"text\":\"" LINE "\"}}]}",
+	    "[{\"type\":\"text\",\"text\":\"" LINE "\"},{\"type\":\"text\","
+	    "\"text\":\"a\",\"x\":{\"text\":\"" LINE "\"}}]" },
 	{ "empty array", "{\"system\":[]}",
 	    "[{\"type\":\"text\",\"text\":\"" LINE "\"}]" },
 	{ "number system left to upstream", "{\"system\":5}", NULL },
@@ -156,17 +177,16 @@ static const struct {
 	    "{\"system\":[" B " \n]}" },
 	{ "array led by a string", S("{\"system\":[\"x\"]}"),
 	    "{\"system\":[" B ",\"x\"]}" },
-	{ "array led by another type", S("{\"system\":[{\"type\":\"image\","
-	    "\"text\":\"" LINE "\"}]}"), "{\"system\":[" B ",{\"type\":"
-	    "\"image\",\"text\":\"" LINE "\"}]}" },
+	{ "array: the line in a block of another type is still a mark",
+	    S("{\"system\":[{\"type\":\"image\",\"text\":\"" LINE "\"}]}"),
+	    NULL },
 	{ "array: line block in any key order, escaped",
 	    S("{\"system\":[ {\"cache_control\":{\"type\":\"ephemeral\"},"
 	    "\"te\\u0078t\":\"You are Claude Code, Anthropic\\u0027s official "
 	    "CLI for Claude.\",\"type\":\"\\u0074ext\"} ]}"), NULL },
-	{ "array: text with a trailing NUL is not the line",
+	{ "array: a text that starts with the line is a mark",
 	    S("{\"system\":[{\"type\":\"text\",\"text\":\"" LINE "\\u0000\"}]}"),
-	    "{\"system\":[" B ",{\"type\":\"text\",\"text\":\"" LINE
-	    "\\u0000\"}]}" },
+	    NULL },
 	{ "array: duplicate text, the last counts", S("{\"system\":[{\"type\":"
 	    "\"text\",\"text\":\"" LINE "\",\"text\":\"x\"}]}"),
 	    "{\"system\":[" B ",{\"type\":\"text\",\"text\":\"" LINE "\","
@@ -326,22 +346,36 @@ old_block(const char *text)
 	return b;
 }
 
-/* Does the system field already start with the line? */
+/* Does a system text start with one of Claude Code's marks? */
+static int
+old_marked(const cJSON *text)
+{
+	static const char *const marks[] = { "x-anthropic-billing-header:",
+	    "You are Claude Code, Anthropic's official CLI for Claude",
+	    "You are a Claude agent, built on Anthropic's Claude Agent SDK" };
+	size_t i;
+
+	for (i = 0; cJSON_IsString(text) && i < 3; i++)
+		if (strncmp(text->valuestring, marks[i], strlen(marks[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* Is the body Claude Code's: a mark in the string, or in any block? */
 static int
 old_has_line(const cJSON *sys)
 {
-	const cJSON *first, *type, *text;
+	const cJSON *b;
 
 	if (cJSON_IsString(sys))
-		return strncmp(sys->valuestring, CLAUDE_CODE_LINE,
-		    sizeof CLAUDE_CODE_LINE - 1) == 0;
-	if (!cJSON_IsArray(sys) || (first = sys->child) == NULL)
+		return old_marked(sys);
+	if (!cJSON_IsArray(sys))
 		return 0;
-	type = cJSON_GetObjectItemCaseSensitive(first, "type");
-	text = cJSON_GetObjectItemCaseSensitive(first, "text");
-	return cJSON_IsString(type) && strcmp(type->valuestring, "text") == 0
-	    && cJSON_IsString(text) &&
-	    strcmp(text->valuestring, CLAUDE_CODE_LINE) == 0;
+	cJSON_ArrayForEach(b, sys)
+		if (cJSON_IsObject(b) && old_marked(
+		    cJSON_GetObjectItemCaseSensitive(b, "text")))
+			return 1;
+	return 0;
 }
 
 /* The new system value: the line first, then what the client had. */
@@ -849,25 +883,19 @@ test_head(void)
 	    "zstd\r\nContent-Length: 41237\r\n\r\n";
 	char *h = head_for(droid, ACCT_OAUTH, 1, "");
 
-	CHECK("request line keeps query", h && strncmp(h,
-	    "POST /v1/messages?beta=true HTTP/1.1\r\n", 38) == 0);
-	CHECK("host is the upstream's", has(h, "\r\nHost: api.example:8443\r\n"));
-	CHECK("client host dropped", !has(h, "127.0.0.1:8317"));
-	CHECK("bearer from the account",
-	    has(h, "\r\nAuthorization: Bearer sk-ant-oat01-SECRET\r\n"));
+	/* Every line in the client's order, the proxy's replaced in place. */
+	CHECK("droid head, line by line", h && strcmp(h,
+	    "POST /v1/messages?beta=true HTTP/1.1\r\n"
+	    "Accept: application/json\r\nContent-Type: application/json\r\n"
+	    "User-Agent: factory-cli/0.225.2\r\nX-Stainless-Lang: js\r\n"
+	    "anthropic-beta: interleaved-thinking-2025-05-14,oauth-2025-04-20"
+	    "\r\nanthropic-version: 2023-06-01\r\n"
+	    "Authorization: Bearer sk-ant-oat01-SECRET\r\n"
+	    "Connection: keep-alive\r\nHost: api.example:8443\r\n"
+	    "Accept-Encoding: identity\r\nContent-Length: 1234\r\n\r\n") == 0);
+	if (h && !has(h, "\r\nHost: api.example:8443\r\n"))
+		printf("# got %s\n", h);
 	CHECK("client key dropped", !has(h, "dummy"));
-	CHECK("beta merged", has(h, "\r\nanthropic-beta: "
-	    "interleaved-thinking-2025-05-14,oauth-2025-04-20\r\n"));
-	CHECK("version kept", has(h, "\r\nanthropic-version: 2023-06-01\r\n"));
-	CHECK("identity encoding", has(h, "\r\nAccept-Encoding: identity\r\n")
-	    && !has(h, "gzip"));
-	CHECK("content-length recomputed", has(h, "\r\nContent-Length: 1234"
-	    "\r\n") && !has(h, "41237"));
-	CHECK("connection dropped", !has(h, "keep-alive"));
-	CHECK("other headers kept", has(h, "\r\nUser-Agent: factory-cli/"
-	    "0.225.2\r\n") && has(h, "\r\nX-Stainless-Lang: js\r\n"));
-	CHECK("ends with empty line", h && strlen(h) > 4 &&
-	    strcmp(h + strlen(h) - 4, "\r\n\r\n") == 0);
 	free(h);
 
 	h = head_for("POST /v1/messages HTTP/1.1\r\nanthropic-beta: a, "
@@ -875,9 +903,30 @@ test_head(void)
 	    "/pfx");
 	CHECK("prefix path", h && strncmp(h, "POST /pfx/v1/messages ", 22)
 	    == 0);
-	CHECK("beta deduplicated", has(h, "\r\nanthropic-beta: "
-	    "a,oauth-2025-04-20,b\r\n"));
-	CHECK("version added", has(h, "\r\nanthropic-version: 2023-06-01\r\n"));
+	CHECK("beta lines kept as sent when one has the oauth beta",
+	    has(h, "\r\nanthropic-beta: a, oauth-2025-04-20\r\n"
+	    "anthropic-beta: b,a\r\n"));
+	CHECK("missing lines added at the end", has(h, "\r\n"
+	    "Authorization: Bearer sk-ant-oat01-SECRET\r\n"
+	    "anthropic-version: 2023-06-01\r\nAccept-Encoding: identity\r\n"
+	    "Content-Length: 1234\r\n\r\n"));
+	CHECK("host first when the client sent none", h && strncmp(h,
+	    "POST /pfx/v1/messages HTTP/1.1\r\nHost: api.example:8443\r\n",
+	    sizeof "POST /pfx/v1/messages HTTP/1.1\r\nHost: api.example:8443"
+	    "\r\n" - 1) == 0);
+	free(h);
+
+	h = head_for("POST /v1/messages HTTP/1.1\r\nHost: x\r\n"
+	    "Transfer-Encoding: chunked\r\nCookie: a=b\r\nExpect: "
+	    "100-continue\r\nKeep-Alive: 5\r\nConnection: close, X-Hop\r\n"
+	    "X-Hop: 1\r\nx-app: cli\r\n\r\n", ACCT_APIKEY, 1, "");
+	CHECK("framing, cookie, expect and hop-by-hop are the proxy's",
+	    h && strcmp(h, "POST /v1/messages HTTP/1.1\r\n"
+	    "Host: api.example:8443\r\nContent-Length: 1234\r\n"
+	    "Connection: keep-alive\r\nx-app: cli\r\n"
+	    "x-api-key: sk-ant-oat01-SECRET\r\n"
+	    "anthropic-version: 2023-06-01\r\nAccept-Encoding: identity\r\n"
+	    "\r\n") == 0);
 	free(h);
 
 	h = head_for("POST /v1/messages HTTP/1.1\r\n\r\n", ACCT_OAUTH, 0, "");
@@ -895,6 +944,27 @@ test_head(void)
 	    "sk-ant-oat01-SECRET\r\n") && !has(h, "Authorization"));
 	CHECK("api key: no oauth beta", has(h, "\r\nanthropic-beta: x\r\n"));
 	free(h);
+
+	/* A token must not end its header line early. */
+	{
+		struct http_limits lim = { 65536, 100 };
+		struct http_msg m;
+		struct config cfg;
+		struct account a;
+		struct buf out = { 0 };
+		const char *why;
+		static const char req[] = "POST /v1/messages HTTP/1.1\r\n\r\n";
+
+		memset(&cfg, 0, sizeof cfg);
+		memset(&a, 0, sizeof a);
+		cfg.claude_base.path = (char *)(uintptr_t)"";
+		cfg.claude_base.hostport = (char *)(uintptr_t)"h";
+		a.access_token = (char *)(uintptr_t)"tok\r\nX-Injected: yes";
+		http_parse_request(req, sizeof req - 1, &lim, &m, &why);
+		CHECK("CR LF in a token refused", claude_head(&out, &m, &cfg,
+		    &cfg.claude_base, &a, 0) == -1 && errno == EINVAL);
+		buf_free(&out);
+	}
 }
 
 static void
@@ -927,32 +997,100 @@ test_models(void)
 static void
 test_model(void)
 {
-	char m[64];
-	struct buf out = { 0 };
+	struct claude_req r;
 	const char *why;
-	int changed;
 
 	static const char b1[] = "{\"max_tokens\":5,\"model\":\"claude-x\"}";
 	static const char b2[] = "{\"a\":{\"model\":\"y\"}}";
 	static const char b3[] = "{\"model\":\"a\\nb\"}";
-	static const char b4[] = "{\"model\":\"c\"}";
 
-	CHECK("model found", claude_model(b1, sizeof b1 - 1, m, sizeof m) == 0
-	    && strcmp(m, "claude-x") == 0);
-	CHECK("nested model ignored", claude_model(b2, sizeof b2 - 1, m,
-	    sizeof m) == 0 && m[0] == '\0');
-	CHECK("escaped model not logged", claude_model(b3, sizeof b3 - 1, m,
-	    sizeof m) == 0 && m[0] == '\0');
-	CHECK("model with the rewrite", claude_body_model(b4, sizeof b4 - 1,
-	    &out, &changed, &why, m, sizeof m) == 0 && changed &&
-	    strcmp(m, "c") == 0);
-	buf_free(&out);
+	CHECK("model found", claude_read(b1, sizeof b1 - 1, &r, &why) == 0 &&
+	    strcmp(r.model, "claude-x") == 0 && r.json && !r.marked);
+	CHECK("nested model ignored", claude_read(b2, sizeof b2 - 1, &r,
+	    &why) == 0 && r.model[0] == '\0');
+	CHECK("escaped model not logged", claude_read(b3, sizeof b3 - 1, &r,
+	    &why) == 0 && r.model[0] == '\0');
+	CHECK("not JSON", claude_read("x", 1, &r, &why) == -1 && !r.json &&
+	    why != NULL);
+}
+
+/* First-party: the User-Agent, or a mark in the body. */
+static void
+test_first_party(void)
+{
+	static const char cc[] = "{\"system\":[{\"type\":\"text\",\"text\":"
+	    "\"x-anthropic-billing-header: cc_version=2.1.197.abc;\"}]}";
+	static const char droid[] = "{\"system\":\"You are Droid.\"}";
+	struct http_limits lim = { 65536, 100 };
+	struct http_msg m;
+	struct claude_req r;
+	const char *why;
+	static const char ua_cc[] = "POST /v1/messages HTTP/1.1\r\n"
+	    "User-Agent: claude-cli/2.1.197 (external, sdk-cli)\r\n\r\n";
+	static const char ua_other[] = "POST /v1/messages HTTP/1.1\r\n"
+	    "User-Agent: factory-cli/0.225.2\r\n\r\n";
+
+	CHECK("parse", http_parse_request(ua_other, sizeof ua_other - 1,
+	    &lim, &m, &why) == 0);
+	claude_read(droid, sizeof droid - 1, &r, &why);
+	CHECK("droid is third-party", !claude_first_party(&m, &r));
+	claude_read(cc, sizeof cc - 1, &r, &why);
+	CHECK("billing block makes it first-party", claude_first_party(&m, &r));
+	CHECK("parse", http_parse_request(ua_cc, sizeof ua_cc - 1, &lim, &m,
+	    &why) == 0);
+	claude_read(droid, sizeof droid - 1, &r, &why);
+	CHECK("claude-cli user agent makes it first-party",
+	    claude_first_party(&m, &r));
+	claude_read("not json", 8, &r, &why);
+	CHECK("claude-cli user agent, body not JSON",
+	    claude_first_party(&m, &r));
+}
+
+/* Anthropic's refusals of subscriptions for other clients. */
+static void
+test_refusal(void)
+{
+	static const char extra[] = "{\"type\":\"error\",\"error\":{\"type\":"
+	    "\"invalid_request_error\",\"message\":\"Third-party apps now draw "
+	    "from your extra usage, not your plan limits.\\nx\"}}";
+	static const char only[] = "{\"type\":\"error\",\"error\":{\"type\":"
+	    "\"invalid_request_error\",\"message\":\"This credential is only "
+	    "authorized for use with Claude Code and cannot be used for other "
+	    "API requests.\"}}";
+	static const char other[] = "{\"type\":\"error\",\"error\":{\"type\":"
+	    "\"invalid_request_error\",\"message\":\"max_tokens: too big\"}}";
+	char msg[256], out[2048];
+
+	CHECK("extra usage refusal", claude_refusal(400, extra, sizeof extra - 1,
+	    msg, sizeof msg) == CLAUDE_EXTRA_USAGE &&
+	    strcmp(msg, "Third-party apps now draw from your extra usage, not "
+	    "your plan limits. x") == 0);
+	CHECK("Claude Code only refusal", claude_refusal(400, only,
+	    sizeof only - 1, msg, sizeof msg) == CLAUDE_CODE_ONLY);
+	CHECK("other 400 is no refusal", claude_refusal(400, other,
+	    sizeof other - 1, msg, sizeof msg) == CLAUDE_SERVED);
+	CHECK("a 200 is no refusal", claude_refusal(200, extra,
+	    sizeof extra - 1, msg, sizeof msg) == CLAUDE_SERVED);
+	CHECK("not JSON", claude_refusal(400, "Third-party apps", 16, msg,
+	    sizeof msg) == CLAUDE_SERVED);
+	CHECK("cut to its room", claude_refusal(400, extra, sizeof extra - 1,
+	    msg, 10) == CLAUDE_EXTRA_USAGE && strcmp(msg, "Third-par") == 0);
+	claude_refusal_explain(out, sizeof out, "Anthropic said.", 0);
+	CHECK("explanation keeps the words and names the fixes",
+	    strncmp(out, "Anthropic said. (", 17) == 0 &&
+	    strstr(out, "extra usage") && strstr(out, "claude-api-key") &&
+	    strstr(out, "use Claude Code itself"));
+	claude_refusal_explain(out, sizeof out, NULL, 0);
+	CHECK("refuse mode names the setting",
+	    strstr(out, "claude-third-party: refuse") != NULL);
 }
 
 int
 main(void)
 {
 	test_model();
+	test_first_party();
+	test_refusal();
 	test_bodies();
 	test_exact();
 	test_refused();
