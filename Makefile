@@ -38,11 +38,11 @@ ALL_LDFLAGS = $(LDHARD) $(LDFLAGS)
 
 # Objects shared by the program and the unit tests (everything but main).
 LIB_SRC := src/buf.c src/log.c src/secret.c src/config.c src/url.c \
-           src/http.c src/ta.c src/tls.c src/net.c src/proxy.c src/https.c \
+           src/http.c src/trust.c src/tls.c src/net.c src/proxyurl.c src/https.c \
            src/token.c src/oauth.c src/store.c src/claude.c src/codex.c src/reply.c \
            src/filter.c src/forward.c src/relay.c \
            src/serve.c src/pkce.c src/login.c src/sandbox.c src/doctor.c \
-           src/droid.c src/usage.c src/status.c src/fident.c src/spare.c src/jx.c src/chat.c src/status_page.c src/sandbox_check.c src/keep.c
+           src/droid.c src/usage.c src/status.c src/stamp.c src/prefork.c src/json.c src/chat.c src/status_page.c src/sandbox_check.c src/keep.c
 LIB_OBJ := $(LIB_SRC:.c=.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:.c=)
@@ -53,7 +53,7 @@ FLAVOUR := .flavour-$(if $(filter 1,$(SANITIZE)),san,std)
 all: cli-proxy-api
 
 $(FLAVOUR):
-	rm -f .flavour-* src/*.o tests/unit/*.o $(UNIT_BIN) cli-proxy-api
+	rm -f .flavour-* src/*.o src/libcpa.a tests/unit/*.o $(UNIT_BIN) cli-proxy-api
 	touch $@
 
 src/%.o: src/%.c src/*.h $(FLAVOUR)
@@ -62,11 +62,24 @@ src/%.o: src/%.c src/*.h $(FLAVOUR)
 cli-proxy-api: src/main.o $(LIB_OBJ)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-tests/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJ)
-	$(CC) $(ALL_CFLAGS) -Isrc $(ALL_LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
+# An archive: each unit test links only the modules it calls.
+src/libcpa.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
 
+tests/unit/%: tests/unit/%.c tests/unit/unit.h src/libcpa.a
+	$(CC) $(ALL_CFLAGS) -Isrc $(ALL_LDFLAGS) -o $@ $< src/libcpa.a $(LIBS)
+
+# check: both halves; unit: the C tests of the pure parts; e2e: the real
+# binary against fake servers.
 check: cli-proxy-api $(UNIT_BIN)
 	@sh tests/run.sh $(UNIT_BIN)
+
+unit: $(UNIT_BIN)
+	@E2E=0 sh tests/run.sh $(UNIT_BIN)
+
+e2e: cli-proxy-api
+	@sh tests/run.sh
 
 run: cli-proxy-api
 	./cli-proxy-api --serve $(if $(CONFIG),--config $(CONFIG))
@@ -106,7 +119,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
-	rm -f cli-proxy-api src/*.o $(UNIT_BIN) .flavour-*
+	rm -f cli-proxy-api src/*.o src/libcpa.a $(UNIT_BIN) .flavour-*
 	rm -rf tests/tmp
 
 # ---- fuzz: libFuzzer targets in tests/fuzz (clang from Debian) ----------

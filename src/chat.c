@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "codex.h"
-#include "jx.h"
+#include "json.h"
 
 static const char oom[] = "out of memory";
 
@@ -28,7 +28,7 @@ text_of(struct buf *b, const cJSON *c)
 	if (cJSON_IsString(c))
 		return buf_adds(b, c->valuestring);
 	cJSON_ArrayForEach(p, (cJSON_IsArray(c) ? c : NULL))
-		if (cJSON_IsString(t = jx_get(p, "text")) &&
+		if (cJSON_IsString(t = json_get(p, "text")) &&
 		    buf_adds(b, t->valuestring) == -1)
 			return -1;
 	return 0;
@@ -43,7 +43,7 @@ system_msg(struct buf *sys, const cJSON *m, const char **why)
 	int rc = -1;
 
 	*why = oom;
-	if (text_of(&t, jx_get(m, "content")) == -1)
+	if (text_of(&t, json_get(m, "content")) == -1)
 		goto out;
 	if (t.len && ((sys->len && buf_adds(sys, "\n\n") == -1) ||
 	    buf_add(sys, t.p, t.len) == -1))
@@ -57,9 +57,9 @@ out:
 static cJSON *
 image_part(cJSON *p, const char **why)
 {
-	cJSON *iu = jx_get(p, "image_url"), *url, *np;
+	cJSON *iu = json_get(p, "image_url"), *url, *np;
 
-	url = cJSON_IsObject(iu) ? jx_get(iu, "url") : iu;
+	url = cJSON_IsObject(iu) ? json_get(iu, "url") : iu;
 	if (!cJSON_IsString(url)) {
 		*why = "an image_url content part has no url";
 		return NULL;
@@ -68,8 +68,8 @@ image_part(cJSON *p, const char **why)
 	url = cJSON_DetachItemViaPointer(cJSON_IsObject(iu) ? iu : p, url);
 	if ((np = codex_part("input_image", "image_url", url)) == NULL)
 		return NULL;
-	if (cJSON_IsString(jx_get(iu, "detail")) &&
-	    jx_move(iu, "detail", np, "detail") == -1) {
+	if (cJSON_IsString(json_get(iu, "detail")) &&
+	    json_move(iu, "detail", np, "detail") == -1) {
 		cJSON_Delete(np);
 		return NULL;
 	}
@@ -80,23 +80,23 @@ image_part(cJSON *p, const char **why)
 static cJSON *
 content_part(cJSON *p, const char *ttype, int images, const char **why)
 {
-	cJSON *t, *type = jx_get(p, "type");
+	cJSON *t, *type = json_get(p, "type");
 
-	if (jx_str_is(type, "text")) {
-		if (!cJSON_IsString(t = jx_get(p, "text"))) {
+	if (json_str_is(type, "text")) {
+		if (!cJSON_IsString(t = json_get(p, "text"))) {
 			*why = "a text content part has no text";
 			return NULL;
 		}
 		*why = oom;
 		return codex_part(ttype, "text", cJSON_DetachItemViaPointer(p, t));
 	}
-	if (!images && jx_str_is(type, "refusal") &&
-	    cJSON_IsString(t = jx_get(p, "refusal"))) {
+	if (!images && json_str_is(type, "refusal") &&
+	    cJSON_IsString(t = json_get(p, "refusal"))) {
 		*why = oom;
 		return codex_part("refusal", "refusal",
 		    cJSON_DetachItemViaPointer(p, t));
 	}
-	if (images && jx_str_is(type, "image_url"))
+	if (images && json_str_is(type, "image_url"))
 		return image_part(p, why);
 	*why = "a message has a content part of a type not supported here";
 	return NULL;
@@ -109,7 +109,7 @@ content_msg(cJSON *input, cJSON *m, const char *role, const char **why)
 {
 	int user = strcmp(role, "user") == 0;
 	const char *ttype = user ? "input_text" : "output_text";
-	cJSON *c = jx_get(m, "content"), *msg, *parts, *p;
+	cJSON *c = json_get(m, "content"), *msg, *parts, *p;
 
 	if (c && !cJSON_IsNull(c) && !cJSON_IsString(c) && !cJSON_IsArray(c)) {
 		*why = "a message content is neither a string nor an array";
@@ -119,12 +119,12 @@ content_msg(cJSON *input, cJSON *m, const char *role, const char **why)
 	if ((msg = codex_message(role, &parts)) == NULL)
 		return -1;
 	if (cJSON_IsString(c)) {
-		if (c->valuestring[0] && jx_append(parts, codex_part(ttype, "text",
+		if (c->valuestring[0] && json_append(parts, codex_part(ttype, "text",
 		    cJSON_DetachItemViaPointer(m, c))) == -1)
 			goto fail;
 	} else
 		cJSON_ArrayForEach(p, c)
-			if (jx_append(parts, content_part(p, ttype, user, why))
+			if (json_append(parts, content_part(p, ttype, user, why))
 			    == -1)
 				goto fail;
 	if (parts->child == NULL) {
@@ -132,7 +132,7 @@ content_msg(cJSON *input, cJSON *m, const char *role, const char **why)
 		return 0;
 	}
 	*why = oom;
-	return jx_append(input, msg);
+	return json_append(input, msg);
 fail:
 	cJSON_Delete(msg);
 	return -1;
@@ -142,30 +142,30 @@ fail:
 static cJSON *
 call_item(cJSON *tc, const char **why)
 {
-	cJSON *fn = jx_get(tc, "function"), *args, *it;
+	cJSON *fn = json_get(tc, "function"), *args, *it;
 	char *s;
 
-	if (!cJSON_IsString(jx_get(tc, "id")) ||
-	    !cJSON_IsString(jx_get(fn, "name"))) {
+	if (!cJSON_IsString(json_get(tc, "id")) ||
+	    !cJSON_IsString(json_get(fn, "name"))) {
 		*why = "a tool call has no id or function name";
 		return NULL;
 	}
 	*why = oom;
 	if ((it = cJSON_CreateObject()) == NULL ||
 	    !cJSON_AddStringToObject(it, "type", "function_call") ||
-	    jx_move(tc, "id", it, "call_id") == -1 ||
-	    jx_move(fn, "name", it, "name") == -1)
+	    json_move(tc, "id", it, "call_id") == -1 ||
+	    json_move(fn, "name", it, "name") == -1)
 		goto fail;
-	args = jx_get(fn, "arguments");
+	args = json_get(fn, "arguments");
 	if (cJSON_IsString(args)) {
-		if (jx_move(fn, "arguments", it, "arguments") == -1)
+		if (json_move(fn, "arguments", it, "arguments") == -1)
 			goto fail;
 	} else {
 		/* The backend wants a JSON text; some clients send the
 		 * object itself. */
 		s = args && !cJSON_IsNull(args) ?
 		    cJSON_PrintUnformatted(args) : NULL;
-		if (jx_add(it, "arguments", cJSON_CreateString(s ? s : "{}"))
+		if (json_add(it, "arguments", cJSON_CreateString(s ? s : "{}"))
 		    == -1) {
 			free(s);
 			goto fail;
@@ -181,12 +181,12 @@ fail:
 static int
 assistant_msg(cJSON *input, cJSON *m, const char **why)
 {
-	cJSON *tcs = jx_get(m, "tool_calls"), *tc;
+	cJSON *tcs = json_get(m, "tool_calls"), *tc;
 
 	if (content_msg(input, m, "assistant", why) == -1)
 		return -1;
 	cJSON_ArrayForEach(tc, (cJSON_IsArray(tcs) ? tcs : NULL))
-		if (jx_append(input, call_item(tc, why)) == -1)
+		if (json_append(input, call_item(tc, why)) == -1)
 			return -1;
 	return 0;
 }
@@ -195,12 +195,12 @@ assistant_msg(cJSON *input, cJSON *m, const char **why)
 static int
 tool_msg(cJSON *input, cJSON *m, const char **why)
 {
-	cJSON *c = jx_get(m, "content"), *it;
+	cJSON *c = json_get(m, "content"), *it;
 	struct buf b = { 0 };
 	char *s = NULL;
 	int rc = -1;
 
-	if (!cJSON_IsString(jx_get(m, "tool_call_id"))) {
+	if (!cJSON_IsString(json_get(m, "tool_call_id"))) {
 		*why = "a tool message has no tool_call_id";
 		return -1;
 	}
@@ -212,13 +212,13 @@ tool_msg(cJSON *input, cJSON *m, const char **why)
 		goto out;
 	if ((it = cJSON_CreateObject()) == NULL ||
 	    !cJSON_AddStringToObject(it, "type", "function_call_output") ||
-	    jx_move(m, "tool_call_id", it, "call_id") == -1 ||
+	    json_move(m, "tool_call_id", it, "call_id") == -1 ||
 	    !cJSON_AddStringToObject(it, "output", s ? s :
 	    b.p ? b.p : "")) {
 		cJSON_Delete(it);
 		goto out;
 	}
-	rc = jx_append(input, it);
+	rc = json_append(input, it);
 out:
 	free(s);
 	buf_free(&b);
@@ -228,7 +228,7 @@ out:
 static int
 chat_messages(cJSON *chat, cJSON *req, const char **why)
 {
-	cJSON *msgs = jx_get(chat, "messages"), *m, *role, *input;
+	cJSON *msgs = json_get(chat, "messages"), *m, *role, *input;
 	struct buf sys = { 0 };
 	int rc = -1, r;
 
@@ -241,18 +241,18 @@ chat_messages(cJSON *chat, cJSON *req, const char **why)
 		return -1;
 	}
 	cJSON_ArrayForEach(m, msgs) {
-		role = jx_get(m, "role");
+		role = json_get(m, "role");
 		if (!cJSON_IsObject(m) || !cJSON_IsString(role)) {
 			*why = "a message has no role";
 			goto out;
 		}
-		if (jx_str_is(role, "system") || jx_str_is(role, "developer"))
+		if (json_str_is(role, "system") || json_str_is(role, "developer"))
 			r = system_msg(&sys, m, why);
-		else if (jx_str_is(role, "user"))
+		else if (json_str_is(role, "user"))
 			r = content_msg(input, m, "user", why);
-		else if (jx_str_is(role, "assistant"))
+		else if (json_str_is(role, "assistant"))
 			r = assistant_msg(input, m, why);
-		else if (jx_str_is(role, "tool"))
+		else if (json_str_is(role, "tool"))
 			r = tool_msg(input, m, why);
 		else {
 			*why = "a message has a role not supported here";
@@ -262,7 +262,7 @@ chat_messages(cJSON *chat, cJSON *req, const char **why)
 			goto out;
 	}
 	*why = oom;
-	if (sys.len && jx_put_str(req, "instructions", sys.p) == -1)
+	if (sys.len && json_put_str(req, "instructions", sys.p) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -279,13 +279,13 @@ tool_def(cJSON *t, const char **why)
 		"name", "description", "parameters", "strict", NULL
 	};
 	const char *const *k;
-	cJSON *fn = jx_get(t, "function"), *nt;
+	cJSON *fn = json_get(t, "function"), *nt;
 
-	if (!jx_str_is(jx_get(t, "type"), "function") || !cJSON_IsObject(fn)) {
+	if (!json_str_is(json_get(t, "type"), "function") || !cJSON_IsObject(fn)) {
 		*why = oom;
 		return cJSON_Duplicate(t, 1);
 	}
-	if (!cJSON_IsString(jx_get(fn, "name"))) {
+	if (!cJSON_IsString(json_get(fn, "name"))) {
 		*why = "a tool has no function name";
 		return NULL;
 	}
@@ -294,7 +294,7 @@ tool_def(cJSON *t, const char **why)
 	    !cJSON_AddStringToObject(nt, "type", "function"))
 		goto fail;
 	for (k = keys; *k; k++)
-		if (jx_move(fn, *k, nt, *k) == -1)
+		if (json_move(fn, *k, nt, *k) == -1)
 			goto fail;
 	return nt;
 fail:
@@ -305,7 +305,7 @@ fail:
 static int
 chat_tools(cJSON *chat, cJSON *req, const char **why)
 {
-	cJSON *tools = jx_get(chat, "tools"), *t, *arr, *tc, *name, *nc;
+	cJSON *tools = json_get(chat, "tools"), *t, *arr, *tc, *name, *nc;
 
 	if (cJSON_IsArray(tools) && tools->child) {
 		if ((arr = cJSON_AddArrayToObject(req, "tools")) == NULL) {
@@ -313,22 +313,22 @@ chat_tools(cJSON *chat, cJSON *req, const char **why)
 			return -1;
 		}
 		cJSON_ArrayForEach(t, tools)
-			if (jx_append(arr, tool_def(t, why)) == -1)
+			if (json_append(arr, tool_def(t, why)) == -1)
 				return -1;
 	}
 	*why = oom;
-	tc = jx_get(chat, "tool_choice");
-	name = jx_get(jx_get(tc, "function"), "name");
-	if (jx_str_is(jx_get(tc, "type"), "function") && cJSON_IsString(name)) {
+	tc = json_get(chat, "tool_choice");
+	name = json_get(json_get(tc, "function"), "name");
+	if (json_str_is(json_get(tc, "type"), "function") && cJSON_IsString(name)) {
 		if ((nc = cJSON_CreateObject()) == NULL ||
 		    !cJSON_AddStringToObject(nc, "type", "function") ||
 		    !cJSON_AddStringToObject(nc, "name", name->valuestring)) {
 			cJSON_Delete(nc);
 			return -1;
 		}
-		return jx_put(req, "tool_choice", nc);
+		return json_put(req, "tool_choice", nc);
 	}
-	return jx_move(chat, "tool_choice", req, "tool_choice");
+	return json_move(chat, "tool_choice", req, "tool_choice");
 }
 
 /* response_format and verbosity live under "text" in the Responses API. */
@@ -339,26 +339,26 @@ chat_text(cJSON *chat, cJSON *req)
 		"name", "description", "schema", "strict", NULL
 	};
 	const char *const *k;
-	cJSON *rf = jx_get(chat, "response_format"), *js, *fmt = NULL, *text;
+	cJSON *rf = json_get(chat, "response_format"), *js, *fmt = NULL, *text;
 
-	if (jx_str_is(jx_get(rf, "type"), "json_schema") ||
-	    jx_str_is(jx_get(rf, "type"), "json_object")) {
-		js = jx_get(rf, "json_schema");
+	if (json_str_is(json_get(rf, "type"), "json_schema") ||
+	    json_str_is(json_get(rf, "type"), "json_object")) {
+		js = json_get(rf, "json_schema");
 		if ((fmt = cJSON_CreateObject()) == NULL ||
-		    jx_move(rf, "type", fmt, "type") == -1)
+		    json_move(rf, "type", fmt, "type") == -1)
 			goto fail;
 		for (k = keys; *k && cJSON_IsObject(js); k++)
-			if (jx_move(js, *k, fmt, *k) == -1)
+			if (json_move(js, *k, fmt, *k) == -1)
 				goto fail;
 	}
-	if (fmt == NULL && jx_get(chat, "verbosity") == NULL)
+	if (fmt == NULL && json_get(chat, "verbosity") == NULL)
 		return 0;
 	if ((text = cJSON_CreateObject()) == NULL ||
-	    jx_put(req, "text", text) == -1)
+	    json_put(req, "text", text) == -1)
 		goto fail;
-	if (fmt && jx_add(text, "format", fmt) == -1)
+	if (fmt && json_add(text, "format", fmt) == -1)
 		return -1;
-	return jx_move(chat, "verbosity", text, "verbosity");
+	return json_move(chat, "verbosity", text, "verbosity");
 fail:
 	cJSON_Delete(fmt);
 	return -1;
@@ -378,7 +378,7 @@ chat_to_responses(cJSON *chat, const char **why)
 	if ((req = cJSON_CreateObject()) == NULL)
 		return NULL;
 	for (k = same; *k; k++)
-		if (jx_move(chat, *k, req, *k) == -1)
+		if (json_move(chat, *k, req, *k) == -1)
 			goto fail;
 	if (chat_messages(chat, req, why) == -1 ||
 	    chat_tools(chat, req, why) == -1)
@@ -386,7 +386,7 @@ chat_to_responses(cJSON *chat, const char **why)
 	*why = oom;
 	if (chat_text(chat, req) == -1)
 		goto fail;
-	effort = jx_get(chat, "reasoning_effort");
+	effort = json_get(chat, "reasoning_effort");
 	if (cJSON_IsString(effort) && codex_set_effort(req, effort->valuestring)
 	    == -1)
 		goto fail;
@@ -456,16 +456,16 @@ chunk(const struct chat_xlate *x, cJSON *delta, const char *finish,
 	cJSON *ch = cJSON_CreateObject();
 	int rc = -1;
 
-	if (jx_append(choices, ch) == -1 || delta == NULL ||
+	if (json_append(choices, ch) == -1 || delta == NULL ||
 	    !cJSON_AddNumberToObject(ch, "index", 0)) {
 		cJSON_Delete(delta);
 		goto out;
 	}
-	if (jx_add(ch, "delta", delta) == -1 || (finish ?
+	if (json_add(ch, "delta", delta) == -1 || (finish ?
 	    !cJSON_AddStringToObject(ch, "finish_reason", finish) :
 	    !cJSON_AddNullToObject(ch, "finish_reason")))
 		goto out;
-	rc = jx_print(c, out, "data: ", "\n\n");
+	rc = json_print(c, out, "data: ", "\n\n");
 out:
 	cJSON_Delete(c);
 	return rc;
@@ -476,7 +476,7 @@ static int
 text_delta(struct chat_xlate *x, const cJSON *j, const char *key,
     struct buf *b, struct buf *out)
 {
-	const cJSON *d = jx_get(j, "delta");
+	const cJSON *d = json_get(j, "delta");
 	cJSON *delta;
 
 	if (!cJSON_IsString(d) || d->valuestring[0] == '\0')
@@ -494,7 +494,7 @@ text_delta(struct chat_xlate *x, const cJSON *j, const char *key,
 static int
 on_created(struct chat_xlate *x, const cJSON *j, struct buf *out)
 {
-	const cJSON *id = jx_get(jx_get(j, "response"), "id");
+	const cJSON *id = json_get(json_get(j, "response"), "id");
 
 	if (cJSON_IsString(id) && id->valuestring[0])
 		snprintf(x->id, sizeof x->id, "chatcmpl-%s", id->valuestring);
@@ -539,11 +539,11 @@ stream_call(struct chat_xlate *x, cJSON *tc, struct buf *out)
 {
 	cJSON *arr = cJSON_CreateArray(), *delta;
 
-	if (jx_append(arr, tc) == -1 || (delta = delta_new(x)) == NULL) {
+	if (json_append(arr, tc) == -1 || (delta = delta_new(x)) == NULL) {
 		cJSON_Delete(arr);
 		return -1;
 	}
-	if (jx_add(delta, "tool_calls", arr) == -1) {
+	if (json_add(delta, "tool_calls", arr) == -1) {
 		cJSON_Delete(delta);
 		return -1;
 	}
@@ -553,10 +553,10 @@ stream_call(struct chat_xlate *x, cJSON *tc, struct buf *out)
 static int
 on_item_added(struct chat_xlate *x, const cJSON *j, struct buf *out)
 {
-	const cJSON *it = jx_get(j, "item");
-	const cJSON *id = jx_get(it, "call_id"), *name = jx_get(it, "name");
+	const cJSON *it = json_get(j, "item");
+	const cJSON *id = json_get(it, "call_id"), *name = json_get(it, "name");
 
-	if (!jx_str_is(jx_get(it, "type"), "function_call"))
+	if (!json_str_is(json_get(it, "type"), "function_call"))
 		return 0;
 	if (!cJSON_IsString(id) || !cJSON_IsString(name))
 		return 0;
@@ -564,13 +564,13 @@ on_item_added(struct chat_xlate *x, const cJSON *j, struct buf *out)
 		return stream_call(x, tool_call(x->tool_calls++, id, name, ""),
 		    out);
 	x->tool_calls++;
-	return jx_append(x->calls, tool_call(-1, id, name, ""));
+	return json_append(x->calls, tool_call(-1, id, name, ""));
 }
 
 static int
 on_args_delta(struct chat_xlate *x, const cJSON *j, struct buf *out)
 {
-	const cJSON *d = jx_get(j, "delta");
+	const cJSON *d = json_get(j, "delta");
 
 	/* Non-stream: the whole arguments come with output_item.done. */
 	if (!x->stream || x->tool_calls == 0 || !cJSON_IsString(d) ||
@@ -584,25 +584,25 @@ on_args_delta(struct chat_xlate *x, const cJSON *j, struct buf *out)
 static int
 on_item_done(struct chat_xlate *x, const cJSON *j, struct buf *out)
 {
-	const cJSON *it = jx_get(j, "item"), *id = jx_get(it, "call_id");
-	const cJSON *args = jx_get(it, "arguments");
+	const cJSON *it = json_get(j, "item"), *id = json_get(it, "call_id");
+	const cJSON *args = json_get(it, "arguments");
 	cJSON *tc, *last = NULL;
 
-	if (x->stream || !jx_str_is(jx_get(it, "type"), "function_call") ||
+	if (x->stream || !json_str_is(json_get(it, "type"), "function_call") ||
 	    !cJSON_IsString(id) || !cJSON_IsString(args))
 		return 0;
 	cJSON_ArrayForEach(tc, (cJSON *)x->calls)
-		if (jx_str_is(jx_get(tc, "id"), id->valuestring))
+		if (json_str_is(json_get(tc, "id"), id->valuestring))
 			last = tc;
 	if (last == NULL) {
 		/* Never announced: add it now. */
-		if (!cJSON_IsString(jx_get(it, "name")))
+		if (!cJSON_IsString(json_get(it, "name")))
 			return 0;
 		x->tool_calls++;
-		return jx_append(x->calls, tool_call(-1, id, jx_get(it, "name"),
+		return json_append(x->calls, tool_call(-1, id, json_get(it, "name"),
 		    args->valuestring));
 	}
-	return jx_put_str(jx_get(last, "function"), "arguments", args->valuestring);
+	return json_put_str(json_get(last, "function"), "arguments", args->valuestring);
 }
 
 static double
@@ -615,9 +615,9 @@ num(const cJSON *n)
 static cJSON *
 chat_usage(const cJSON *u)
 {
-	double in = num(jx_get(u, "input_tokens")), o = num(jx_get(u,
+	double in = num(json_get(u, "input_tokens")), o = num(json_get(u,
 	    "output_tokens"));
-	const cJSON *total = jx_get(u, "total_tokens");
+	const cJSON *total = json_get(u, "total_tokens");
 	cJSON *c = cJSON_CreateObject(), *pd, *cd;
 
 	if (c == NULL || !cJSON_AddNumberToObject(c, "prompt_tokens", in) ||
@@ -626,10 +626,10 @@ chat_usage(const cJSON *u)
 	    cJSON_IsNumber(total) ? total->valuedouble : in + o) ||
 	    (pd = cJSON_AddObjectToObject(c, "prompt_tokens_details")) == NULL
 	    || !cJSON_AddNumberToObject(pd, "cached_tokens",
-	    num(jx_get(jx_get(u, "input_tokens_details"), "cached_tokens"))) ||
+	    num(json_get(json_get(u, "input_tokens_details"), "cached_tokens"))) ||
 	    (cd = cJSON_AddObjectToObject(c, "completion_tokens_details")) ==
 	    NULL || !cJSON_AddNumberToObject(cd, "reasoning_tokens",
-	    num(jx_get(jx_get(u, "output_tokens_details"), "reasoning_tokens")))) {
+	    num(json_get(json_get(u, "output_tokens_details"), "reasoning_tokens")))) {
 		cJSON_Delete(c);
 		return NULL;
 	}
@@ -639,13 +639,13 @@ chat_usage(const cJSON *u)
 static int
 on_done(struct chat_xlate *x, const cJSON *j, struct buf *out)
 {
-	const cJSON *r = jx_get(j, "response"), *u = jx_get(r, "usage");
-	const cJSON *reason = jx_get(jx_get(r, "incomplete_details"), "reason");
+	const cJSON *r = json_get(j, "response"), *u = json_get(r, "usage");
+	const cJSON *reason = json_get(json_get(r, "incomplete_details"), "reason");
 	const char *finish;
 
-	if (jx_str_is(jx_get(r, "status"), "incomplete") ||
-	    jx_str_is(jx_get(j, "type"), "response.incomplete") || reason)
-		finish = jx_str_is(reason, "content_filter") ? "content_filter" :
+	if (json_str_is(json_get(r, "status"), "incomplete") ||
+	    json_str_is(json_get(j, "type"), "response.incomplete") || reason)
+		finish = json_str_is(reason, "content_filter") ? "content_filter" :
 		    "length";
 	else
 		finish = x->tool_calls ? "tool_calls" : "stop";
@@ -662,14 +662,14 @@ on_done(struct chat_xlate *x, const cJSON *j, struct buf *out)
 static int
 on_failed(struct chat_xlate *x, const cJSON *j, struct buf *out)
 {
-	const cJSON *m = jx_get(jx_get(jx_get(j, "response"), "error"), "message");
+	const cJSON *m = json_get(json_get(json_get(j, "response"), "error"), "message");
 
 	if (!cJSON_IsString(m))
-		m = jx_get(j, "message");
+		m = json_get(j, "message");
 	if (!cJSON_IsString(m))
-		m = jx_get(jx_get(j, "error"), "message");
+		m = json_get(json_get(j, "error"), "message");
 	x->failed = 1;
-	jx_copy_msg(x->error, sizeof x->error, m, "the upstream response failed");
+	json_copy_msg(x->error, sizeof x->error, m, "the upstream response failed");
 	return 0;
 }
 
@@ -700,7 +700,7 @@ chat_xlate_event(struct chat_xlate *x, const char *event, const char *data,
 
 	if (j == NULL && strcmp(type, "error") == 0) {
 		x->failed = 1;
-		jx_copy_msg(x->error, sizeof x->error, NULL,
+		json_copy_msg(x->error, sizeof x->error, NULL,
 		    "the upstream reported an error");
 	}
 	for (i = 0; j && i < sizeof handlers / sizeof handlers[0]; i++)
@@ -724,9 +724,9 @@ stream_finish(struct chat_xlate *x, struct buf *out)
 		/* The usage chunk has no choices, as OpenAI sends it. */
 		if ((c = envelope(x, "chat.completion.chunk")) == NULL ||
 		    !cJSON_AddArrayToObject(c, "choices") ||
-		    jx_add(c, "usage", x->usage ? cJSON_Duplicate(x->usage, 1) :
+		    json_add(c, "usage", x->usage ? cJSON_Duplicate(x->usage, 1) :
 		    cJSON_CreateNull()) == -1 ||
-		    jx_print(c, out, "data: ", "\n\n") == -1)
+		    json_print(c, out, "data: ", "\n\n") == -1)
 			goto out;
 	}
 	rc = buf_adds(out, "data: [DONE]\n\n");
@@ -742,17 +742,17 @@ whole_finish(struct chat_xlate *x, struct buf *out)
 	cJSON *choices = cJSON_AddArrayToObject(c, "choices"), *m;
 	int rc = -1;
 
-	if (jx_append(choices, ch) == -1 ||
+	if (json_append(choices, ch) == -1 ||
 	    !cJSON_AddNumberToObject(ch, "index", 0) ||
 	    (m = cJSON_AddObjectToObject(ch, "message")) == NULL ||
 	    !cJSON_AddStringToObject(m, "role", "assistant") ||
-	    jx_add(m, "content", x->content.len ?
+	    json_add(m, "content", x->content.len ?
 	    cJSON_CreateString(x->content.p) : cJSON_CreateNull()) == -1 ||
 	    (x->reasoning.len && !cJSON_AddStringToObject(m,
 	    "reasoning_content", x->reasoning.p)))
 		goto out;
 	if (cJSON_GetArraySize(x->calls) > 0) {
-		if (jx_add(m, "tool_calls", x->calls) == -1) {
+		if (json_add(m, "tool_calls", x->calls) == -1) {
 			x->calls = NULL;
 			goto out;
 		}
@@ -761,12 +761,12 @@ whole_finish(struct chat_xlate *x, struct buf *out)
 	if (!cJSON_AddStringToObject(ch, "finish_reason", x->finish))
 		goto out;
 	if (x->usage) {
-		rc = jx_add(c, "usage", x->usage);
+		rc = json_add(c, "usage", x->usage);
 		x->usage = NULL;
 		if (rc == -1)
 			goto out;
 	}
-	rc = jx_print(c, out, "", "");
+	rc = json_print(c, out, "", "");
 out:
 	cJSON_Delete(c);
 	return rc;
@@ -777,7 +777,7 @@ chat_xlate_finish(struct chat_xlate *x, struct buf *out)
 {
 	if (!x->done) {
 		if (!x->failed)
-			jx_copy_msg(x->error, sizeof x->error, NULL,
+			json_copy_msg(x->error, sizeof x->error, NULL,
 			    "the upstream stream ended before the response "
 			    "completed");
 		return -1;

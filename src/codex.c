@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "codex.h"
-#include "jx.h"
+#include "json.h"
 
 #define SSE_MAX (16UL << 20)    /* longest SSE line, and longest event data */
 #define WEEK (7L * 86400)
@@ -87,15 +87,15 @@ effort_suffix(const char *m, size_t *base)
 int
 codex_set_effort(cJSON *root, const char *effort)
 {
-	cJSON *r = jx_get(root, "reasoning");
+	cJSON *r = json_get(root, "reasoning");
 
 	/* Keep the client's other reasoning fields (summary). */
 	if (!cJSON_IsObject(r)) {
-		if (jx_put(root, "reasoning", cJSON_CreateObject()) == -1)
+		if (json_put(root, "reasoning", cJSON_CreateObject()) == -1)
 			return -1;
-		r = jx_get(root, "reasoning");
+		r = json_get(root, "reasoning");
 	}
-	return jx_put_str(r, "effort", effort);
+	return json_put_str(r, "effort", effort);
 }
 
 /* The client's model name into cr, then model-aliases, then a reasoning
@@ -104,7 +104,7 @@ static int
 set_model(const struct config *cfg, cJSON *root, struct codex_req *cr,
     const char **why)
 {
-	const cJSON *m = jx_get(root, "model");
+	const cJSON *m = json_get(root, "model");
 	const char *to, *effort;
 	char name[128];
 	size_t i, base;
@@ -135,7 +135,7 @@ set_model(const struct config *cfg, cJSON *root, struct codex_req *cr,
 		if (codex_set_effort(root, effort) == -1)
 			return -1;
 	}
-	return jx_put_str(root, "model", name);
+	return json_put_str(root, "model", name);
 }
 
 cJSON *
@@ -163,7 +163,7 @@ codex_part(const char *type, const char *key, cJSON *v)
 		cJSON_Delete(v);
 		return NULL;
 	}
-	if (jx_add(p, key, v) == -1) {
+	if (json_add(p, key, v) == -1) {
 		cJSON_Delete(p);
 		return NULL;
 	}
@@ -175,7 +175,7 @@ codex_part(const char *type, const char *key, cJSON *v)
 static int
 fix_input(cJSON *root)
 {
-	cJSON *in = jx_get(root, "input"), *it, *msg, *content;
+	cJSON *in = json_get(root, "input"), *it, *msg, *content;
 
 	if (cJSON_IsString(in)) {
 		in = cJSON_DetachItemViaPointer(root, in);
@@ -183,16 +183,16 @@ fix_input(cJSON *root)
 			cJSON_Delete(in);
 			return -1;
 		}
-		if (jx_append(content, codex_part("input_text", "text", in)) == -1 ||
-		    jx_put(root, "input", cJSON_CreateArray()) == -1) {
+		if (json_append(content, codex_part("input_text", "text", in)) == -1 ||
+		    json_put(root, "input", cJSON_CreateArray()) == -1) {
 			cJSON_Delete(msg);
 			return -1;
 		}
-		return jx_append(jx_get(root, "input"), msg);
+		return json_append(json_get(root, "input"), msg);
 	}
 	cJSON_ArrayForEach(it, (cJSON_IsArray(in) ? in : NULL))
-		if (jx_str_is(jx_get(it, "role"), "system") &&
-		    jx_put_str(it, "role", "developer") == -1)
+		if (json_str_is(json_get(it, "role"), "system") &&
+		    json_put_str(it, "role", "developer") == -1)
 			return -1;
 	return 0;
 }
@@ -234,33 +234,33 @@ backend_rules(const struct config *cfg, cJSON *root, struct codex_req *cr,
 
 	if (set_model(cfg, root, cr, why) == -1)
 		return -1;
-	ins = jx_get(root, "instructions");
+	ins = json_get(root, "instructions");
 	if (ins && !cJSON_IsNull(ins) && !cJSON_IsString(ins)) {
 		*why = "instructions is not a string";
 		return -1;
 	}
 	*why = oom;
 	if (cJSON_IsString(ins))
-		jx_drop_after(root, ins);
-	else if (jx_put_str(root, "instructions", "") == -1)
+		json_drop_after(root, ins);
+	else if (json_put_str(root, "instructions", "") == -1)
 		return -1;
 	for (k = refused; *k; k++)
-		jx_drop(root, *k);
-	tier = jx_get(root, "service_tier");
-	if (tier && !jx_str_is(tier, "priority"))
-		jx_drop(root, "service_tier");
-	if (jx_put(root, "stream", cJSON_CreateTrue()) == -1 ||
-	    jx_put(root, "store", cJSON_CreateFalse()) == -1 ||
+		json_drop(root, *k);
+	tier = json_get(root, "service_tier");
+	if (tier && !json_str_is(tier, "priority"))
+		json_drop(root, "service_tier");
+	if (json_put(root, "stream", cJSON_CreateTrue()) == -1 ||
+	    json_put(root, "store", cJSON_CreateFalse()) == -1 ||
 	    fix_input(root) == -1)
 		return -1;
-	session_from(cr, jx_get(root, "prompt_cache_key"));
+	session_from(cr, json_get(root, "prompt_cache_key"));
 	return 0;
 }
 
 static int
 emit(const cJSON *root, struct buf *out, const char **why)
 {
-	if (jx_print(root, out, "", "") == -1) {
+	if (json_print(root, out, "", "") == -1) {
 		*why = oom;
 		return -1;
 	}
@@ -273,17 +273,17 @@ static int
 include_reasoning(cJSON *root)
 {
 	static const char want[] = "reasoning.encrypted_content";
-	cJSON *inc = jx_get(root, "include"), *it;
+	cJSON *inc = json_get(root, "include"), *it;
 
 	if (inc == NULL || cJSON_IsNull(inc))
-		return jx_put(root, "include", cJSON_CreateArray()) == -1 ? -1 :
-		    jx_append(jx_get(root, "include"), cJSON_CreateString(want));
+		return json_put(root, "include", cJSON_CreateArray()) == -1 ? -1 :
+		    json_append(json_get(root, "include"), cJSON_CreateString(want));
 	if (!cJSON_IsArray(inc))
 		return 0;	/* not ours to fix: the backend will say */
 	cJSON_ArrayForEach(it, inc)
-		if (jx_str_is(it, want))
+		if (json_str_is(it, want))
 			return 0;
-	return jx_append(inc, cJSON_CreateString(want));
+	return json_append(inc, cJSON_CreateString(want));
 }
 
 int
@@ -297,7 +297,7 @@ codex_body(const struct config *cfg, const char *body, size_t len,
 	if ((root = parse_object(body, len, why)) == NULL)
 		goto out;
 	/* OpenAI's default: no stream unless asked for. */
-	cr->stream = cJSON_IsTrue(jx_get(root, "stream"));
+	cr->stream = cJSON_IsTrue(json_get(root, "stream"));
 	if (backend_rules(cfg, root, cr, why) == -1)
 		goto out;
 	if (cfg->codex_encrypted_reasoning && include_reasoning(root) == -1) {
@@ -320,16 +320,16 @@ codex_chat_request(const struct config *cfg, const char *body, size_t len,
 	memset(cr, 0, sizeof *cr);
 	if ((chat = parse_object(body, len, why)) == NULL)
 		goto out;
-	cr->stream = cJSON_IsTrue(jx_get(chat, "stream"));
-	cr->include_usage = cJSON_IsTrue(jx_get(jx_get(chat, "stream_options"),
+	cr->stream = cJSON_IsTrue(json_get(chat, "stream"));
+	cr->include_usage = cJSON_IsTrue(json_get(json_get(chat, "stream_options"),
 	    "include_usage"));
 	if ((req = chat_to_responses(chat, why)) == NULL ||
 	    backend_rules(cfg, req, cr, why) == -1)
 		goto out;
 	/* Reasoning asked for, by reasoning_effort or a model suffix: ask
 	 * for its summary too, it is what reasoning_content carries. */
-	r = jx_get(req, "reasoning");
-	if (cJSON_IsObject(r) && jx_get(r, "summary") == NULL &&
+	r = json_get(req, "reasoning");
+	if (cJSON_IsObject(r) && json_get(r, "summary") == NULL &&
 	    !cJSON_AddStringToObject(r, "summary", "auto")) {
 		*why = oom;
 		goto out;
@@ -507,7 +507,7 @@ sse_free(struct sse *s)
 const char *
 codex_event_type(const char *event, const cJSON *j)
 {
-	const cJSON *t = jx_get(j, "type");
+	const cJSON *t = json_get(j, "type");
 
 	if (event && event[0])
 		return event;
@@ -520,7 +520,7 @@ resp_collect_event(struct resp_collect *rc, const char *event,
 {
 	cJSON *j = cJSON_ParseWithLength(data, dlen);
 	const char *type = codex_event_type(event, j);
-	const cJSON *r = jx_get(j, "response"), *m;
+	const cJSON *r = json_get(j, "response"), *m;
 	int ret = 0;
 
 	if (strcmp(type, "response.completed") == 0 ||
@@ -528,19 +528,19 @@ resp_collect_event(struct resp_collect *rc, const char *event,
 	    strcmp(type, "response.failed") == 0) {
 		if (cJSON_IsObject(r)) {
 			rc->json.len = 0;
-			if ((ret = jx_print(r, &rc->json, "", "")) == 0)
+			if ((ret = json_print(r, &rc->json, "", "")) == 0)
 				rc->done = 1;
 		}
 		if (strcmp(type, "response.failed") == 0) {
-			m = jx_get(jx_get(r, "error"), "message");
-			jx_copy_msg(rc->error, sizeof rc->error, m,
+			m = json_get(json_get(r, "error"), "message");
+			json_copy_msg(rc->error, sizeof rc->error, m,
 			    "the upstream response failed");
 		}
 	} else if (strcmp(type, "error") == 0) {
-		m = jx_get(j, "message");
+		m = json_get(j, "message");
 		if (!cJSON_IsString(m))
-			m = jx_get(jx_get(j, "error"), "message");
-		jx_copy_msg(rc->error, sizeof rc->error, m,
+			m = json_get(json_get(j, "error"), "message");
+		json_copy_msg(rc->error, sizeof rc->error, m,
 		    "the upstream reported an error");
 	}
 	cJSON_Delete(j);
@@ -572,8 +572,8 @@ static time_t
 body_reset(const char *body, size_t blen, time_t now)
 {
 	cJSON *j = body && blen ? cJSON_ParseWithLength(body, blen) : NULL;
-	const cJSON *e = jx_get(j, "error");
-	const cJSON *in = jx_get(e, "resets_in_seconds"), *at = jx_get(e,
+	const cJSON *e = json_get(j, "error");
+	const cJSON *in = json_get(e, "resets_in_seconds"), *at = json_get(e,
 	    "resets_at");
 	double d = 0;
 	char *end;

@@ -3,7 +3,7 @@
 #define CONFIG_H
 #include <stddef.h>
 
-#include "proxy.h"
+#include "proxyurl.h"
 #include "url.h"
 
 /* model-aliases: a model name the client uses, and what it becomes. */

@@ -8,7 +8,7 @@
 #include "buf.h"
 #include "config.h"
 #include "http.h"
-#include "ta.h"
+#include "trust.h"
 #include "tls.h"
 #include "usage.h"
 
@@ -23,7 +23,7 @@ struct conn {
 	struct buf in_buf;      /* client bytes read, not yet consumed */
 	int in_eof;
 	int exit;               /* exit code once the connection ends */
-	struct ta_set ta;
+	struct trust ta;
 	int ta_loaded;
 	char session_id[40];    /* Codex session_id when the client gave none */
 	struct upstream *up;
@@ -69,7 +69,7 @@ void conn_error(struct conn *c, struct req *r, int status, const char *msg,
 int conn_read_body(struct conn *c, struct req *r);
 /* The trust anchors filter_prepare loaded, into out, when ca-file has not
  * changed since. 1 when out was filled, else 0 (load them now). */
-int conn_ready_ta(const struct config *cfg, struct ta_set *out);
+int conn_ready_ta(const struct config *cfg, struct trust *out);
 
 /* forward.c: send r upstream on route and relay the answer. */
 void forward(struct conn *c, struct req *r, enum route route);

@@ -738,7 +738,7 @@ add_target(struct target *t, size_t *n, const char *label,
 
 /* DNS, TCP, TLS with the certificate checked; no request. */
 static void
-probe(struct doc *d, const struct config *cfg, const struct ta_set *ta,
+probe(struct doc *d, const struct config *cfg, const struct trust *ta,
     struct upstream *up, const struct target *t)
 {
 	const struct proxy *px = &cfg->proxy;
@@ -790,14 +790,14 @@ check_upstreams(struct doc *d, const struct config *cfg, int claude,
 	size_t n = 0, i, max = 4 + cfg->n_claude_keys + cfg->n_codex_keys;
 	struct target *t = calloc(max, sizeof *t);
 	struct upstream *up = malloc(sizeof *up);
-	struct ta_set ta;
+	struct trust ta;
 	char err[1024], label[48];
 
 	if (t == NULL || up == NULL) {
 		say(d, FAIL, NULL, "upstreams: out of memory");
 		goto out;
 	}
-	if (ta_load(&ta, cfg->ca_file, err, sizeof err) == -1) {
+	if (trust_load(&ta, cfg->ca_file, err, sizeof err) == -1) {
 		say(d, FAIL, "set ca-file to a PEM bundle (Debian: apt-get "
 		    "install ca-certificates)", "%s", err);
 		goto out;
@@ -819,7 +819,7 @@ check_upstreams(struct doc *d, const struct config *cfg, int claude,
 	up_init(up);
 	for (i = 0; i < n; i++)
 		probe(d, cfg, &ta, up, &t[i]);
-	ta_free(&ta);
+	trust_free(&ta);
 out:
 	free(t);
 	free(up);

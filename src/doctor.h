@@ -5,9 +5,7 @@
 #include <stdio.h>
 
 #include "config.h"
-
-/* --doctor: at least one check FAILed. */
-#define EXIT_DOCTOR 116
+#include "exits.h"
 
 /* Load the config at config_path (NULL: the search order) and run every
  * check, printing to out. A broken config is reported, not fatal: the

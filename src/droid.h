@@ -7,9 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
-
-/* --setup-droid: settings.json is not JSON, or no account to offer. */
-#define EXIT_DROID 117
+#include "exits.h"
 
 /* What droid_merge did to each model. */
 enum droid_change { DROID_ADDED, DROID_UPDATED, DROID_UNCHANGED };

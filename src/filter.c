@@ -22,7 +22,7 @@
 #include "claude.h"
 #include "codex.h"
 #include "conn.h"
-#include "fident.h"
+#include "stamp.h"
 #include "filter.h"
 #include "http.h"
 #include "log.h"
@@ -31,7 +31,7 @@
 #include "secret.h"
 #include "status.h"
 #include "store.h"
-#include "ta.h"
+#include "trust.h"
 #include "tls.h"
 #include "token.h"
 
@@ -570,19 +570,19 @@ linger(struct conn *c)
 
 /* Trust anchors loaded ahead by filter_prepare, and ca-file's identity
  * before they were. */
-static struct ta_set ready_ta;
-static struct fident ready_ta_id;
+static struct trust ready_ta;
+static struct stamp ready_ta_id;
 static int ready;
 
 int
-conn_ready_ta(const struct config *cfg, struct ta_set *out)
+conn_ready_ta(const struct config *cfg, struct trust *out)
 {
 	if (!ready)
 		return 0;
 	ready = 0;
 	ready_ta_id.checked = 0;
-	if (!fident_check(&ready_ta_id, cfg->ca_file, 1)) {
-		ta_free(&ready_ta);
+	if (!stamp_check(&ready_ta_id, cfg->ca_file, 1)) {
+		trust_free(&ready_ta);
 		return 0;
 	}
 	*out = ready_ta;
@@ -599,9 +599,9 @@ filter_prepare(const struct config *cfg)
 
 	store_warm(cfg);
 	/* A system bundle's anchors are some 100 KiB to read. */
-	if (stat(cfg->ca_file, &st) == 0 && ta_load_cached(&ready_ta,
+	if (stat(cfg->ca_file, &st) == 0 && trust_load_cached(&ready_ta,
 	    cfg->ca_file, cfg->auth_dir, err, sizeof err) == 0) {
-		fident_take(&ready_ta_id, &st);
+		stamp_take(&ready_ta_id, &st);
 		ready = 1;
 	}
 	/* glibc reads nsswitch.conf, host.conf and resolv.conf at the first
@@ -642,7 +642,7 @@ filter_run(const struct config *cfg, int in, int out)
 	rc = c->exit;
 	up_close(c->up);
 	if (c->ta_loaded)
-		ta_free(&c->ta);
+		trust_free(&c->ta);
 	buf_wipe(&c->in_buf);
 	free(c->up);
 	free(c);

@@ -3,18 +3,7 @@
 #ifndef FILTER_H
 #define FILTER_H
 #include "config.h"
-
-/* Exit codes, stable and documented (README, --help). */
-enum {
-	EXIT_OK = 0,
-	EXIT_USAGE = 100,      /* bad command line */
-	EXIT_BADREQ = 101,     /* the client sent a malformed request */
-	EXIT_CLIENT_TIMEOUT = 102, /* the client stalled mid-request */
-	EXIT_SYS = 111,        /* a system call failed */
-	EXIT_CONFIG = 112,     /* config file unreadable or invalid */
-	EXIT_TLS = 113,        /* ca-file unusable */
-	EXIT_ACCOUNTS = 114    /* --refresh: an account could not be refreshed */
-};
+#include "exits.h"
 
 /* Serve requests from in, answer on out, until the client is done. Returns
  * one of the exit codes above. */

@@ -43,7 +43,7 @@ upstream_ready(struct conn *c, const struct url *url, struct fail *f)
 	if (up_usable(c->up, url))
 		return 0;
 	if (!c->ta_loaded) {
-		if (!conn_ready_ta(cfg, &c->ta) && ta_load_cached(&c->ta,
+		if (!conn_ready_ta(cfg, &c->ta) && trust_load_cached(&c->ta,
 		    cfg->ca_file, cfg->auth_dir, err, sizeof err) == -1) {
 			snprintf(f->msg, sizeof f->msg, "%s: set ca-file to a "
 			    "PEM bundle of trusted CAs", err);

@@ -133,7 +133,7 @@ out:
 
 int
 https_post(const struct url *url, const struct proxy *px,
-    const struct ta_set *ta, int timeout_ms, const char *ctype,
+    const struct trust *ta, int timeout_ms, const char *ctype,
     const char *body, size_t blen, struct https_resp *r,
     char *err, size_t errlen)
 {

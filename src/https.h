@@ -5,8 +5,8 @@
 #include <time.h>
 
 #include "buf.h"
-#include "proxy.h"
-#include "ta.h"
+#include "proxyurl.h"
+#include "trust.h"
 #include "url.h"
 
 struct https_resp {
@@ -19,7 +19,7 @@ struct https_resp {
  * through px, every wait bounded by timeout_ms. 0 with r filled (any
  * status), or -1 with err when no HTTP answer came back. */
 int https_post(const struct url *url, const struct proxy *px,
-    const struct ta_set *ta, int timeout_ms, const char *ctype,
+    const struct trust *ta, int timeout_ms, const char *ctype,
     const char *body, size_t blen, struct https_resp *r,
     char *err, size_t errlen);
 

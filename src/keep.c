@@ -2,7 +2,7 @@
  * What a connection process keeps of auth-dir between the requests of a
  * keep-alive connection: the listing, state.json parsed, each token file's
  * account parsed. Each is read again only when stat says the file changed
- * (fident.h), and stat is asked at most once a second per file (at every
+ * (stamp.h), and stat is asked at most once a second per file (at every
  * new connection's first request always): what another process changes is
  * seen within a second, what this one writes at once (store.c drops it).
  * Reads need no lock: every writer in auth-dir replaces a file whole by
@@ -19,22 +19,22 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "fident.h"
+#include "stamp.h"
 #include "keep.h"
 
 struct tokcache {
 	char *path;
-	struct fident id;
+	struct stamp id;
 	struct account acct;    /* as parsed: holds secrets, wiped */
 };
 
 static struct {
 	char *dir;
-	struct fident dir_id;
+	struct stamp dir_id;
 	char **names;           /* auth-dir's entries in name order */
 	size_t nnames;
 	char *state_path;
-	struct fident state_id;
+	struct stamp state_id;
 	cJSON *state;
 	struct tokcache *tok;
 	size_t ntok;
@@ -63,12 +63,12 @@ keep_dir_names(const char *dir, char *const **names, size_t *n)
 	*names = NULL;
 	*n = 0;
 	if (cache.dir && strcmp(cache.dir, dir) == 0 &&
-	    fident_check(&cache.dir_id, dir, 1)) {
+	    stamp_check(&cache.dir_id, dir, 1)) {
 		*names = cache.names;
 		*n = cache.nnames;
 		return 0;
 	}
-	/* The identity before the listing: see fident_take. */
+	/* The identity before the listing: see stamp_take. */
 	if (stat(dir, &st) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if ((nd = scandir(dir, &ents, NULL, alphasort)) == -1)
@@ -84,7 +84,7 @@ keep_dir_names(const char *dir, char *const **names, size_t *n)
 	cache.names = copy;
 	cache.nnames = (size_t)k;
 	if ((cache.dir = strdup(dir)) != NULL)
-		fident_take(&cache.dir_id, &st);
+		stamp_take(&cache.dir_id, &st);
 	for (i = 0; i < nd; i++)
 		free(ents[i]);
 	free(ents);
@@ -152,14 +152,14 @@ keep_state(const struct config *cfg)
 
 	snprintf(path, sizeof path, "%s/state.json", cfg->auth_dir);
 	if (cache.state && strcmp(cache.state_path, path) == 0 &&
-	    fident_check(&cache.state_id, path, 0))
+	    stamp_check(&cache.state_id, path, 0))
 		return cache.state;
 	keep_state_forget();
 	free(cache.state_path);
 	if ((cache.state_path = strdup(path)) == NULL)
 		return NULL;
 	if ((cache.state = keep_state_read(path, &st, &corrupt)) != NULL)
-		fident_take(&cache.state_id, &st);
+		stamp_take(&cache.state_id, &st);
 	return cache.state;
 }
 
@@ -189,7 +189,7 @@ keep_token(const char *path, const char *provider, struct account *a,
 	for (i = 0; i < cache.ntok; i++)
 		if (strcmp(cache.tok[i].path, path) == 0)
 			t = &cache.tok[i];
-	if (t && fident_check(&t->id, path, 0)) {
+	if (t && stamp_check(&t->id, path, 0)) {
 		if (account_copy(a, &t->acct) == 0)
 			return 0;
 		snprintf(err, errlen, "out of memory");
@@ -212,7 +212,7 @@ keep_token(const char *path, const char *provider, struct account *a,
 			t = NULL;
 	}
 	if (t && account_copy(&t->acct, a) == 0)
-		fident_take(&t->id, &st);
+		stamp_take(&t->id, &st);
 	return 0;
 }
 

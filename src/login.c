@@ -828,7 +828,7 @@ print_start(const char *config_path)
 
 /* The code for tokens, the tokens into the file. 0 or -1 (logged). */
 static int
-finish(const struct config *cfg, const struct ta_set *ta,
+finish(const struct config *cfg, const struct trust *ta,
     const struct login_opts *o, const struct pkce *k, const char *ruri,
     const struct login_answer *a, char **pathp, char **emailp)
 {
@@ -976,7 +976,7 @@ login_run(const struct config *cfg, const struct login_opts *o)
 {
 	const struct url *auth = o->provider == LOGIN_CODEX ?
 	    &cfg->codex_auth_url : &cfg->claude_auth_url;
-	struct ta_set ta = { 0 };
+	struct trust ta = { 0 };
 	struct pkce k;
 	struct wait w;
 	char ruri[128], err[1024], *url = NULL, *path = NULL, *email = NULL;
@@ -989,13 +989,13 @@ login_run(const struct config *cfg, const struct login_opts *o)
 		w.c[i].fd = -1;
 	/* A broken ca-file fails now, not after the user logged in. */
 	/* No cache here: a login that fails leaves auth-dir as it was. */
-	if (ta_load(&ta, cfg->ca_file, err, sizeof err) == -1) {
+	if (trust_load(&ta, cfg->ca_file, err, sizeof err) == -1) {
 		log_err("%s", err);
 		return EXIT_TLS;
 	}
 	if (pkce_new(&k) == -1) {
 		log_err("getrandom: %s", strerror(errno));
-		ta_free(&ta);
+		trust_free(&ta);
 		return EXIT_SYS;
 	}
 	w.p = o->provider;
@@ -1060,6 +1060,6 @@ out:
 	free(url);
 	free(path);
 	free(email);
-	ta_free(&ta);
+	trust_free(&ta);
 	return rc;
 }

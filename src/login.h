@@ -6,12 +6,9 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "exits.h"
 #include "oauth.h"
 #include "url.h"
-
-/* Exit code, next to filter.h's: the login was refused, failed or timed
- * out; nothing was written. */
-#define EXIT_LOGIN 115
 
 /* Seconds to wait for the browser or a paste; the environment variable
  * overrides it (tests). */

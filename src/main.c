@@ -73,8 +73,8 @@ static const char usage_text[] =
 "  --oauth-callback-port N  port of the login's callback on 127.0.0.1\n"
 "                 (default 54545 for Claude, 1455 for Codex)\n"
 "  --sandbox-check apply the filter's sandbox, try what it must forbid\n"
-"                 and what it must allow, one line each; exit 0 when\n"
-"                 every forbidden attempt was denied\n"
+"                 and what it must allow, one line each; exit 118 when\n"
+"                 a forbidden attempt went through or an allowed failed\n"
 "  --doctor       check config, accounts, port, socket unit, upstreams\n"
 "                 (DNS, TCP, TLS) and droid's settings, one line each\n"
 "                 with the fix; exit 116 when a check FAILs\n"
@@ -88,7 +88,8 @@ static const char usage_text[] =
 "timed out, 111 system call failed, 112 config error, 113 TLS setup error,\n"
 "114 an account could not be refreshed (--refresh), 115 login failed or\n"
 "timed out, 116 a --doctor check failed, 117 --setup-droid refused\n"
-"(settings.json is not JSON, or no usable account)\n";
+"(settings.json is not JSON, or no usable account), 118 --sandbox-check\n"
+"found the sandbox wrong or missing\n";
 
 /* Filter when stdin is a connection, a pipe or a file; serve when it is a
  * terminal or /dev/null (how `nohup cli-proxy-api &` starts it). */
@@ -246,7 +247,7 @@ main(int argc, char **argv)
 		    filter_run(&cfg, 0, 1);
 		break;
 	case OPT_SANDBOX_CHECK:
-		rc = sandbox_check(&cfg, stdout) == 0 ? EXIT_OK : 1;
+		rc = sandbox_check(&cfg, stdout) == 0 ? EXIT_OK : EXIT_SANDBOX;
 		break;
 	case OPT_SETUP_DROID:
 		rc = droid_setup(&cfg, dry_run, stdout);

@@ -154,7 +154,7 @@ refresh_body(const char *provider, const char *rt, struct buf *b,
  * Returns an enum oauth_rc; *why gets the parse error, err the transport
  * error. The body is wiped. */
 static int
-grant(const struct config *cfg, const struct ta_set *ta, const char *provider,
+grant(const struct config *cfg, const struct trust *ta, const char *provider,
     struct buf *body, const char *ctype, struct oauth_grant *g, char *why,
     size_t whylen, char *err, size_t errlen)
 {
@@ -179,7 +179,7 @@ grant(const struct config *cfg, const struct ta_set *ta, const char *provider,
 }
 
 int
-oauth_refresh(const struct config *cfg, const struct ta_set *ta,
+oauth_refresh(const struct config *cfg, const struct trust *ta,
     const char *provider, const char *refresh_token, struct oauth_grant *g,
     char *err, size_t errlen)
 {
@@ -233,7 +233,7 @@ code_body(const char *provider, const char *code, const char *verifier,
 }
 
 int
-oauth_exchange(const struct config *cfg, const struct ta_set *ta,
+oauth_exchange(const struct config *cfg, const struct trust *ta,
     const char *provider, const char *code, const char *verifier,
     const char *state, const char *redirect_uri, struct oauth_grant *g,
     char *err, size_t errlen)

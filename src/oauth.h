@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "config.h"
-#include "ta.h"
+#include "trust.h"
 
 #define CLAUDE_CLIENT_ID "9d1c250a-e61b-44d9-88ed-5944d1962f5e"
 #define CODEX_CLIENT_ID "app_EMoamEEZ73f0CkXaXp7hrann"
@@ -29,7 +29,7 @@ struct oauth_grant {
 
 /* Refresh grant for provider ("claude" JSON, "codex" form-urlencoded).
  * Returns an enum oauth_rc; err says what failed, never with a token. */
-int oauth_refresh(const struct config *cfg, const struct ta_set *ta,
+int oauth_refresh(const struct config *cfg, const struct trust *ta,
     const char *provider, const char *refresh_token, struct oauth_grant *g,
     char *err, size_t errlen);
 
@@ -43,7 +43,7 @@ void oauth_grant_free(struct oauth_grant *g);
  * verifier and the redirect_uri of the authorize request; Claude's JSON
  * also carries the state. Returns an enum oauth_rc; err says what failed,
  * never with a code or a token. */
-int oauth_exchange(const struct config *cfg, const struct ta_set *ta,
+int oauth_exchange(const struct config *cfg, const struct trust *ta,
     const char *provider, const char *code, const char *verifier,
     const char *state, const char *redirect_uri, struct oauth_grant *g,
     char *err, size_t errlen);

@@ -383,6 +383,8 @@ fail:
 	return -1;
 }
 
+static void sc_build(void);
+
 /* A ruleset built ahead by sandbox_prepare (inherited by fork), its
  * verdict and what landlock_build said. */
 static struct {
@@ -418,6 +420,8 @@ int
 sandbox_prepare(const struct config *cfg)
 {
 	sandbox_unprepare();
+	if (cfg->sandbox != SANDBOX_OFF)
+		sc_build();
 #if defined(__SANITIZE_ADDRESS__)
 	/* The /proc rule of SANITIZE builds must name the child's own /proc
 	 * directory: those build theirs in the child. */
@@ -824,18 +828,21 @@ sc_program(struct sock_filter *f, char *why, size_t whylen)
 }
 
 /*
- * Built once per process, before main: in --serve the parent has it
- * ready and each connection's child only hands it to the kernel (it cost
- * a child 25 µs to sort and build, page faults included).
+ * Built once per process, at its first use: in --serve the parent builds
+ * it in sandbox_prepare and each connection's child only hands it to the
+ * kernel (it cost a child 25 µs to sort and build, page faults included).
  */
 static struct sock_filter sc_prog[PROG_MAX];
 static size_t sc_len;
 static char sc_err[128];
+static int sc_built;
 
-__attribute__((constructor)) static void
-sc_init(void)
+static void
+sc_build(void)
 {
-	sc_len = sc_program(sc_prog, sc_err, sizeof sc_err);
+	if (!sc_built)
+		sc_len = sc_program(sc_prog, sc_err, sizeof sc_err);
+	sc_built = 1;
 }
 
 static int
@@ -843,6 +850,7 @@ seccomp_apply(char *why, size_t whylen)
 {
 	struct sock_fprog prog;
 
+	sc_build();
 	if (sc_len == 0) {
 		snprintf(why, whylen, "%s", sc_err);
 		return -1;
@@ -940,6 +948,7 @@ sandbox_seccomp_selftest(char *why, size_t whylen, size_t *len)
 	if ((n = sc_program(f, why, whylen)) == 0)
 		return -1;
 	*len = n;
+	sc_build();
 	if (sc_len != n || memcmp(sc_prog, f, n * sizeof f[0]) != 0) {
 		snprintf(why, whylen, "the program built before main (%zu "
 		    "instructions) is not this one (%zu)", sc_len, n);

@@ -33,7 +33,8 @@ int sandbox_apply(const struct config *cfg);
  * bind a TCP port, connect to a port that is no upstream's) and allowed
  * ones (read ca-file, write in auth-dir, resolve localhost, connect to an
  * upstream's port). One line per probe on out. Returns 0 when every
- * forbidden attempt was denied and every allowed one worked, else 1.
+ * forbidden attempt was denied and every allowed one worked, else 1
+ * (main exits EXIT_SANDBOX).
  */
 int sandbox_check(const struct config *cfg, FILE *out);
 

@@ -1,7 +1,7 @@
 /*
  * --serve: for machines without inetd or socket units. The parent only
  * accepts; each connection runs in its own child exactly as under inetd,
- * one made ahead of time when it can be (spare.c), else forked for it.
+ * one made ahead of time when it can be (prefork.c), else forked for it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,7 +18,7 @@
 #include "filter.h"
 #include "log.h"
 #include "sandbox.h"
-#include "spare.h"
+#include "prefork.h"
 #include "serve.h"
 
 #define MAX_LISTEN 8
@@ -100,8 +100,8 @@ child(const struct config *cfg, int *fds, int nfds, int c)
 	signal(SIGTERM, SIG_DFL);
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
-	if (spare_watch_fd() != -1)
-		close(spare_watch_fd());
+	if (prefork_watch_fd() != -1)
+		close(prefork_watch_fd());
 	if (dup2(c, 0) == -1 || dup2(c, 1) == -1)
 		_exit(EXIT_SYS);
 	if (c > 1)
@@ -178,10 +178,10 @@ serve_run(const struct config *cfg)
 		pfd[i].fd = fds[i];
 		pfd[i].events = POLLIN;
 	}
-	spare_init(cfg, fds, nfds);
+	prefork_init(cfg, fds, nfds);
 	for (;;) {
 		/* The spare's watch, when there is one, last in the set. */
-		pfd[nfds].fd = spare_watch_fd();
+		pfd[nfds].fd = prefork_watch_fd();
 		pfd[nfds].events = POLLIN;
 		if ((n = poll(pfd, (nfds_t)nfds + 1, -1)) == -1) {
 			if (errno == EINTR)
@@ -190,7 +190,7 @@ serve_run(const struct config *cfg)
 			return EXIT_SYS;
 		}
 		if (pfd[nfds].revents & POLLIN)
-			spare_watch_event(cfg);
+			prefork_watch_event(cfg);
 		for (i = 0; i < nfds; i++) {
 			int c;
 			pid_t pid;
@@ -208,9 +208,9 @@ serve_run(const struct config *cfg)
 					usleep(100000);
 				continue;
 			}
-			if (spare_give(cfg, c) == 0) {
+			if (prefork_give(cfg, c) == 0) {
 				close(c);
-				spare_new(cfg);
+				prefork_new(cfg);
 				continue;
 			}
 			if ((pid = fork()) == -1) {
@@ -221,7 +221,7 @@ serve_run(const struct config *cfg)
 			if (pid == 0)
 				child(cfg, fds, nfds, c);
 			close(c);
-			spare_new(cfg);
+			prefork_new(cfg);
 		}
 	}
 }

@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "jx.h"
+#include "json.h"
 #include "log.h"
 #include "reply.h"
 #include "status.h"
@@ -485,8 +485,8 @@ account_refusals(cJSON *o, const cJSON *st, time_t now, long hold)
 		}
 		add_time(m, "at", at);
 		cJSON_AddNumberToObject(m, "ago", (double)(now - at));
-		cJSON_AddStringToObject(m, "reason", jx_str(k, "reason"));
-		cJSON_AddStringToObject(m, "message", jx_str(k, "message"));
+		cJSON_AddStringToObject(m, "reason", json_str(k, "reason"));
+		cJSON_AddStringToObject(m, "message", json_str(k, "message"));
 	}
 }
 
@@ -532,8 +532,8 @@ account_state(cJSON *o, const cJSON *state, time_t now, long hold,
 		return;
 	add_time(e, "time", at);
 	cJSON_AddStringToObject(e, "source", "account");
-	cJSON_AddStringToObject(e, "provider", jx_str(o, "provider"));
-	cJSON_AddStringToObject(e, "account", jx_str(o, "email"));
+	cJSON_AddStringToObject(e, "provider", json_str(o, "provider"));
+	cJSON_AddStringToObject(e, "account", json_str(o, "email"));
 	cJSON_AddNullToObject(e, "model");
 	cJSON_AddNullToObject(e, "status");
 	cJSON_AddStringToObject(e, "message", le);
@@ -626,8 +626,8 @@ group_json(struct group *g)
 static int
 by_time_desc(const void *a, const void *b)
 {
-	return strcmp(jx_str(*(cJSON *const *)b, "time"),
-	    jx_str(*(cJSON *const *)a, "time"));
+	return strcmp(json_str(*(cJSON *const *)b, "time"),
+	    json_str(*(cJSON *const *)a, "time"));
 }
 
 /* The usage errors kept, with the accounts' last errors already in errs:

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "jx.h"
+#include "json.h"
 #include "status.h"
 #include "token.h"
 
@@ -181,9 +181,9 @@ page_head(struct page *p, const cJSON *root)
 	put(p, css);
 	put(p, "</style></head>\n<body>\n<h1>cli-proxy-api status</h1>"
 	    "<div class=\"mut\">as of ");
-	esc(p, jx_str(root, "generated"));
+	esc(p, json_str(root, "generated"));
 	put(p, " (UTC) &middot; version ");
-	esc(p, jx_str(root, "version"));
+	esc(p, json_str(root, "version"));
 	put(p, " &middot; <a href=\"/status.json\">JSON</a></div>\n");
 }
 
@@ -228,7 +228,7 @@ expiry_cell(struct page *p, const cJSON *a)
 	char r[48];
 	double in = jnum(a, "expires_in");
 
-	if (strcmp(jx_str(a, "kind"), "api-key") == 0) {
+	if (strcmp(json_str(a, "kind"), "api-key") == 0) {
 		put(p, "<td class=\"mut\">api key</td>");
 		return;
 	}
@@ -239,7 +239,7 @@ expiry_cell(struct page *p, const cJSON *a)
 	}
 	rel((long)in, r, sizeof r);
 	put(p, in > 0 ? "<td title=\"" : "<td class=\"warn\" title=\"");
-	esc(p, jx_str(a, "expires"));
+	esc(p, json_str(a, "expires"));
 	putf(p, "\">%s%s</td>", in > 0 ? "" : "expired ", r);
 }
 
@@ -260,13 +260,13 @@ refusals(struct page *p, const cJSON *a)
 			continue;
 		put(p, n++ ? "<br>" : "<td class=\"warn\" title=\"");
 		if (n == 1) {
-			esc(p, jx_str(m, "message"));
+			esc(p, json_str(m, "message"));
 			put(p, "\">");
 		}
 		rel(-(long)jnum(m, "ago"), r, sizeof r);
 		putf(p, "%s use refused %s: ", i ? "Claude Code" : "third-party",
 		    r);
-		esc(p, jx_str(m, "reason"));
+		esc(p, json_str(m, "reason"));
 	}
 	if (n)
 		put(p, "</td>");
@@ -278,11 +278,11 @@ state_cell(struct page *p, const cJSON *a)
 {
 	if (!cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(a, "problem"))) {
 		put(p, "<td class=\"bad msg\">");
-		esc(p, jx_str(a, "problem"));
+		esc(p, json_str(a, "problem"));
 		put(p, "</td>");
 	} else if (jtrue(a, "needs_login")) {
 		put(p, "<td class=\"bad\">needs login: run cli-proxy-api --");
-		esc(p, jx_str(a, "provider"));
+		esc(p, json_str(a, "provider"));
 		put(p, "-login</td>");
 	} else if (jtrue(a, "disabled"))
 		put(p, "<td class=\"mut\">disabled</td>");
@@ -300,17 +300,17 @@ account_row(struct page *p, const cJSON *a, time_t now)
 	const cJSON *at;
 
 	put(p, "<tr><td>");
-	esc(p, jx_str(a, "provider"));
+	esc(p, json_str(a, "provider"));
 	put(p, "</td><td title=\"");
-	esc(p, jx_str(a, "id"));
+	esc(p, json_str(a, "id"));
 	put(p, "\">");
-	esc(p, jx_str(a, "email"));
+	esc(p, json_str(a, "email"));
 	put(p, "</td>");
 	expiry_cell(p, a);
 	if (cd > 0) {
 		dur((long)cd, r, sizeof r);
 		put(p, "<td class=\"warn\" title=\"until ");
-		esc(p, jx_str(a, "cooldown_until"));
+		esc(p, json_str(a, "cooldown_until"));
 		putf(p, "\">%s left</td>", r);
 	} else
 		put(p, "<td class=\"mut\">&mdash;</td>");
@@ -318,7 +318,7 @@ account_row(struct page *p, const cJSON *a, time_t now)
 	put(p, "<td class=\"msg\">");
 	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(a,
 	    "last_error"))) {
-		esc(p, jx_str(a, "last_error"));
+		esc(p, json_str(a, "last_error"));
 		at = cJSON_GetObjectItemCaseSensitive(a, "last_error_at");
 		if (cJSON_IsString(at)) {
 			rel((long)(token_parse_time(at->valuestring) - now), r,
@@ -494,10 +494,10 @@ errors_html(struct page *p, const cJSON *root, time_t now)
 	put(p, "<table><tr><th>When</th><th>Provider</th><th>Account</th>"
 	    "<th>Model</th><th>Status</th><th>Message</th></tr>\n");
 	cJSON_ArrayForEach(e, errs) {
-		time_t t = token_parse_time(jx_str(e, "time"));
+		time_t t = token_parse_time(json_str(e, "time"));
 
 		put(p, "<tr><td title=\"");
-		esc(p, jx_str(e, "time"));
+		esc(p, json_str(e, "time"));
 		put(p, "\">");
 		if (t > 0) {
 			rel((long)(t - now), r, sizeof r);
@@ -505,19 +505,19 @@ errors_html(struct page *p, const cJSON *root, time_t now)
 		} else
 			put(p, "?");
 		put(p, "</td><td>");
-		esc(p, jx_str(e, "provider"));
+		esc(p, json_str(e, "provider"));
 		put(p, "</td><td>");
-		esc(p, jx_str(e, "account"));
+		esc(p, json_str(e, "account"));
 		put(p, "</td><td>");
-		esc(p, jx_str(e, "model"));
+		esc(p, json_str(e, "model"));
 		if (jnum(e, "status") > 0)
 			putf(p, "</td><td class=\"n bad\">%.0f",
 			    jnum(e, "status"));
 		else
 			put(p, "</td><td class=\"mut\">account");
 		put(p, "</td><td class=\"msg\">");
-		if (jx_str(e, "message")[0])
-			esc(p, jx_str(e, "message"));
+		if (json_str(e, "message")[0])
+			esc(p, json_str(e, "message"));
 		else
 			put(p, "<span class=\"mut\">&mdash;</span>");
 		put(p, "</td></tr>\n");
@@ -540,9 +540,9 @@ status_render(const cJSON *root, const struct config *cfg, time_t now,
 		putf(p, "<p class=\"warn\">%.0f line(s) of usage.jsonl could "
 		    "not be read and were skipped.</p>\n",
 		    jnum(root, "unreadable_lines"));
-	if (jx_str(root, "usage_error")[0]) {
+	if (json_str(root, "usage_error")[0]) {
 		put(p, "<p class=\"bad\">");
-		esc(p, jx_str(root, "usage_error"));
+		esc(p, json_str(root, "usage_error"));
 		put(p, "</p>\n");
 	}
 	put(p, "<p class=\"mut\">Days are UTC days. Tokens count input, "

@@ -28,7 +28,7 @@
 #include "oauth.h"
 #include "secret.h"
 #include "store.h"
-#include "ta.h"
+#include "trust.h"
 
 #define BACKOFF_MAX (30 * 60)
 
@@ -683,18 +683,18 @@ refresh_locked(const struct config *cfg, struct account *a, cJSON *root,
     struct account *cur, time_t *retry_at, char *err, size_t errlen)
 {
 	struct oauth_grant g;
-	struct ta_set ta;
+	struct trust ta;
 	char why[1024];
 	int rc;
 
-	if (ta_load_cached(&ta, cfg->ca_file, cfg->auth_dir, why,
+	if (trust_load_cached(&ta, cfg->ca_file, cfg->auth_dir, why,
 	    sizeof why) == -1) {
 		snprintf(err, errlen, "%s", why);
 		return OAUTH_FAIL;
 	}
 	rc = oauth_refresh(cfg, &ta, a->provider, cur->refresh_token, &g, err,
 	    errlen);
-	ta_free(&ta);
+	trust_free(&ta);
 	*retry_at = g.retry_at;
 	if (rc != OAUTH_OK)
 		return rc;

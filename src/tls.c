@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "net.h"
-#include "proxy.h"
+#include "proxyurl.h"
 #include "log.h"
 #include "tls.h"
 #include "token.h"
@@ -311,7 +311,7 @@ session_save(const struct upstream *u, const br_ssl_session_parameters *p)
 
 int
 up_connect(struct upstream *u, const struct url *url, const struct proxy *px,
-    const struct ta_set *ta, int timeout_ms, char *err, size_t errlen)
+    const struct trust *ta, int timeout_ms, char *err, size_t errlen)
 {
 	br_ssl_engine_context *eng = &u->cc.eng;
 	br_ssl_session_parameters sp;

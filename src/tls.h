@@ -5,8 +5,8 @@
 #include <sys/types.h>
 #include <bearssl.h>
 
-#include "proxy.h"
-#include "ta.h"
+#include "proxyurl.h"
+#include "trust.h"
 #include "url.h"
 
 enum up_err {
@@ -42,7 +42,7 @@ void up_init(struct upstream *u);
  * certificate and host name checked against ta). Returns UP_OK or an enum
  * up_err with a message in err. */
 int up_connect(struct upstream *u, const struct url *url,
-    const struct proxy *px, const struct ta_set *ta, int timeout_ms,
+    const struct proxy *px, const struct trust *ta, int timeout_ms,
     char *err, size_t errlen);
 /* Is u connected to url and still open (no EOF waiting)? */
 int up_usable(struct upstream *u, const struct url *url);

@@ -254,7 +254,7 @@ token_load_stat(const char *path, const char *provider, struct account *a,
 		    strerror(errno));
 		return -1;
 	}
-	/* The identity before the bytes: see fident_take. */
+	/* The identity before the bytes: see stamp_take. */
 	if (st && fstat(fd, st) == -1) {
 		snprintf(err, errlen, "token file %s: %s", path,
 		    strerror(errno));

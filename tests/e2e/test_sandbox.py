@@ -82,6 +82,13 @@ def test_check_every_attempt_denied(ctx):
         check(rc == 0, "exit %d; out %s; stderr %s" % (rc, short(out, 2000), short(err)))
 
 
+def test_check_off_exits_118(ctx):
+    with Case(ctx["pki"], upstream=False, sandbox="off") as c:
+        rc, out, err = sandbox_check(c)
+        check(rc == 118, "--sandbox-check with sandbox: off exit %d, want 118; out %s" % (rc, short(out, 800)))
+        check("ALLOWED read /etc/passwd" in out and "FAILED" in out, "out %s" % short(out, 800))
+
+
 def test_check_exec_killed_by_seccomp(ctx):
     with Case(ctx["pki"], upstream=False) as c:
         rc, out, err = sandbox_check(c)
@@ -212,7 +219,8 @@ def test_required_refuses_without_landlock(ctx):
 
 
 if __name__ == "__main__":
-    tests = [test_proxied_request_in_sandbox, test_sandbox_value_checked, test_sandbox_off_serves]
+    tests = [test_proxied_request_in_sandbox, test_sandbox_value_checked, test_sandbox_off_serves,
+             test_check_off_exits_118]
     if ABI >= 1 and seccomp_available():
         tests += [test_sandbox_required_serves, test_sandbox_required_socketpair_keepalive,
                   test_serve_spare_sandboxed_before_connection]

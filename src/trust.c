@@ -1,5 +1,5 @@
 /*
- * ta: the ca-file, a PEM bundle, into BearSSL trust anchors.
+ * trust: the ca-file, a PEM bundle, into BearSSL trust anchors.
  *
  * Every CERTIFICATE object becomes an anchor holding its subject DN and
  * public key; other PEM objects and text between objects are skipped. As in
@@ -23,7 +23,7 @@
  *
  *   A cache of the decoded anchors, cache_dir/ta-cache.bin (auth-dir), read
  *   with one read() into one allocation that the anchors then point into
- *   (struct ta_set's blk says so to ta_free). It is keyed by the ca-file's
+ *   (struct trust's blk says so to trust_free). It is keyed by the ca-file's
  *   absolute path, st_dev, st_ino, st_size, st_mtim and st_ctim, so any
  *   rewrite, rename over, touch or chmod of the ca-file makes it stale. It
  *   is written (temp file 0600 + rename, not fsynced: a torn file fails its
@@ -69,7 +69,7 @@
 
 #include "buf.h"
 #include "log.h"
-#include "ta.h"
+#include "trust.h"
 #include "token.h"
 
 /* Far above any real bundle; stops a mistaken ca-file of /dev/zero. */
@@ -97,8 +97,8 @@ struct sink {
 };
 
 /* One load in progress. */
-struct load {
-	struct ta_set *s;
+struct pemload {
+	struct trust *s;
 	size_t cap;		/* allocated entries in s->ta */
 	size_t ncert;		/* CERTIFICATE objects seen, for messages */
 	const char *path;
@@ -113,12 +113,12 @@ struct rd {
 };
 
 static void
-seterr(struct load *ld, const char *fmt, ...)
+seterr(struct pemload *ld, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* "ca-file PATH: what". */
 static void
-seterr(struct load *ld, const char *fmt, ...)
+seterr(struct pemload *ld, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -229,7 +229,7 @@ copy_key(br_x509_pkey *dst, const br_x509_pkey *src)
 }
 
 static int
-grow(struct load *ld)
+grow(struct pemload *ld)
 {
 	br_x509_trust_anchor *p;
 	size_t cap;
@@ -246,7 +246,7 @@ grow(struct load *ld)
 
 /* Decode one certificate's DER into the next trust anchor. */
 static int
-add_anchor(struct load *ld, const struct sink *der)
+add_anchor(struct pemload *ld, const struct sink *der)
 {
 	br_x509_decoder_context dc;
 	br_x509_trust_anchor ta;
@@ -293,14 +293,14 @@ is_certificate(const char *name)
 
 /* The general case: BearSSL's PEM decoder over the whole file. */
 static int
-decode_bundle(struct load *ld, const unsigned char *p, size_t len)
+decode_bundle(struct pemload *ld, const unsigned char *p, size_t len)
 {
 	br_pem_decoder_context pc;
 	struct sink der = { { NULL, 0, 0 }, 0 };
 	int inobj = 0, incert = 0, rc = -1;
 	size_t n;
 
-	ld->s->src = TA_SRC_PEM;
+	ld->s->src = TRUST_SRC_PEM;
 	br_pem_decoder_init(&pc);
 	while (len > 0) {
 		n = br_pem_decoder_push(&pc, p, len);
@@ -372,7 +372,7 @@ is_line(const unsigned char *p, const unsigned char *e, const char *s)
 /* One line of base64 [p, e), whole quartets only, onto der. '=' may only
  * end the object's data: *padded then refuses more. 0, -1 or PUNT. */
 static int
-b64_line(struct load *ld, struct sink *der, const unsigned char *p,
+b64_line(struct pemload *ld, struct sink *der, const unsigned char *p,
     const unsigned char *e, int *padded)
 {
 	size_t n = (size_t)(e - p);
@@ -419,13 +419,13 @@ b64_line(struct load *ld, struct sink *der, const unsigned char *p,
 /* The common case, a plain bundle, without BearSSL's PEM decoder. 0, -1
  * with err set, or PUNT before any error when the file is not plain. */
 static int
-decode_fast(struct load *ld, const unsigned char *p, size_t len)
+decode_fast(struct pemload *ld, const unsigned char *p, size_t len)
 {
 	const unsigned char *end = p + len, *nl, *e;
 	struct sink der = { { NULL, 0, 0 }, 0 };
 	int inobj = 0, padded = 0, rc = PUNT, r;
 
-	ld->s->src = TA_SRC_FAST;
+	ld->s->src = TRUST_SRC_FAST;
 	while (p < end) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;
@@ -463,12 +463,12 @@ done:
 }
 
 static int
-decode(struct load *ld, const unsigned char *p, size_t len)
+decode(struct pemload *ld, const unsigned char *p, size_t len)
 {
 	int rc;
 
 	if ((rc = decode_fast(ld, p, len)) == PUNT) {
-		ta_free(ld->s);
+		trust_free(ld->s);
 		ld->cap = 0;
 		ld->ncert = 0;
 		rc = decode_bundle(ld, p, len);
@@ -480,12 +480,12 @@ decode(struct load *ld, const unsigned char *p, size_t len)
 	return rc;
 }
 
-/* ta_load, also giving the fstat of the file that was decoded. */
+/* trust_load, also giving the fstat of the file that was decoded. */
 static int
-load(struct ta_set *s, const char *path, struct stat *st, char *err,
+load(struct trust *s, const char *path, struct stat *st, char *err,
     size_t errlen)
 {
-	struct load ld = { s, 0, 0, path, err, errlen };
+	struct pemload ld = { s, 0, 0, path, err, errlen };
 	struct buf file = { NULL, 0, 0 };
 	int rc = -1;
 
@@ -504,14 +504,14 @@ load(struct ta_set *s, const char *path, struct stat *st, char *err,
 	rc = 0;
 fail:
 	if (rc == -1)
-		ta_free(s);
+		trust_free(s);
 	/* A bundle may hold a private key too: do not leave it in the heap. */
 	buf_wipe(&file);
 	return rc;
 }
 
 int
-ta_load(struct ta_set *s, const char *path, char *err, size_t errlen)
+trust_load(struct trust *s, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -524,7 +524,7 @@ ta_load(struct ta_set *s, const char *path, char *err, size_t errlen)
  * mixed in by an odd multiplier and a shift (so a change in high bits
  * still reaches the low ones). A few µs for a whole cache. */
 uint64_t
-ta_cache_sum(const unsigned char *p, size_t n)
+trust_cache_sum(const unsigned char *p, size_t n)
 {
 	const uint64_t k = 0x9e3779b97f4a7c15ULL;
 	uint64_t h = 0x243f6a8885a308d3ULL ^ n, w;
@@ -608,7 +608,7 @@ put_anchor(struct sink *k, const br_x509_trust_anchor *ta)
 
 /* Best effort: a read-only or missing auth-dir just means no cache. */
 static void
-cache_write(const struct ta_set *s, const char *path, const struct stat *st,
+cache_write(const struct trust *s, const char *path, const struct stat *st,
     const char *cpath)
 {
 	struct sink k = { { NULL, 0, 0 }, 0 };
@@ -622,7 +622,7 @@ cache_write(const struct ta_set *s, const char *path, const struct stat *st,
 		put_anchor(&k, &s->ta[i]);
 	if (k.oom)
 		goto done;
-	put64(&k, ta_cache_sum((unsigned char *)k.b.p, k.b.len));
+	put64(&k, trust_cache_sum((unsigned char *)k.b.p, k.b.len));
 	if (k.oom)
 		goto done;
 	if (file_replace(cpath, k.b.p, k.b.len, 0, err, sizeof err) == -1)
@@ -716,7 +716,7 @@ get_anchor(struct rd *r, br_x509_trust_anchor *ta)
  * bytes) matched. The array goes at the end of the same block, which may
  * move: *blk follows it. 0 or -1. */
 static int
-cache_parse(struct ta_set *s, unsigned char **blk, size_t size, size_t klen)
+cache_parse(struct trust *s, unsigned char **blk, size_t size, size_t klen)
 {
 	const size_t al = alignof(br_x509_trust_anchor);
 	br_x509_trust_anchor *ta;
@@ -743,14 +743,14 @@ cache_parse(struct ta_set *s, unsigned char **blk, size_t size, size_t klen)
 	s->ta = ta;
 	s->n = n;
 	s->blk = nb;
-	s->src = TA_SRC_CACHE;
+	s->src = TRUST_SRC_CACHE;
 	return 0;
 }
 
 /* Read the cache at cpath with one read(), check it and its key. 0 when
  * s now holds its anchors, -1 for a miss of any kind. */
 static int
-cache_read(struct ta_set *s, const char *cpath, const struct buf *key)
+cache_read(struct trust *s, const char *cpath, const struct buf *key)
 {
 	unsigned char *blk = NULL;
 	struct stat st;
@@ -779,7 +779,7 @@ cache_read(struct ta_set *s, const char *cpath, const struct buf *key)
 		got += (size_t)n;
 	}
 	memcpy(&sum, blk + size - 8, 8);
-	if (sum != ta_cache_sum(blk, size - 8) ||
+	if (sum != trust_cache_sum(blk, size - 8) ||
 	    memcmp(blk, key->p, key->len) != 0)
 		goto fail;
 	rc = cache_parse(s, &blk, size, key->len);
@@ -794,7 +794,7 @@ fail:
 
 /* A hit for the ca-file whose stat is *st? 0 or -1. */
 static int
-cache_hit(struct ta_set *s, const char *path, const struct stat *st,
+cache_hit(struct trust *s, const char *path, const struct stat *st,
     const char *cpath)
 {
 	struct sink key = { { NULL, 0, 0 }, 0 };
@@ -807,7 +807,7 @@ cache_hit(struct ta_set *s, const char *path, const struct stat *st,
 }
 
 int
-ta_load_cached(struct ta_set *s, const char *path, const char *cache_dir,
+trust_load_cached(struct trust *s, const char *path, const char *cache_dir,
     char *err, size_t errlen)
 {
 	char cpath[PATH_MAX];
@@ -817,7 +817,7 @@ ta_load_cached(struct ta_set *s, const char *path, const char *cache_dir,
 	n = cache_dir ? snprintf(cpath, sizeof cpath, "%s/%s", cache_dir,
 	    CACHE_NAME) : -1;
 	if (n < 0 || (size_t)n >= sizeof cpath)
-		return ta_load(s, path, err, errlen);
+		return trust_load(s, path, err, errlen);
 	memset(s, 0, sizeof *s);
 	if (stat(path, &st) == 0 && cache_hit(s, path, &st, cpath) == 0)
 		return 0;
@@ -829,7 +829,7 @@ ta_load_cached(struct ta_set *s, const char *path, const char *cache_dir,
 }
 
 void
-ta_free(struct ta_set *s)
+trust_free(struct trust *s)
 {
 	size_t i;
 

@@ -1,5 +1,5 @@
 /*
- * proxy: reaching upstreams through proxy-url, an HTTP proxy speaking
+ * proxyurl: reaching upstreams through proxy-url, an HTTP proxy speaking
  * CONNECT (RFC 9110 9.3.6) or a SOCKS5 one (RFC 1928, with the user name
  * and password method of RFC 1929).
  *
@@ -24,7 +24,7 @@
 
 #include "buf.h"
 #include "net.h"
-#include "proxy.h"
+#include "proxyurl.h"
 #include "url.h"
 
 #define HEAD_MAX	16384	/* a CONNECT answer is a few lines */
@@ -50,7 +50,7 @@ static const struct scheme schemes[] = {
 
 /* One handshake in progress: the socket, the deadline and how to name the
  * proxy in messages. */
-struct conn {
+struct hop {
 	int fd;
 	long long deadline;
 	int timed_out;
@@ -235,7 +235,7 @@ proxy_free(struct proxy *p)
 /* Wait for events on c->fd until the deadline. 0 ready, -1 with the
  * message set (timed out or failed). */
 static int
-await(struct conn *c, short events, const char *what)
+await(struct hop *c, short events, const char *what)
 {
 	struct pollfd pfd = { c->fd, events, 0 };
 	int r;
@@ -261,7 +261,7 @@ await(struct conn *c, short events, const char *what)
 }
 
 static int
-send_all(struct conn *c, const void *p, size_t n, const char *what)
+send_all(struct hop *c, const void *p, size_t n, const char *what)
 {
 	const unsigned char *b = p;
 	ssize_t r;
@@ -287,7 +287,7 @@ send_all(struct conn *c, const void *p, size_t n, const char *what)
 /* Up to n bytes (flags may hold MSG_PEEK). The count, or -1 with the
  * message set; an early close is an error here. */
 static ssize_t
-recv_some(struct conn *c, void *p, size_t n, int flags, const char *what)
+recv_some(struct hop *c, void *p, size_t n, int flags, const char *what)
 {
 	ssize_t r;
 
@@ -311,7 +311,7 @@ recv_some(struct conn *c, void *p, size_t n, int flags, const char *what)
 }
 
 static int
-recv_exact(struct conn *c, void *p, size_t n, const char *what)
+recv_exact(struct hop *c, void *p, size_t n, const char *what)
 {
 	unsigned char *b = p;
 	ssize_t r;
@@ -410,7 +410,7 @@ head_end(const char *h, size_t from, size_t n)
  * has come, then take only up to the blank line. h gets the head, NUL
  * terminated. */
 static int
-read_head(struct conn *c, char *h, size_t cap)
+read_head(struct hop *c, char *h, size_t cap)
 {
 	size_t n = 0, end = 0;
 	ssize_t r;
@@ -455,7 +455,7 @@ status_text(char *out, size_t len, const char *h)
 }
 
 static int
-http_connect(struct conn *c, const struct proxy *px, const char *host,
+http_connect(struct hop *c, const struct proxy *px, const char *host,
     const char *port)
 {
 	struct buf req = { NULL, 0, 0 };
@@ -520,7 +520,7 @@ socks_reply_text(unsigned rep)
 
 /* Method negotiation, then RFC 1929 when the proxy picks it. */
 static int
-socks_auth(struct conn *c, const struct proxy *px)
+socks_auth(struct hop *c, const struct proxy *px)
 {
 	unsigned char m[SOCKS_MAX * 2 + 3], r[2];
 	size_t ulen, plen;
@@ -579,7 +579,7 @@ socks_auth(struct conn *c, const struct proxy *px)
 /* Read the rest of a successful reply: BND.ADDR and BND.PORT, whose size
  * depends on the address type. Left unread they would reach BearSSL. */
 static int
-socks_bound(struct conn *c, unsigned atyp)
+socks_bound(struct hop *c, unsigned atyp)
 {
 	unsigned char b[SOCKS_MAX + 2];
 	size_t n;
@@ -607,7 +607,7 @@ socks_bound(struct conn *c, unsigned atyp)
 /* The CONNECT request for addr (atyp 1, 3 or 4) and its reply. 0, or -1;
  * *rep gets the reply code when the proxy sent one. */
 static int
-socks_request(struct conn *c, unsigned atyp, const void *addr, size_t alen,
+socks_request(struct hop *c, unsigned atyp, const void *addr, size_t alen,
     unsigned port, const char *target, int *rep)
 {
 	unsigned char m[4 + 1 + SOCKS_MAX + 2];
@@ -647,7 +647,7 @@ socks_request(struct conn *c, unsigned atyp, const void *addr, size_t alen,
  * (atyp 0: HTTP CONNECT to host). 0 with c->fd open, or -1 with it closed;
  * *rep as socks_request. */
 static int
-attempt(struct conn *c, const struct proxy *px, const char *host,
+attempt(struct hop *c, const struct proxy *px, const char *host,
     const char *port, unsigned atyp, const void *addr, size_t alen, int *rep)
 {
 	char why[256], target[300];
@@ -685,7 +685,7 @@ fail:
  * does, since "localhost" may give ::1 first while the server listens on
  * 127.0.0.1 only. Only replies about the address move on to the next. */
 static int
-socks_resolved(struct conn *c, const struct proxy *px, const char *host,
+socks_resolved(struct hop *c, const struct proxy *px, const char *host,
     const char *port)
 {
 	struct addrinfo hints, *res = NULL, *ai;
@@ -727,7 +727,7 @@ int
 proxy_connect(const struct proxy *px, const char *host, const char *port,
     int timeout_ms, int *timed_out, char *err, unsigned errlen)
 {
-	struct conn c;
+	struct hop c;
 	unsigned char a[16];
 	int rep, r;
 

@@ -1,9 +1,9 @@
-/* fident: has a file changed since it was read? A process keeps what it
+/* stamp: has a file changed since it was read? A process keeps what it
  * read of auth-dir across the requests of a keep-alive connection and
  * re-reads a file only when stat says it changed, asking stat at most once
  * a second per file. */
-#ifndef FIDENT_H
-#define FIDENT_H
+#ifndef STAMP_H
+#define STAMP_H
 #include <sys/stat.h>
 
 /* How long after its last change a file's times can be trusted. File
@@ -16,7 +16,7 @@
  * change is seen within this time, a stat per file per request saved. */
 #define FIDENT_RECHECK_MS 1000
 
-struct fident {
+struct stamp {
 	dev_t dev;
 	ino_t ino;
 	off_t size;
@@ -29,12 +29,12 @@ struct fident {
 
 /* Take st as the identity of what was read. Take it before reading: a
  * change between the stat and the read then shows as a difference. */
-void fident_take(struct fident *id, const struct stat *st);
+void stamp_take(struct stamp *id, const struct stat *st);
 /* Is st the same file, unchanged, as id (and id trusted)? */
-int fident_same(const struct fident *id, const struct stat *st);
+int stamp_same(const struct stamp *id, const struct stat *st);
 /* Is the file at path (lstat without follow) still the one of id? 1 when
  * a stat said so less than FIDENT_RECHECK_MS ago, else after asking stat
  * again; 0 when the path is gone or not the same. */
-int fident_check(struct fident *id, const char *path, int follow);
+int stamp_check(struct stamp *id, const char *path, int follow);
 
 #endif

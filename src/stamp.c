@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "fident.h"
+#include "stamp.h"
 
 static long long
 now_ms(void)
@@ -19,7 +19,7 @@ now_ms(void)
 }
 
 void
-fident_take(struct fident *id, const struct stat *st)
+stamp_take(struct stamp *id, const struct stat *st)
 {
 	time_t now = time(NULL);
 
@@ -38,7 +38,7 @@ fident_take(struct fident *id, const struct stat *st)
 }
 
 int
-fident_same(const struct fident *id, const struct stat *st)
+stamp_same(const struct stamp *id, const struct stat *st)
 {
 	return id->trusted && id->dev == st->st_dev &&
 	    id->ino == st->st_ino && id->size == st->st_size &&
@@ -52,16 +52,16 @@ fident_same(const struct fident *id, const struct stat *st)
 /* st from a stat just made (r its result): the verdict, and the time it
  * stands from. */
 static int
-recheck(struct fident *id, int r, const struct stat *st, long long now)
+recheck(struct stamp *id, int r, const struct stat *st, long long now)
 {
-	if (r == -1 || !fident_same(id, st))
+	if (r == -1 || !stamp_same(id, st))
 		return 0;
 	id->checked = now;
 	return 1;
 }
 
 int
-fident_check(struct fident *id, const char *path, int follow)
+stamp_check(struct stamp *id, const char *path, int follow)
 {
 	struct stat st;
 	long long now = now_ms();

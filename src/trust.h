@@ -1,23 +1,23 @@
-/* ta: a PEM bundle (ca-file) into BearSSL trust anchors. */
-#ifndef TA_H
-#define TA_H
+/* trust: a PEM bundle (ca-file) into BearSSL trust anchors. */
+#ifndef TRUST_H
+#define TRUST_H
 #include <stddef.h>
 #include <stdint.h>
 #include <bearssl.h>
 
 /* Where a set came from: a debugging aid, and what the tests check. */
-enum ta_src {
-	TA_SRC_PEM,             /* BearSSL's PEM decoder (unusual files) */
-	TA_SRC_FAST,            /* our own PEM reader (plain bundles) */
-	TA_SRC_CACHE            /* auth-dir/ta-cache.bin */
+enum trust_src {
+	TRUST_SRC_PEM,             /* BearSSL's PEM decoder (unusual files) */
+	TRUST_SRC_FAST,            /* our own PEM reader (plain bundles) */
+	TRUST_SRC_CACHE            /* auth-dir/ta-cache.bin */
 };
 
-struct ta_set {
+struct trust {
 	br_x509_trust_anchor *ta;   /* owned; BearSSL keeps pointers into it */
 	size_t n;
 	void *blk;      /* non-NULL: ta and all anchor bytes live in this one
 	                 * allocation (a cache hit); NULL: each is malloc'd */
-	enum ta_src src;
+	enum trust_src src;
 };
 
 /* Read every CERTIFICATE in the PEM file at path and turn each into a trust
@@ -25,22 +25,22 @@ struct ta_set {
  * in BearSSL's own tools: every certificate in the bundle is trusted).
  * 0, or -1 with a message in err ("ca-file X: no certificate in it", ...).
  * A file with no usable certificate is an error. */
-int ta_load(struct ta_set *s, const char *path, char *err, size_t errlen);
+int trust_load(struct trust *s, const char *path, char *err, size_t errlen);
 
-/* As ta_load, through a cache of the decoded anchors in
+/* As trust_load, through a cache of the decoded anchors in
  * cache_dir/ta-cache.bin, valid while the ca-file's path, device, inode,
  * size, mtime and ctime are unchanged. A missing, stale, corrupt or
  * untrusted cache is rebuilt (best effort: a cache_dir that cannot be
- * written just means no cache). cache_dir NULL is ta_load. Same errors
- * as ta_load; the cache itself never causes one. */
-int ta_load_cached(struct ta_set *s, const char *path, const char *cache_dir,
+ * written just means no cache). cache_dir NULL is trust_load. Same errors
+ * as trust_load; the cache itself never causes one. */
+int trust_load_cached(struct trust *s, const char *path, const char *cache_dir,
     char *err, size_t errlen);
 
 /* Either kind of set; leaves it empty. */
-void ta_free(struct ta_set *s);
+void trust_free(struct trust *s);
 
 /* The cache file's checksum (damage detection, not a MAC); exported so
  * the tests can reseal a damaged image and reach the checks behind it. */
-uint64_t ta_cache_sum(const unsigned char *p, size_t n);
+uint64_t trust_cache_sum(const unsigned char *p, size_t n);
 
 #endif

@@ -1,6 +1,6 @@
-/* proxy: reaching upstreams through proxy-url (HTTP CONNECT or SOCKS5). */
-#ifndef PROXY_H
-#define PROXY_H
+/* proxyurl: reaching upstreams through proxy-url (HTTP CONNECT or SOCKS5). */
+#ifndef PROXYURL_H
+#define PROXYURL_H
 
 enum proxy_kind {
 	PROXY_NONE = 0,

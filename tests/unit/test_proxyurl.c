@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "net.h"
-#include "proxy.h"
+#include "proxyurl.h"
 #include "unit.h"
 
 /* ---------------------------------------------------------------- parse */

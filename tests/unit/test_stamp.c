@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../src/fident.h"
+#include "../../src/stamp.h"
 #include "unit.h"
 
 static char dir[] = "/tmp/fident-XXXXXX";
@@ -41,7 +41,7 @@ int
 main(void)
 {
 	char path[256], other[256];
-	struct fident id;
+	struct stamp id;
 	struct stat st;
 
 	if (mkdtemp(dir) == NULL)
@@ -51,35 +51,35 @@ main(void)
 
 	put(path, "one");
 	stat(path, &st);
-	fident_take(&id, &st);
+	stamp_take(&id, &st);
 	CHECK("just written: not trusted", !id.trusted);
-	CHECK("just written: never the same", !fident_check(&id, path, 0));
+	CHECK("just written: never the same", !stamp_check(&id, path, 0));
 
 	/* A settled identity, forged: the ctime of a real file is always
 	 * recent here, so take one and push its times back. */
 	stat(path, &st);
 	st.st_mtim.tv_sec -= 10;
 	st.st_ctim.tv_sec -= 10;
-	fident_take(&id, &st);
+	stamp_take(&id, &st);
 	CHECK("settled: trusted", id.trusted);
-	CHECK("settled: the same stat is the same", fident_same(&id, &st));
+	CHECK("settled: the same stat is the same", stamp_same(&id, &st));
 	{
 		struct stat s2 = st;
 
 		s2.st_ctim.tv_nsec ^= 1;
-		CHECK("ctime moved: changed", !fident_same(&id, &s2));
+		CHECK("ctime moved: changed", !stamp_same(&id, &s2));
 		s2 = st;
 		s2.st_size++;
-		CHECK("size moved: changed", !fident_same(&id, &s2));
+		CHECK("size moved: changed", !stamp_same(&id, &s2));
 		s2 = st;
 		s2.st_ino++;
-		CHECK("inode moved: changed", !fident_same(&id, &s2));
+		CHECK("inode moved: changed", !stamp_same(&id, &s2));
 		s2 = st;
 		s2.st_mode ^= 044;
-		CHECK("mode moved: changed", !fident_same(&id, &s2));
+		CHECK("mode moved: changed", !stamp_same(&id, &s2));
 		s2 = st;
 		s2.st_mtim.tv_sec++;
-		CHECK("mtime moved: changed", !fident_same(&id, &s2));
+		CHECK("mtime moved: changed", !stamp_same(&id, &s2));
 	}
 
 	/* A real file: rewritten in place with its mtime put back, replaced
@@ -87,55 +87,55 @@ main(void)
 	put(path, "two");
 	age(path, 10);
 	stat(path, &st);
-	fident_take(&id, &st);
+	stamp_take(&id, &st);
 	put(path, "TWO");
 	age(path, 10);
 	stat(path, &st);
 	id.trusted = 1;
 	id.checked = 0;
 	CHECK("rewritten in place, mtime put back: changed",
-	    !fident_check(&id, path, 0));
-	fident_take(&id, &st);
+	    !stamp_check(&id, path, 0));
+	stamp_take(&id, &st);
 	id.trusted = 1;
 	id.checked = 0;
-	CHECK("unchanged real file: same", fident_check(&id, path, 0));
+	CHECK("unchanged real file: same", stamp_check(&id, path, 0));
 	put(other, "TWO");
 	age(other, 10);
 	rename(other, path);
 	id.checked = 0;
-	CHECK("replaced by rename: changed", !fident_check(&id, path, 0));
+	CHECK("replaced by rename: changed", !stamp_check(&id, path, 0));
 	stat(path, &st);
-	fident_take(&id, &st);
+	stamp_take(&id, &st);
 	id.trusted = 1;
 	id.checked = 0;
 	chmod(path, 0644);
-	CHECK("chmod: changed", !fident_check(&id, path, 0));
+	CHECK("chmod: changed", !stamp_check(&id, path, 0));
 	unlink(path);
-	CHECK("removed: changed", !fident_check(&id, path, 0));
+	CHECK("removed: changed", !stamp_check(&id, path, 0));
 
 	/* A check that found the file unchanged stands for a second: within
 	 * it no stat is made (a change shows after). */
 	put(path, "three");
 	age(path, 10);
 	stat(path, &st);
-	fident_take(&id, &st);
+	stamp_take(&id, &st);
 	id.trusted = 1;
 	id.checked = 0;
-	CHECK("unchanged, checked", fident_check(&id, path, 0));
+	CHECK("unchanged, checked", stamp_check(&id, path, 0));
 	put(path, "THREE!");
 	CHECK("changed within a second of the check: not asked yet",
-	    fident_check(&id, path, 0));
+	    stamp_check(&id, path, 0));
 	id.checked -= FIDENT_RECHECK_MS;
-	CHECK("changed, a second on: seen", !fident_check(&id, path, 0));
+	CHECK("changed, a second on: seen", !stamp_check(&id, path, 0));
 	unlink(path);
 	CHECK("symlink made", symlink("/etc/hostname", path) == 0);
 	lstat(path, &st);
-	fident_take(&id, &st);
+	stamp_take(&id, &st);
 	id.trusted = 1;
 	id.checked = 0;
-	CHECK("lstat does not follow", fident_check(&id, path, 0));
+	CHECK("lstat does not follow", stamp_check(&id, path, 0));
 	id.checked = 0;
-	CHECK("stat follows: another file", !fident_check(&id, path, 1));
+	CHECK("stat follows: another file", !stamp_check(&id, path, 1));
 	unlink(path);
 	rmdir(dir);
 	return UNIT_END();

@@ -23,7 +23,7 @@
 
 #include "filter.h"
 #include "sandbox.h"
-#include "spare.h"
+#include "prefork.h"
 
 #define MAX_WATCH (2 * SANDBOX_RULE_FILES)
 
@@ -212,7 +212,7 @@ run(const struct config *cfg, int sock)
 }
 
 void
-spare_new(const struct config *cfg)
+prefork_new(const struct config *cfg)
 {
 	int sv[2];
 	pid_t pid;
@@ -245,31 +245,31 @@ spare_new(const struct config *cfg)
 }
 
 void
-spare_init(const struct config *cfg, const int *fds, int nfds)
+prefork_init(const struct config *cfg, const int *fds, int nfds)
 {
 	listen_fds = fds;
 	n_listen = nfds;
 	watch_start(cfg);
-	spare_new(cfg);
+	prefork_new(cfg);
 }
 
 int
-spare_watch_fd(void)
+prefork_watch_fd(void)
 {
 	return watch.fd;
 }
 
 void
-spare_watch_event(const struct config *cfg)
+prefork_watch_event(const struct config *cfg)
 {
 	if (watch_hit()) {
 		retire(cfg);
-		spare_new(cfg);
+		prefork_new(cfg);
 	}
 }
 
 int
-spare_give(const struct config *cfg, int c)
+prefork_give(const struct config *cfg, int c)
 {
 	struct fdmsg f;
 	struct cmsghdr *cm;

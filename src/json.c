@@ -9,31 +9,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jx.h"
+#include "json.h"
 
 const char *
-jx_str(const cJSON *o, const char *k)
+json_str(const cJSON *o, const char *k)
 {
-	const char *s = cJSON_GetStringValue(jx_get(o, k));
+	const char *s = cJSON_GetStringValue(json_get(o, k));
 
 	return s ? s : "";
 }
 
 cJSON *
-jx_get(const cJSON *o, const char *k)
+json_get(const cJSON *o, const char *k)
 {
 	return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
 }
 
 int
-jx_str_is(const cJSON *j, const char *s)
+json_str_is(const cJSON *j, const char *s)
 {
 	return cJSON_IsString(j) && strcmp(j->valuestring, s) == 0;
 }
 
 /* Add v to o as k, taking v: on failure v is freed. 0 or -1. */
 int
-jx_add(cJSON *o, const char *k, cJSON *v)
+json_add(cJSON *o, const char *k, cJSON *v)
 {
 	if (v == NULL)
 		return -1;
@@ -45,7 +45,7 @@ jx_add(cJSON *o, const char *k, cJSON *v)
 }
 
 int
-jx_append(cJSON *a, cJSON *v)
+json_append(cJSON *a, cJSON *v)
 {
 	if (v == NULL)
 		return -1;
@@ -58,16 +58,16 @@ jx_append(cJSON *a, cJSON *v)
 
 /* Remove every member called k, duplicates too. */
 void
-jx_drop(cJSON *o, const char *k)
+json_drop(cJSON *o, const char *k)
 {
-	while (jx_get(o, k))
+	while (json_get(o, k))
 		cJSON_DeleteItemFromObjectCaseSensitive(o, k);
 }
 
 /* Delete the members of o after first that have its name: a duplicate
  * left behind would be the value a last-wins parser upstream keeps. */
 void
-jx_drop_after(cJSON *o, cJSON *first)
+json_drop_after(cJSON *o, cJSON *first)
 {
 	cJSON *it, *next;
 
@@ -81,38 +81,38 @@ jx_drop_after(cJSON *o, cJSON *first)
 /* Set o.k to v, taking v: in the old member's place when there is one,
  * to keep the client's key order. */
 int
-jx_put(cJSON *o, const char *k, cJSON *v)
+json_put(cJSON *o, const char *k, cJSON *v)
 {
 	if (v == NULL)
 		return -1;
-	if (jx_get(o, k) == NULL)
-		return jx_add(o, k, v);
+	if (json_get(o, k) == NULL)
+		return json_add(o, k, v);
 	if (!cJSON_ReplaceItemInObjectCaseSensitive(o, k, v)) {
 		cJSON_Delete(v);
 		return -1;
 	}
-	jx_drop_after(o, v);
+	json_drop_after(o, v);
 	return 0;
 }
 
 int
-jx_put_str(cJSON *o, const char *k, const char *s)
+json_put_str(cJSON *o, const char *k, const char *s)
 {
-	return jx_put(o, k, cJSON_CreateString(s));
+	return json_put(o, k, cJSON_CreateString(s));
 }
 
 /* Move from.fk to to.tk, if there. 0 or -1 (ENOMEM). */
 int
-jx_move(cJSON *from, const char *fk, cJSON *to, const char *tk)
+json_move(cJSON *from, const char *fk, cJSON *to, const char *tk)
 {
 	cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(from, fk);
 
-	return v ? jx_put(to, tk, v) : 0;
+	return v ? json_put(to, tk, v) : 0;
 }
 
 /* Print j onto out. */
 int
-jx_print(const cJSON *j, struct buf *out, const char *pre, const char *post)
+json_print(const cJSON *j, struct buf *out, const char *pre, const char *post)
 {
 	char *s = cJSON_PrintUnformatted(j);
 	int rc;
@@ -126,7 +126,7 @@ jx_print(const cJSON *j, struct buf *out, const char *pre, const char *post)
 }
 
 void
-jx_copy_msg(char *dst, size_t n, const cJSON *msg, const char *fallback)
+json_copy_msg(char *dst, size_t n, const cJSON *msg, const char *fallback)
 {
 	snprintf(dst, n, "%s", cJSON_IsString(msg) && msg->valuestring[0] ?
 	    msg->valuestring : fallback);

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ta.h"
+#include "trust.h"
 #include "unit.h"
 
 static char dir[64];
@@ -99,7 +99,7 @@ write_file(const char *path, const char *text)
 
 /* Does BearSSL accept the DER certificate at path as a chain of one? */
 static int
-validates(const struct ta_set *s, const char *path)
+validates(const struct trust *s, const char *path)
 {
 	br_x509_minimal_context xc;
 	const br_x509_class **vt = &xc.vtable;
@@ -152,11 +152,11 @@ make_certs(void)
 static void
 test_bundle(void)
 {
-	struct ta_set s;
+	struct trust s;
 	char err[512] = "";
 	int rc;
 
-	rc = ta_load(&s, tmppath("bundle.pem"), err, sizeof err);
+	rc = trust_load(&s, tmppath("bundle.pem"), err, sizeof err);
 	CHECK("bundle: loads", rc == 0);
 	if (rc != 0) {
 		printf("# %s\n", err);
@@ -184,19 +184,19 @@ test_bundle(void)
 	CHECK("bundle: RSA cert validates", validates(&s, tmppath("rsa.der")));
 	CHECK("bundle: EC cert validates", validates(&s, tmppath("ec.der")));
 done:
-	ta_free(&s);
-	CHECK("ta_free: empty", s.ta == NULL && s.n == 0);
+	trust_free(&s);
+	CHECK("trust_free: empty", s.ta == NULL && s.n == 0);
 }
 
 static void
 test_errors(void)
 {
-	struct ta_set s;
+	struct trust s;
 	char err[512], want[300];
 	int rc;
 
 	err[0] = '\0';
-	rc = ta_load(&s, tmppath("missing.pem"), err, sizeof err);
+	rc = trust_load(&s, tmppath("missing.pem"), err, sizeof err);
 	snprintf(want, sizeof want, "ca-file %s: cannot read: No such file "
 	    "or directory", tmppath("missing.pem"));
 	CHECK("missing file: error", rc == -1 && s.ta == NULL && s.n == 0);
@@ -204,7 +204,7 @@ test_errors(void)
 
 	write_file(tmppath("empty.pem"), "no certificates here\n");
 	err[0] = '\0';
-	rc = ta_load(&s, tmppath("empty.pem"), err, sizeof err);
+	rc = trust_load(&s, tmppath("empty.pem"), err, sizeof err);
 	snprintf(want, sizeof want, "ca-file %s: no certificate found in it",
 	    tmppath("empty.pem"));
 	CHECK("no certificate: error", rc == -1 && s.ta == NULL);
@@ -212,7 +212,7 @@ test_errors(void)
 
 	/* Only a private key: a PEM object, but not a certificate. */
 	err[0] = '\0';
-	rc = ta_load(&s, tmppath("ec.key"), err, sizeof err);
+	rc = trust_load(&s, tmppath("ec.key"), err, sizeof err);
 	CHECK("key only: error", rc == -1 &&
 	    strstr(err, "no certificate found") != NULL);
 
@@ -228,7 +228,7 @@ test_errors(void)
 		}
 	}
 	err[0] = '\0';
-	rc = ta_load(&s, tmppath("junk.pem"), err, sizeof err);
+	rc = trust_load(&s, tmppath("junk.pem"), err, sizeof err);
 	snprintf(want, sizeof want, "ca-file %s: certificate 2 cannot be "
 	    "decoded", tmppath("junk.pem"));
 	CHECK("bad certificate: error", rc == -1 && s.ta == NULL &&
@@ -237,7 +237,7 @@ test_errors(void)
 
 	/* A directory is not a bundle. */
 	err[0] = '\0';
-	rc = ta_load(&s, dir, err, sizeof err);
+	rc = trust_load(&s, dir, err, sizeof err);
 	CHECK("directory: error", rc == -1 &&
 	    strstr(err, "cannot read: Is a directory") != NULL);
 }
@@ -246,7 +246,7 @@ static void
 test_system(void)
 {
 	const char *path = "/etc/ssl/certs/ca-certificates.crt";
-	struct ta_set s;
+	struct trust s;
 	char err[512] = "";
 	int rc;
 
@@ -254,14 +254,14 @@ test_system(void)
 		printf("ok - system bundle: skipped, no %s\n", path);
 		return;
 	}
-	rc = ta_load(&s, path, err, sizeof err);
+	rc = trust_load(&s, path, err, sizeof err);
 	CHECK("system bundle: loads", rc == 0);
 	if (rc != 0) {
 		printf("# %s\n", err);
 		return;
 	}
 	CHECK("system bundle: more than 50 anchors", s.n > 50);
-	ta_free(&s);
+	trust_free(&s);
 }
 
 /* ------------------------------------------------ fast reader, cache */
@@ -290,7 +290,7 @@ same_anchor(const br_x509_trust_anchor *a, const br_x509_trust_anchor *b)
 /* Every field of every anchor equal? (Reading every byte also lets ASan
  * check that a set's pointers stay inside its memory.) */
 static int
-same_set(const struct ta_set *a, const struct ta_set *b)
+same_set(const struct trust *a, const struct trust *b)
 {
 	size_t i;
 
@@ -325,7 +325,7 @@ reseal(unsigned char *img, size_t len)
 	uint64_t h;
 
 	if (len >= 8) {
-		h = ta_cache_sum(img, len - 8);
+		h = trust_cache_sum(img, len - 8);
 		memcpy(img + len - 8, &h, 8);
 	}
 }
@@ -355,24 +355,24 @@ poke32(unsigned char *img, size_t off, uint32_t v)
 }
 
 static int
-load_c(struct ta_set *s, const char *pem, const char *auth)
+load_c(struct trust *s, const char *pem, const char *auth)
 {
 	char err[512] = "";
 	int rc;
 
-	rc = ta_load_cached(s, pem, auth, err, sizeof err);
+	rc = trust_load_cached(s, pem, auth, err, sizeof err);
 	if (rc != 0)
 		printf("# %s\n", err);
 	return rc;
 }
 
 static int
-load_ref(struct ta_set *s, const char *pem)
+load_ref(struct trust *s, const char *pem)
 {
 	char err[512] = "";
 	int rc;
 
-	if ((rc = ta_load(s, pem, err, sizeof err)) != 0)
+	if ((rc = trust_load(s, pem, err, sizeof err)) != 0)
 		printf("# %s\n", err);
 	return rc;
 }
@@ -392,17 +392,17 @@ test_fast(void)
 {
 	static const struct {
 		const char *name;
-		enum ta_src src;
+		enum trust_src src;
 	} v[] = {
-		{ "plain.pem", TA_SRC_FAST },
-		{ "crlf.pem", TA_SRC_FAST },
-		{ "wrap76.pem", TA_SRC_FAST },
-		{ "wrap0.pem", TA_SRC_FAST },
-		{ "space.pem", TA_SRC_PEM },	/* a space in base64 */
-		{ "lower.pem", TA_SRC_PEM },	/* begin certificate */
-		{ "bundle.pem", TA_SRC_PEM },	/* holds a private key */
+		{ "plain.pem", TRUST_SRC_FAST },
+		{ "crlf.pem", TRUST_SRC_FAST },
+		{ "wrap76.pem", TRUST_SRC_FAST },
+		{ "wrap0.pem", TRUST_SRC_FAST },
+		{ "space.pem", TRUST_SRC_PEM },	/* a space in base64 */
+		{ "lower.pem", TRUST_SRC_PEM },	/* begin certificate */
+		{ "bundle.pem", TRUST_SRC_PEM },	/* holds a private key */
 	};
-	struct ta_set ref, s;
+	struct trust ref, s;
 	char name[128];
 	size_t i;
 
@@ -411,7 +411,7 @@ test_fast(void)
 		return;
 	}
 	CHECK("fast: reference went through BearSSL",
-	    ref.src == TA_SRC_PEM && ref.n == 2);
+	    ref.src == TRUST_SRC_PEM && ref.n == 2);
 	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
 		snprintf(name, sizeof name, "fast: %s: same anchors as "
 		    "BearSSL's decoder", v[i].name);
@@ -421,11 +421,11 @@ test_fast(void)
 		}
 		CHECK(name, same_set(&s, &ref));
 		snprintf(name, sizeof name, "fast: %s: read by %s", v[i].name,
-		    v[i].src == TA_SRC_FAST ? "the fast reader" : "BearSSL");
+		    v[i].src == TRUST_SRC_FAST ? "the fast reader" : "BearSSL");
 		CHECK(name, s.src == v[i].src);
-		ta_free(&s);
+		trust_free(&s);
 	}
-	ta_free(&ref);
+	trust_free(&ref);
 
 	/* BearSSL wants a quartet's four characters on one line: the fast
 	 * reader must not accept more than BearSSL does. */
@@ -433,7 +433,7 @@ test_fast(void)
 		char err[512] = "", want[300];
 		int rc;
 
-		rc = ta_load(&s, tmppath("wrap30.pem"), err, sizeof err);
+		rc = trust_load(&s, tmppath("wrap30.pem"), err, sizeof err);
 		snprintf(want, sizeof want, "ca-file %s: bad PEM data after "
 		    "certificate 0", tmppath("wrap30.pem"));
 		CHECK("fast: quartets across lines refused, as by BearSSL",
@@ -446,9 +446,9 @@ test_fast(void)
  * give the anchors of ref. */
 static void
 expect(const char *what, const char *pem, const char *auth, int hit,
-    const struct ta_set *ref)
+    const struct trust *ref)
 {
-	struct ta_set s;
+	struct trust s;
 	char name[160];
 
 	snprintf(name, sizeof name, "cache: %s: %s, same anchors", what,
@@ -457,9 +457,9 @@ expect(const char *what, const char *pem, const char *auth, int hit,
 		CHECK(name, 0);
 		return;
 	}
-	CHECK(name, (s.src == TA_SRC_CACHE) == hit && (s.blk != NULL) == hit &&
+	CHECK(name, (s.src == TRUST_SRC_CACHE) == hit && (s.blk != NULL) == hit &&
 	    same_set(&s, ref));
-	ta_free(&s);
+	trust_free(&s);
 }
 
 /* Files for the cache tests, made first: they must be RACY_SEC old
@@ -524,7 +524,7 @@ wait_unracy(void)
 
 /* A fresh cache for pem in auth: a miss, then a hit. */
 static void
-prime(const char *pem, const char *auth, const struct ta_set *ref)
+prime(const char *pem, const char *auth, const struct trust *ref)
 {
 	char what[128];
 
@@ -537,7 +537,7 @@ prime(const char *pem, const char *auth, const struct ta_set *ref)
 static void
 test_cache(void)
 {
-	struct ta_set ref, swapped, ec, s;
+	struct trust ref, swapped, ec, s;
 	struct timespec ts[2];
 	struct stat st, st2;
 	char cpath[300];
@@ -560,8 +560,8 @@ test_cache(void)
 		CHECK("cache: BearSSL validates with cached anchors",
 		    validates(&s, tmppath("rsa.der")) &&
 		    validates(&s, tmppath("ec.der")));
-		ta_free(&s);
-		CHECK("cache: ta_free empties a cached set",
+		trust_free(&s);
+		CHECK("cache: trust_free empties a cached set",
 		    s.ta == NULL && s.n == 0 && s.blk == NULL);
 	}
 
@@ -602,12 +602,12 @@ test_cache(void)
 	/* No cache_dir, a missing one: plain loads. */
 	if (load_c(&s, tmppath("cache.pem"), NULL) == 0) {
 		CHECK("cache: NULL cache_dir loads", same_set(&s, &ref) &&
-		    s.src == TA_SRC_FAST);
-		ta_free(&s);
+		    s.src == TRUST_SRC_FAST);
+		trust_free(&s);
 	}
 	if (load_c(&s, tmppath("cache.pem"), tmppath("nonesuch")) == 0) {
 		CHECK("cache: missing cache_dir loads", same_set(&s, &ref));
-		ta_free(&s);
+		trust_free(&s);
 	}
 	/* A relative ca-file: keyed by the path made absolute. */
 	{
@@ -618,15 +618,15 @@ test_cache(void)
 			CHECK("cache: relative ca-file loads", rc == 0 &&
 			    same_set(&s, &ref));
 			if (rc == 0)
-				ta_free(&s);
+				trust_free(&s);
 			rc = chdir(cwd);
 		}
 	}
-	/* Errors are ta_load's. */
+	/* Errors are trust_load's. */
 	{
 		char err[512] = "", want[300];
 
-		rc = ta_load_cached(&s, tmppath("missing.pem"),
+		rc = trust_load_cached(&s, tmppath("missing.pem"),
 		    tmppath("auth"), err, sizeof err);
 		snprintf(want, sizeof want, "ca-file %s: cannot read: No such "
 		    "file or directory", tmppath("missing.pem"));
@@ -634,18 +634,18 @@ test_cache(void)
 		    s.ta == NULL && s.n == 0 && s.blk == NULL);
 		CHECK_STR("cache: missing ca-file: message", err, want);
 	}
-	ta_free(&ref);
-	ta_free(&swapped);
-	ta_free(&ec);
+	trust_free(&ref);
+	trust_free(&swapped);
+	trust_free(&ec);
 }
 
 /* A damaged cache in auth: ignored, same anchors as ref, and replaced by
  * the good image, 0600. */
 static int
-survives(const char *cpath, const struct ta_set *ref,
+survives(const char *cpath, const struct trust *ref,
     const unsigned char *good, size_t goodlen)
 {
-	struct ta_set s;
+	struct trust s;
 	struct stat st;
 	unsigned char *now;
 	size_t len;
@@ -653,8 +653,8 @@ survives(const char *cpath, const struct ta_set *ref,
 
 	if (load_c(&s, tmppath("cache.pem"), tmppath("auth")) != 0)
 		return 0;
-	ok = s.src != TA_SRC_CACHE && same_set(&s, ref);
-	ta_free(&s);
+	ok = s.src != TRUST_SRC_CACHE && same_set(&s, ref);
+	trust_free(&s);
 	now = slurp(cpath, &len);
 	ok = ok && now != NULL && len == goodlen &&
 	    memcmp(now, good, len) == 0 && lstat(cpath, &st) == 0 &&
@@ -666,7 +666,7 @@ survives(const char *cpath, const struct ta_set *ref,
 
 /* The good image with a u32 changed at off, resealed. */
 static int
-poked(const char *cpath, const struct ta_set *ref, const unsigned char *good,
+poked(const char *cpath, const struct trust *ref, const unsigned char *good,
     size_t len, size_t off, uint32_t v)
 {
 	unsigned char *img = malloc(len);
@@ -688,7 +688,7 @@ poked(const char *cpath, const struct ta_set *ref, const unsigned char *good,
 static void
 test_cache_damage(void)
 {
-	struct ta_set ref;
+	struct trust ref;
 	unsigned char *good, *img;
 	char cpath[300], other[300];
 	size_t len, i, cnt, rec;
@@ -703,7 +703,7 @@ test_cache_damage(void)
 	    (cnt = off_count(good)) + 4 + 20 > len) {
 		CHECK("damage: have a good cache image", 0);
 		free(good);
-		ta_free(&ref);
+		trust_free(&ref);
 		return;
 	}
 	rec = cnt + 4;
@@ -711,7 +711,7 @@ test_cache_damage(void)
 	CHECK("damage: image holds two anchors", n == 2);
 	if (n != 2) {
 		free(good);
-		ta_free(&ref);
+		trust_free(&ref);
 		return;
 	}
 
@@ -786,18 +786,18 @@ test_cache_damage(void)
 	    survives(cpath, &ref, good, len));
 	unlink(cpath);
 	if (mkdir(cpath, 0700) == 0) {
-		struct ta_set s;
+		struct trust s;
 
 		ok = load_c(&s, tmppath("cache.pem"), tmppath("auth")) == 0 &&
 		    same_set(&s, &ref);
-		ta_free(&s);
+		trust_free(&s);
 		CHECK("damage: directory in the way, still loads", ok);
 		rmdir(cpath);
 	}
 	CHECK("damage: good cache back", write_bytes(cpath, good, len,
 	    0600) == 0);
 	free(good);
-	ta_free(&ref);
+	trust_free(&ref);
 }
 
 static uint64_t
@@ -816,7 +816,7 @@ static void
 test_cache_fuzz(void)
 {
 	enum { ITER = 3000 };
-	struct ta_set ref, s;
+	struct trust ref, s;
 	unsigned char *good, *img;
 	char cpath[300];
 	uint64_t x = 0x2545f4914f6cdd1dULL;
@@ -840,7 +840,7 @@ test_cache_fuzz(void)
 			ok = 0;
 			break;
 		}
-		if (s.src == TA_SRC_CACHE) {
+		if (s.src == TRUST_SRC_CACHE) {
 			taken++;
 			sealed_taken += sealed;
 			ok = sealed && same_set(&s, &s);
@@ -848,7 +848,7 @@ test_cache_fuzz(void)
 			ok = same_set(&s, &ref);
 		if (!ok)
 			printf("# iteration %zu (sealed %d)\n", i, sealed);
-		ta_free(&s);
+		trust_free(&s);
 	}
 	CHECK("fuzz: byte flips ignored or harmless", good && img && ok);
 	printf("# fuzz: %d iterations, %zu damaged images accepted "
@@ -858,7 +858,7 @@ test_cache_fuzz(void)
 		write_bytes(cpath, good, len, 0600);
 	free(good);
 	free(img);
-	ta_free(&ref);
+	trust_free(&ref);
 }
 
 /* Error message without its "ca-file PATH: " prefix. */
@@ -876,7 +876,7 @@ static int
 agree(const char *path, unsigned char *img, size_t len, int *fast)
 {
 	char ea[512] = "", eb[512] = "", pb[300];
-	struct ta_set a, b;
+	struct trust a, b;
 	int ra, rb, ok;
 
 	snprintf(pb, sizeof pb, "%s.punt", path);
@@ -884,16 +884,16 @@ agree(const char *path, unsigned char *img, size_t len, int *fast)
 	if (write_bytes(path, img + 8, len, 0600) == -1 ||
 	    write_bytes(pb, img, len + 8, 0600) == -1)
 		return 0;
-	ra = ta_load(&a, path, ea, sizeof ea);
-	rb = ta_load(&b, pb, eb, sizeof eb);
-	*fast = a.src == TA_SRC_FAST || (ra == -1 &&
+	ra = trust_load(&a, path, ea, sizeof ea);
+	rb = trust_load(&b, pb, eb, sizeof eb);
+	*fast = a.src == TRUST_SRC_FAST || (ra == -1 &&
 	    strstr(ea, "bad PEM") == NULL);
 	ok = ra == rb && (ra == -1 ? strcmp(tail(ea, path),
-	    tail(eb, pb)) == 0 : same_set(&a, &b) && b.src == TA_SRC_PEM);
+	    tail(eb, pb)) == 0 : same_set(&a, &b) && b.src == TRUST_SRC_PEM);
 	if (!ok)
 		printf("# %d \"%s\" vs %d \"%s\"\n", ra, ea, rb, eb);
-	ta_free(&a);
-	ta_free(&b);
+	trust_free(&a);
+	trust_free(&b);
 	return ok;
 }
 
@@ -965,7 +965,7 @@ test_system_cache(void)
 {
 	const char *path = "/etc/ssl/certs/ca-certificates.crt";
 	enum { ROUNDS = 20 };
-	struct ta_set full, slow, miss, hit;
+	struct trust full, slow, miss, hit;
 	double t0, t_slow, t_fast, t_hit;
 	char cpath[300];
 	struct stat st;
@@ -981,42 +981,42 @@ test_system_cache(void)
 		CHECK("system cache: loads", 0);
 		return;
 	}
-	CHECK("system: fast reader used", full.src == TA_SRC_FAST);
+	CHECK("system: fast reader used", full.src == TRUST_SRC_FAST);
 	CHECK("system: BearSSL used for the reference",
-	    slow.src == TA_SRC_PEM);
+	    slow.src == TRUST_SRC_PEM);
 	CHECK("system: fast reader gives BearSSL's anchors, every field",
 	    same_set(&full, &slow));
-	ta_free(&slow);
+	trust_free(&slow);
 	if (load_c(&miss, path, tmppath("sys")) != 0 ||
 	    load_c(&hit, path, tmppath("sys")) != 0) {
 		CHECK("system cache: loads", 0);
-		ta_free(&full);
+		trust_free(&full);
 		return;
 	}
-	CHECK("system cache: miss then hit", miss.src != TA_SRC_CACHE &&
-	    hit.src == TA_SRC_CACHE);
+	CHECK("system cache: miss then hit", miss.src != TRUST_SRC_CACHE &&
+	    hit.src == TRUST_SRC_CACHE);
 	CHECK("system cache: hit gives the same anchors, every field",
 	    same_set(&miss, &full) && same_set(&hit, &full));
-	ta_free(&miss);
-	ta_free(&hit);
+	trust_free(&miss);
+	trust_free(&hit);
 
 	t0 = now_ms();
 	for (i = 0; i < ROUNDS; i++) {
 		load_ref(&slow, tmppath("system-punt.pem"));
-		ta_free(&slow);
+		trust_free(&slow);
 	}
 	t_slow = (now_ms() - t0) / ROUNDS;
 	t0 = now_ms();
 	for (i = 0; i < ROUNDS; i++) {
 		load_ref(&miss, path);
-		ta_free(&miss);
+		trust_free(&miss);
 	}
 	t_fast = (now_ms() - t0) / ROUNDS;
 	t0 = now_ms();
 	for (ok = 1, i = 0; i < ROUNDS * 10; i++) {
 		ok = ok && load_c(&hit, path, tmppath("sys")) == 0 &&
-		    hit.src == TA_SRC_CACHE;
-		ta_free(&hit);
+		    hit.src == TRUST_SRC_CACHE;
+		trust_free(&hit);
 	}
 	t_hit = (now_ms() - t0) / (ROUNDS * 10);
 	CHECK("system cache: every timed load a hit", ok);
@@ -1025,7 +1025,7 @@ test_system_cache(void)
 	    "%.2f ms, fast PEM %.2f ms, cache hit %.3f ms\n", full.n,
 	    stat(cpath, &st) == 0 ? (long long)st.st_size : -1LL, t_slow,
 	    t_fast, t_hit);
-	ta_free(&full);
+	trust_free(&full);
 }
 
 int
@@ -1033,7 +1033,7 @@ main(void)
 {
 	int rc;
 
-	snprintf(dir, sizeof dir, "/tmp/test_ta.XXXXXX");
+	snprintf(dir, sizeof dir, "/tmp/test_trust.XXXXXX");
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
 		return 1;
