@@ -1,3 +1,7 @@
+/*
+ * Growable byte buffers. Heads, bodies and files pass through them, some
+ * holding credentials: those are marked secret and never leave a copy.
+ */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -22,8 +26,19 @@ buf_reserve(struct buf *b, size_t n)
 	cap = b->cap ? b->cap : 256;
 	while (cap - b->len < n)
 		cap *= 2;
-	if ((p = realloc(b->p, cap)) == NULL)
-		return -1;
+	if (!b->secret) {
+		if ((p = realloc(b->p, cap)) == NULL)
+			return -1;
+	} else {
+		/* realloc may leave the old bytes behind in freed memory. */
+		if ((p = malloc(cap)) == NULL)
+			return -1;
+		if (b->p) {
+			memcpy(p, b->p, b->len);
+			explicit_bzero(b->p, b->cap);
+			free(b->p);
+		}
+	}
 	b->p = p;
 	b->cap = cap;
 	return 0;
@@ -77,16 +92,10 @@ buf_consume(struct buf *b, size_t n)
 }
 
 void
-buf_wipe(struct buf *b)
-{
-	if (b->p)
-		explicit_bzero(b->p, b->cap);
-	buf_free(b);
-}
-
-void
 buf_free(struct buf *b)
 {
+	if (b->secret && b->p)
+		explicit_bzero(b->p, b->cap);
 	free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;

@@ -1,4 +1,6 @@
-/* buf: a growable byte buffer with one owner. */
+/* buf: a growable byte buffer with one owner. A buffer marked secret
+ * (BUF_SECRET) is wiped whenever its bytes move (growth) and when it is
+ * freed, so no copy of a credential is left in freed memory. */
 #ifndef BUF_H
 #define BUF_H
 #include <stddef.h>
@@ -7,7 +9,10 @@ struct buf {
 	char *p;
 	size_t len;
 	size_t cap;
+	int secret;             /* wipe on growth and on free */
 };
+
+#define BUF_SECRET { NULL, 0, 0, 1 }
 
 /* Make room for n more bytes. 0, or -1 with errno ENOMEM. */
 int buf_reserve(struct buf *b, size_t n);
@@ -18,8 +23,8 @@ int buf_addf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Drop the first n bytes. */
 void buf_consume(struct buf *b, size_t n);
-/* Wipe the contents (they may hold a credential) and free. */
-void buf_wipe(struct buf *b);
+/* Free (wiped first when secret); the buffer stays secret when it was,
+ * ready to be used again. */
 void buf_free(struct buf *b);
 
 #endif

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "claude.h"
+#include "timefmt.h"
 
 static int
 eq(const char *s, size_t n, const char *lit)
@@ -865,7 +866,7 @@ reset_time(const struct http_header *h)
 	t = strtoll(v, &end, 10);
 	if (*end == '\0')
 		return (time_t)t;
-	t = token_parse_time(v);
+	t = timefmt_parse(v);
 	return t == -1 ? 0 : (time_t)t;
 }
 

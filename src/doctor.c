@@ -31,6 +31,7 @@
 #include "net.h"
 #include "secret.h"
 #include "store.h"
+#include "timefmt.h"
 #include "tls.h"
 #include "token.h"
 
@@ -64,23 +65,6 @@ say(struct doc *d, enum level l, const char *fix, const char *fmt, ...)
 	/* A line as soon as its check is done: some wait on the network. */
 	fflush(d->out);
 	d->fails += l == FAIL;
-}
-
-/* "in 3h12m" / "2d4h ago" */
-static void
-rel(time_t t, time_t now, char *out, size_t len)
-{
-	long s = (long)(t > now ? t - now : now - t);
-	const char *pre = t > now ? "in " : "", *post = t > now ? "" : " ago";
-
-	if (s >= 86400)
-		snprintf(out, len, "%s%ldd%ldh%s", pre, s / 86400,
-		    s % 86400 / 3600, post);
-	else if (s >= 3600)
-		snprintf(out, len, "%s%ldh%02ldm%s", pre, s / 3600,
-		    s % 3600 / 60, post);
-	else
-		snprintf(out, len, "%s%ldm%02lds%s", pre, s / 60, s % 60, post);
 }
 
 /* ------------------------------------------------------------- accounts */
@@ -270,7 +254,7 @@ report_account(struct doc *d, const char *provider, const struct view *v,
 		say(d, FAIL, fix, "account %s %s needs a new login (its "
 		    "refresh token was refused)", provider, v->name);
 	if (v->expires != 0 && v->expires <= now && ++bad) {
-		rel(v->expires, now, r, sizeof r);
+		timefmt_rel(v->expires, now, r, sizeof r);
 		if (v->has_refresh)
 			say(d, WARN, "nothing to do (cli-proxy-api --refresh "
 			    "refreshes it now)",
@@ -280,7 +264,7 @@ report_account(struct doc *d, const char *provider, const struct view *v,
 			say(d, FAIL, fix, "account %s %s expired %s and has no "
 			    "refresh token", provider, v->name, r);
 	} else if (!v->has_refresh && ++bad) {
-		rel(v->expires, now, r, sizeof r);
+		timefmt_rel(v->expires, now, r, sizeof r);
 		say(d, WARN, fix, "account %s %s has no refresh token: it "
 		    "stops working when it expires%s%s", provider, v->name,
 		    v->expires ? " " : "", v->expires ? r : "");
@@ -288,7 +272,7 @@ report_account(struct doc *d, const char *provider, const struct view *v,
 	for (i = 0; i < 2; i++) {
 		if (v->refused_at[i] == 0 || !++bad)
 			continue;
-		rel(v->refused_at[i], now, r, sizeof r);
+		timefmt_rel(v->refused_at[i], now, r, sizeof r);
 		say(d, WARN, i ? "add an API key account (claude-api-key), turn "
 		    "on extra usage at claude.ai, or run Claude Code without the "
 		    "proxy" : "turn on extra usage for the account at claude.ai, "
@@ -298,7 +282,7 @@ report_account(struct doc *d, const char *provider, const struct view *v,
 		    v->refused_why[i][0] ? ": " : "", v->refused_why[i]);
 	}
 	if (v->cooldown > now && ++bad) {
-		rel(v->cooldown, now, r, sizeof r);
+		timefmt_rel(v->cooldown, now, r, sizeof r);
 		say(d, WARN, "wait, or add another account", "account %s %s is "
 		    "cooling down after a rate limit; ready again %s",
 		    provider, v->name, r);
@@ -306,7 +290,7 @@ report_account(struct doc *d, const char *provider, const struct view *v,
 	if (bad)
 		return;
 	if (v->expires) {
-		rel(v->expires, now, r, sizeof r);
+		timefmt_rel(v->expires, now, r, sizeof r);
 		say(d, OK, NULL, "account %s %s: expires %s, refresh token "
 		    "present", provider, v->name, r);
 	} else
@@ -832,7 +816,7 @@ static int
 check_droid_file(struct doc *d, const struct config *cfg, const char *path,
     const char *list_key, const char *url_key, int claude, int codex)
 {
-	struct buf b = { 0 };
+	struct buf b = BUF_SECRET;
 	const cJSON *list, *e;
 	cJSON *root;
 	char why[512], fix[160], fix2[200];
@@ -846,7 +830,7 @@ check_droid_file(struct doc *d, const struct config *cfg, const char *path,
 		b.len += (size_t)r;
 	close(fd);
 	root = cJSON_ParseWithLength(b.p ? b.p : "", b.len);
-	buf_wipe(&b);
+	buf_free(&b);
 	if (root == NULL) {
 		say(d, FAIL, "fix its syntax (droid ignores a broken file)",
 		    "droid: %s is not valid JSON", path);

@@ -21,9 +21,9 @@
 #include "buf.h"
 #include "doctor.h"
 #include "droid.h"
+#include "file.h"
 #include "filter.h"
 #include "secret.h"
-#include "token.h"
 
 #define SETTINGS_MAX	(16 * 1024 * 1024)
 #define DUMMY_KEY	"dummy-not-used"
@@ -477,7 +477,7 @@ droid_setup(const struct config *cfg, int dry_run, FILE *out)
 {
 	struct droid_model *pick = NULL;
 	enum droid_change *ch = NULL;
-	struct buf old = { 0 };
+	struct buf old = BUF_SECRET;
 	cJSON *root = NULL;
 	char *path = NULL, *json = NULL, *grown, base[48];
 	char err[PATH_MAX + 256];
@@ -556,7 +556,7 @@ out:
 		explicit_bzero(json, strlen(json));
 	free(json);
 	secret_json_delete(root);
-	buf_wipe(&old);
+	buf_free(&old);
 	free(pick);
 	free(ch);
 	free(path);

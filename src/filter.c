@@ -31,9 +31,9 @@
 #include "secret.h"
 #include "status.h"
 #include "store.h"
+#include "timefmt.h"
 #include "trust.h"
 #include "tls.h"
-#include "token.h"
 
 enum { RD_OK = 1, RD_EOF = 0, RD_TIMEOUT = -1, RD_ERR = -2 };
 
@@ -373,7 +373,7 @@ openai_models(const struct config *cfg, struct buf *out)
 			    cJSON_GetObjectItem(m, "id"));
 			const char *at = cJSON_GetStringValue(
 			    cJSON_GetObjectItem(m, "created_at"));
-			time_t t = at ? token_parse_time(at) : 0;
+			time_t t = at ? timefmt_parse(at) : 0;
 
 			cJSON_AddStringToObject(e, "id", id ? id : "");
 			cJSON_AddStringToObject(e, "object", "model");
@@ -628,6 +628,7 @@ filter_run(const struct config *cfg, int in, int out)
 		return EXIT_SYS;
 	}
 	c->cfg = cfg;
+	c->in_buf.secret = 1;   /* client keys pass through it */
 	c->in = in;
 	c->out = out;
 	c->out_sock = fstat(out, &st) == 0 && S_ISSOCK(st.st_mode);
@@ -643,7 +644,7 @@ filter_run(const struct config *cfg, int in, int out)
 	up_close(c->up);
 	if (c->ta_loaded)
 		trust_free(&c->ta);
-	buf_wipe(&c->in_buf);
+	buf_free(&c->in_buf);
 	free(c->up);
 	free(c);
 	return rc;

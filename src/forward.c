@@ -621,6 +621,7 @@ forward(struct conn *c, struct req *r, enum route route)
 	}
 	w->c = c;
 	w->r = r;
+	w->head.secret = 1;     /* it carries the account's credential */
 	w->cfg = c->cfg;
 	w->route = route;
 	w->want.provider = route == ROUTE_CLAUDE ? "claude" : "codex";
@@ -653,7 +654,7 @@ out:
 	if (r->scan && r->status != 0)
 		record(w, &scan);
 	r->scan = NULL;
-	buf_wipe(&w->head);
+	buf_free(&w->head);
 	buf_free(&w->made);
 	buf_free(&w->ebody);
 	account_free(&w->a);

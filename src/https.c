@@ -50,7 +50,7 @@ exchange(struct upstream *u, const struct url *url, const char *ctype,
     const char *body, size_t blen, struct https_resp *r, char *err,
     size_t errlen)
 {
-	struct buf req = { 0 }, in = { 0 };
+	struct buf req = BUF_SECRET, in = BUF_SECRET;
 	struct http_chunked ch = { 0 };
 	struct http_msg *m = NULL;
 	const struct http_header *ra;
@@ -126,8 +126,8 @@ oom:
 	snprintf(err, errlen, "out of memory");
 out:
 	free(m);
-	buf_wipe(&req);
-	buf_wipe(&in);
+	buf_free(&req);
+	buf_free(&in);
 	return rc;
 }
 
@@ -141,6 +141,7 @@ https_post(const struct url *url, const struct proxy *px,
 	int rc = -1;
 
 	memset(r, 0, sizeof *r);
+	r->body.secret = 1;
 	if ((u = malloc(sizeof *u)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -153,6 +154,6 @@ https_post(const struct url *url, const struct proxy *px,
 	up_close(u);
 	free(u);
 	if (rc == -1)
-		buf_wipe(&r->body);
+		buf_free(&r->body);
 	return rc;
 }

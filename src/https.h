@@ -11,7 +11,7 @@
 
 struct https_resp {
 	int status;
-	struct buf body;        /* may hold secrets: buf_wipe it */
+	struct buf body;        /* secret: wiped when freed */
 	time_t retry_at;        /* from Retry-After, 0 when absent */
 };
 

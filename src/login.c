@@ -23,12 +23,14 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "file.h"
 #include "filter.h"
 #include "log.h"
 #include "login.h"
 #include "net.h"
 #include "pkce.h"
 #include "secret.h"
+#include "timefmt.h"
 #include "token.h"
 
 #define MAX_CLIENTS 8           /* browsers open spare connections */
@@ -77,7 +79,7 @@ char *
 login_auth_url(enum login_provider p, const struct url *auth,
     const char *redirect_uri, const char *challenge, const char *state)
 {
-	struct buf b = { 0 };
+	struct buf b = BUF_SECRET;
 	int bad;
 
 	if (buf_addf(&b, "https://%s%s?", auth->hostport, auth->path) == -1)
@@ -105,7 +107,7 @@ login_auth_url(enum login_provider p, const struct url *auth,
 		    query_add(&b, "id_token_add_organizations", "true") == -1 ||
 		    query_add(&b, "codex_cli_simplified_flow", "true") == -1;
 	if (bad) {
-		buf_wipe(&b);
+		buf_free(&b);
 		return NULL;
 	}
 	return b.p;
@@ -343,9 +345,9 @@ login_token_json(enum login_provider p, const struct oauth_grant *g,
 	char *s = NULL;
 	int ok;
 
-	token_format_time(now + (g->expires_in > 0 ? g->expires_in : 3600),
+	timefmt_format(now + (g->expires_in > 0 ? g->expires_in : 3600),
 	    when, sizeof when);
-	token_format_time(now, now_s, sizeof now_s);
+	timefmt_format(now, now_s, sizeof now_s);
 	if ((o = cJSON_CreateObject()) == NULL)
 		return NULL;
 	if (p == LOGIN_CLAUDE)
@@ -475,7 +477,7 @@ page(int fd, int status, const char *title, const char *msg)
 	    "charset=utf-8\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
 	    "Connection: close\r\n\r\n", status, reason, body.len) == 0 &&
 	    buf_add(&r, body.p, body.len) == 0)
-		(void)net_write_all(fd, r.p, r.len);
+		(void)file_write_all(fd, r.p, r.len);
 	buf_free(&body);
 	buf_free(&r);
 }

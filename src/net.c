@@ -118,21 +118,3 @@ net_connect(const char *host, const char *port, int timeout_ms,
 	net_nodelay(fd);
 	return fd;
 }
-
-int
-net_write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}

@@ -1,5 +1,5 @@
-/* net: TCP connect with a deadline, socket options, writing a whole
- * buffer. */
+/* net: TCP connect with a deadline, socket options, the monotonic
+ * clock. */
 #ifndef NET_H
 #define NET_H
 #include <stddef.h>
@@ -12,9 +12,6 @@ int net_connect(const char *host, const char *port, int timeout_ms,
     int *timed_out, char *err, unsigned errlen);
 /* Set TCP_NODELAY when fd is a TCP socket; quiet otherwise. */
 void net_nodelay(int fd);
-/* Write all n bytes of p to fd (a socket, a pipe or a file), through
- * short writes and EINTR. 0, or -1 (errno from write). */
-int net_write_all(int fd, const void *p, size_t n);
 /* Milliseconds on the monotonic clock. */
 long long net_now_ms(void);
 

@@ -166,15 +166,15 @@ grant(const struct config *cfg, const struct trust *ta, const char *provider,
 	if (https_post(url, &cfg->proxy, ta, cfg->token_timeout * 1000, ctype,
 	    body->p, body->len, &r, why, whylen) == -1) {
 		snprintf(err, errlen, "token endpoint %s: %s", url->host, why);
-		buf_wipe(body);
+		buf_free(body);
 		return OAUTH_FAIL;
 	}
-	buf_wipe(body);
+	buf_free(body);
 	rc = oauth_parse(r.status, r.body.p, r.body.len, g, why, whylen);
 	if (rc != OAUTH_OK)
 		snprintf(err, errlen, "token endpoint %s: %s", url->host, why);
 	g->retry_at = r.retry_at;
-	buf_wipe(&r.body);
+	buf_free(&r.body);
 	return rc;
 }
 
@@ -183,13 +183,13 @@ oauth_refresh(const struct config *cfg, const struct trust *ta,
     const char *provider, const char *refresh_token, struct oauth_grant *g,
     char *err, size_t errlen)
 {
-	struct buf body = { 0 };
+	struct buf body = BUF_SECRET;
 	const char *ctype;
 	char why[512];
 
 	memset(g, 0, sizeof *g);
 	if (refresh_body(provider, refresh_token, &body, &ctype) == -1) {
-		buf_wipe(&body);
+		buf_free(&body);
 		snprintf(err, errlen, "out of memory");
 		return OAUTH_FAIL;
 	}
@@ -240,7 +240,7 @@ oauth_exchange(const struct config *cfg, const struct trust *ta,
 {
 	const struct url *url = strcmp(provider, "codex") == 0 ?
 	    &cfg->codex_token_url : &cfg->claude_token_url;
-	struct buf body = { 0 };
+	struct buf body = BUF_SECRET;
 	const char *ctype;
 	char why[512];
 	int rc;
@@ -248,7 +248,7 @@ oauth_exchange(const struct config *cfg, const struct trust *ta,
 	memset(g, 0, sizeof *g);
 	if (code_body(provider, code, verifier, state, redirect_uri, &body,
 	    &ctype) == -1) {
-		buf_wipe(&body);
+		buf_free(&body);
 		snprintf(err, errlen, "out of memory");
 		return OAUTH_FAIL;
 	}

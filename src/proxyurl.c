@@ -368,7 +368,7 @@ add_base64(struct buf *b, const unsigned char *s, size_t n)
 static int
 connect_request(struct buf *b, const struct proxy *px, const char *target)
 {
-	struct buf cred = { NULL, 0, 0 };
+	struct buf cred = BUF_SECRET;
 	int r = -1;
 
 	if (buf_addf(b, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n", target,
@@ -384,7 +384,7 @@ connect_request(struct buf *b, const struct proxy *px, const char *target)
 	}
 	r = buf_adds(b, "\r\n");
 out:
-	buf_wipe(&cred);
+	buf_free(&cred);
 	return r;
 }
 
@@ -458,7 +458,7 @@ static int
 http_connect(struct hop *c, const struct proxy *px, const char *host,
     const char *port)
 {
-	struct buf req = { NULL, 0, 0 };
+	struct buf req = BUF_SECRET;
 	char target[300], text[128], *h = NULL;
 	int ok = 0;
 
@@ -492,7 +492,7 @@ http_connect(struct hop *c, const struct proxy *px, const char *host,
 	}
 	ok = 1;
 fail:
-	buf_wipe(&req);
+	buf_free(&req);
 	free(h);
 	return ok ? 0 : -1;
 }

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "reply.h"
 #include "status.h"
+#include "timefmt.h"
 #include "url.h"
 #include "secret.h"
 #include "token.h"
@@ -394,7 +395,7 @@ add_time(cJSON *o, const char *key, time_t t)
 		cJSON_AddNullToObject(o, key);
 		return;
 	}
-	token_format_time(t, when, sizeof when);
+	timefmt_format(t, when, sizeof when);
 	cJSON_AddStringToObject(o, key, when);
 }
 
@@ -405,7 +406,7 @@ account_file(const struct config *cfg, struct gather *g, cJSON *o,
     const char *provider, const char *id, time_t now)
 {
 	char path[4200], err[4400], why[128];
-	struct buf b = { 0 };
+	struct buf b = BUF_SECRET;
 	struct account a;
 	int fd;
 
@@ -446,7 +447,7 @@ bad:
 out:
 	if (fd != -1)
 		close(fd);
-	buf_wipe(&b);
+	buf_free(&b);
 	account_free(&a);
 }
 
@@ -681,12 +682,12 @@ model(const struct config *cfg, struct gather *g, time_t now)
 	for (i = 0; i < STATUS_DAYS; i++) {
 		time_t t = now - (time_t)(STATUS_DAYS - 1 - i) * 86400;
 
-		token_format_time(t, when, sizeof when);
+		timefmt_format(t, when, sizeof when);
 		snprintf(g->days[i], sizeof g->days[i], "%.10s", when);
 	}
 	if (root == NULL || (errs = cJSON_CreateArray()) == NULL)
 		goto fail;
-	token_format_time(now, when, sizeof when);
+	timefmt_format(now, when, sizeof when);
 	cJSON_AddStringToObject(root, "generated", when);
 	cJSON_AddStringToObject(root, "version", VERSION);
 	cJSON_AddBoolToObject(root, "usage_statistics", cfg->usage_stats);
@@ -722,7 +723,7 @@ gather_free(struct gather *g)
 {
 	free(g->acct.v);
 	free(g->model.v);
-	buf_wipe(&g->secrets);
+	buf_free(&g->secrets);
 }
 
 /* ---------------------------------------------------------- the answer */
@@ -761,6 +762,7 @@ build(const struct config *cfg, time_t now, int html, struct buf *out)
 	int rc = -1;
 
 	memset(&g, 0, sizeof g);
+	g.secrets.secret = 1;
 	if ((root = model(cfg, &g, now)) == NULL)
 		goto out;
 	if (html ? status_render(root, cfg, now, &b) == -1 :

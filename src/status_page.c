@@ -12,6 +12,7 @@
 
 #include "json.h"
 #include "status.h"
+#include "timefmt.h"
 #include "token.h"
 
 struct page {
@@ -89,16 +90,6 @@ dur(long d, char *out, size_t outlen)
 		snprintf(out, outlen, "%ldh%02ldm", d / 3600, d % 3600 / 60);
 	else
 		snprintf(out, outlen, "%ldm%02lds", d / 60, d % 60);
-}
-
-/* "in 3h12m" or "2m00s ago" */
-static void
-rel(long d, char *out, size_t outlen)
-{
-	char t[32];
-
-	dur(d, t, sizeof t);
-	snprintf(out, outlen, d >= 0 ? "in %s" : "%s ago", t);
 }
 
 /* 12345678 -> "12,345,678" */
@@ -237,7 +228,7 @@ expiry_cell(struct page *p, const cJSON *a)
 		put(p, "<td class=\"mut\">unknown</td>");
 		return;
 	}
-	rel((long)in, r, sizeof r);
+	timefmt_rel((time_t)in, 0, r, sizeof r);
 	put(p, in > 0 ? "<td title=\"" : "<td class=\"warn\" title=\"");
 	esc(p, json_str(a, "expires"));
 	putf(p, "\">%s%s</td>", in > 0 ? "" : "expired ", r);
@@ -263,7 +254,7 @@ refusals(struct page *p, const cJSON *a)
 			esc(p, json_str(m, "message"));
 			put(p, "\">");
 		}
-		rel(-(long)jnum(m, "ago"), r, sizeof r);
+		timefmt_rel((time_t)-(long)jnum(m, "ago"), 0, r, sizeof r);
 		putf(p, "%s use refused %s: ", i ? "Claude Code" : "third-party",
 		    r);
 		esc(p, json_str(m, "reason"));
@@ -321,7 +312,7 @@ account_row(struct page *p, const cJSON *a, time_t now)
 		esc(p, json_str(a, "last_error"));
 		at = cJSON_GetObjectItemCaseSensitive(a, "last_error_at");
 		if (cJSON_IsString(at)) {
-			rel((long)(token_parse_time(at->valuestring) - now), r,
+			timefmt_rel(timefmt_parse(at->valuestring), now, r,
 			    sizeof r);
 			putf(p, " <span class=\"mut\">(%s)</span>", r);
 		}
@@ -494,13 +485,13 @@ errors_html(struct page *p, const cJSON *root, time_t now)
 	put(p, "<table><tr><th>When</th><th>Provider</th><th>Account</th>"
 	    "<th>Model</th><th>Status</th><th>Message</th></tr>\n");
 	cJSON_ArrayForEach(e, errs) {
-		time_t t = token_parse_time(json_str(e, "time"));
+		time_t t = timefmt_parse(json_str(e, "time"));
 
 		put(p, "<tr><td title=\"");
 		esc(p, json_str(e, "time"));
 		put(p, "\">");
 		if (t > 0) {
-			rel((long)(t - now), r, sizeof r);
+			timefmt_rel(t - now, 0, r, sizeof r);
 			put(p, r);
 		} else
 			put(p, "?");

@@ -23,11 +23,13 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "file.h"
 #include "keep.h"
 #include "log.h"
 #include "oauth.h"
 #include "secret.h"
 #include "store.h"
+#include "timefmt.h"
 #include "trust.h"
 
 #define BACKOFF_MAX (30 * 60)
@@ -633,9 +635,9 @@ save_grant(const struct account *a, cJSON *root, const struct oauth_grant *g,
 	char *s;
 	int rc;
 
-	token_format_time(now + (g->expires_in > 0 ? g->expires_in : 3600),
+	timefmt_format(now + (g->expires_in > 0 ? g->expires_in : 3600),
 	    when, sizeof when);
-	token_format_time(now, now_s, sizeof now_s);
+	timefmt_format(now, now_s, sizeof now_s);
 	set_str(root, "access_token", g->access_token);
 	if (g->refresh_token)
 		set_str(root, "refresh_token", g->refresh_token);
@@ -659,7 +661,7 @@ static int
 reread(int fd, const struct account *a, cJSON **root, struct account *now,
     char *err, size_t errlen)
 {
-	struct buf b = { 0 };
+	struct buf b = BUF_SECRET;
 	char why[128];
 	int rc = -1;
 
@@ -673,7 +675,7 @@ reread(int fd, const struct account *a, cJSON **root, struct account *now,
 	}
 	rc = 0;
 out:
-	buf_wipe(&b);
+	buf_free(&b);
 	return rc;
 }
 
@@ -832,23 +834,6 @@ store_fresh(const struct config *cfg, struct account *a, int force,
 	return fresh(cfg, a, force, 0, err, errlen);
 }
 
-/* "in 3h12m", "2m ago" */
-static void
-rel(time_t t, time_t now, char *out, size_t outlen)
-{
-	long d = (long)(t > now ? t - now : now - t);
-
-	if (d >= 86400)
-		snprintf(out, outlen, "%s%ldd%ldh%s", t > now ? "in " : "",
-		    d / 86400, d % 86400 / 3600, t > now ? "" : " ago");
-	else if (d >= 3600)
-		snprintf(out, outlen, "%s%ldh%02ldm%s", t > now ? "in " : "",
-		    d / 3600, d % 3600 / 60, t > now ? "" : " ago");
-	else
-		snprintf(out, outlen, "%s%ldm%02lds%s", t > now ? "in " : "",
-		    d / 60, d % 60, t > now ? "" : " ago");
-}
-
 /* "third-party use refused 12m ago: extra usage off" for each mark
  * that still holds. */
 static void
@@ -869,7 +854,7 @@ status_refusals(const struct config *cfg, const cJSON *st, time_t now,
 			continue;
 		why = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m,
 		    "reason"));
-		rel((time_t)num(m, "at"), now, r, sizeof r);
+		timefmt_rel((time_t)num(m, "at"), now, r, sizeof r);
 		fprintf(out, "; %s use refused %s%s%s",
 		    kinds[i] == CLIENT_FIRST_PARTY ? "Claude Code" :
 		    "third-party", r, why ? ": " : "", why ? why : "");
@@ -898,8 +883,8 @@ status_line(const struct config *cfg, const char *provider,
 	if (a.kind == ACCT_APIKEY)
 		fprintf(out, " api-key");
 	else if (a.expires) {
-		token_format_time(a.expires, when, sizeof when);
-		rel(a.expires, now, r, sizeof r);
+		timefmt_format(a.expires, when, sizeof when);
+		timefmt_rel(a.expires, now, r, sizeof r);
 		fprintf(out, " %s %s (%s)", a.expires > now ? "expires" :
 		    "expired", when, r);
 	} else
@@ -912,7 +897,7 @@ status_line(const struct config *cfg, const char *provider,
 		    provider);
 	until = (time_t)num(pk.copy, "cooldown_until");
 	if (until > now) {
-		rel(until, now, r, sizeof r);
+		timefmt_rel(until, now, r, sizeof r);
 		fprintf(out, " cooling down until %s", r);
 	}
 	status_refusals(cfg, pk.copy, now, out);
@@ -986,7 +971,7 @@ store_refresh_all(const struct config *cfg, FILE *out)
 				    a.email ? a.email : a.id, err);
 				bad = 1;
 			} else {
-				token_format_time(a.expires, when, sizeof when);
+				timefmt_format(a.expires, when, sizeof when);
 				fprintf(out, "%s %s: %s, expires %s\n",
 				    providers[p], a.email ? a.email : a.id,
 				    a.expires != before ? "refreshed" : "fresh",

@@ -13,11 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "net.h"
+#include "file.h"
 #include "proxyurl.h"
 #include "log.h"
 #include "tls.h"
-#include "token.h"
 
 /* BearSSL keeps this pointer: static storage outlives every engine. */
 static const char *alpn[] = { "http/1.1" };

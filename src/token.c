@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "net.h"
+#include "timefmt.h"
 #include "secret.h"
 #include "token.h"
 
@@ -32,59 +32,6 @@ account_free(struct account *a)
 	memset(a, 0, sizeof *a);
 }
 
-static int
-digits(const char **s, int n, int *out)
-{
-	int v = 0;
-
-	while (n--) {
-		if (**s < '0' || **s > '9')
-			return -1;
-		v = v * 10 + (*(*s)++ - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-time_t
-token_parse_time(const char *s)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
-	time_t t;
-
-	memset(&tm, 0, sizeof tm);
-	if (digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) ||
-	    *s++ != '-' || digits(&s, 2, &d) || (*s != 'T' && *s != 't' &&
-	    *s != ' ') || (s++, digits(&s, 2, &h)) || *s++ != ':' ||
-	    digits(&s, 2, &mi) || *s++ != ':' || digits(&s, 2, &sec))
-		return -1;
-	if (*s == '.')
-		for (s++; *s >= '0' && *s <= '9'; s++)
-			;
-	if (*s == 'Z' || *s == 'z')
-		s++;
-	else if (*s == '+' || *s == '-') {
-		sign = *s++ == '-' ? -1 : 1;
-		if (digits(&s, 2, &oh) || *s++ != ':' || digits(&s, 2, &om))
-			return -1;
-	} else
-		return -1;
-	if (*s != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-	    mi > 59 || sec > 60)
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	if ((t = timegm(&tm)) == -1)
-		return -1;
-	/* 2025-01-01T08:00:00+08:00 is 00:00 UTC. */
-	return t - sign * (oh * 3600 + om * 60);
-}
-
 /* The expiry, under any of the names writers have used. */
 static time_t
 expiry(const cJSON *root)
@@ -99,7 +46,7 @@ expiry(const cJSON *root)
 		const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, *k);
 
 		if (cJSON_IsString(j)) {
-			time_t t = token_parse_time(j->valuestring);
+			time_t t = timefmt_parse(j->valuestring);
 			if (t != -1)
 				return t;
 		} else if (cJSON_IsNumber(j) && j->valuedouble > 0 &&
@@ -245,7 +192,7 @@ int
 token_load_stat(const char *path, const char *provider, struct account *a,
     struct stat *st, char *err, size_t errlen)
 {
-	struct buf b = { 0 };
+	struct buf b = BUF_SECRET;
 	int fd, rc = -1;
 
 	memset(a, 0, sizeof *a);
@@ -264,7 +211,7 @@ token_load_stat(const char *path, const char *provider, struct account *a,
 		goto out;
 	rc = token_account(path, provider, b.p, b.len, a, err, errlen);
 out:
-	buf_wipe(&b);
+	buf_free(&b);
 	close(fd);
 	return rc;
 }
@@ -294,64 +241,4 @@ account_copy(struct account *dst, const struct account *src)
 		return -1;
 	}
 	return 0;
-}
-
-void
-token_format_time(time_t t, char *out, size_t outlen)
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, outlen, "?");
-}
-
-int
-file_replace(const char *path, const void *data, size_t len, int durable,
-    char *err, size_t errlen)
-{
-	char tmp[4200], dir[4096];
-	const char *slash = strrchr(path, '/');
-	const char *p = data;
-	int fd, dfd;
-
-	if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid())
-	    >= (int)sizeof tmp) {
-		snprintf(err, errlen, "%s: path too long", path);
-		return -1;
-	}
-	unlink(tmp);    /* a leftover of a killed process with our pid */
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, 0600)) == -1) {
-		snprintf(err, errlen, "cannot create %s: %s", tmp,
-		    strerror(errno));
-		return -1;
-	}
-	if (net_write_all(fd, p, len) == -1)
-		goto fail;
-	if ((durable && fsync(fd) == -1) || close(fd) == -1) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1)
-		goto fail;
-	if (durable) {
-		snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) :
-		    1, slash ? path : ".");
-		if (dir[0] == '\0')
-			snprintf(dir, sizeof dir, "/");
-		if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-			fsync(dfd);
-			close(dfd);
-		}
-	}
-	return 0;
-fail:
-	snprintf(err, errlen, "cannot write %s: %s (the old file is kept)",
-	    path, strerror(errno ? errno : EIO));
-	if (fd != -1)
-		close(fd);
-	unlink(tmp);
-	return -1;
 }

@@ -50,16 +50,5 @@ int token_load_stat(const char *path, const char *provider, struct account *a,
  * (ENOMEM) with dst empty. */
 int account_copy(struct account *dst, const struct account *src);
 void account_free(struct account *a);
-/* RFC 3339 to time_t; -1 when malformed. */
-time_t token_parse_time(const char *s);
-/* time_t to RFC 3339 UTC ("2026-01-02T03:04:05Z") in out[21+]. */
-void token_format_time(time_t t, char *out, size_t outlen);
-
-/* Replace path with data atomically: a 0600 temporary file in the same
- * directory, written, fsynced (when durable), renamed over path, and the
- * directory fsynced. A crash at any point leaves the old or the new file,
- * never a torn one. 0, or -1 with err. */
-int file_replace(const char *path, const void *data, size_t len,
-    int durable, char *err, size_t errlen);
 
 #endif

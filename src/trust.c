@@ -68,9 +68,9 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "file.h"
 #include "log.h"
 #include "trust.h"
-#include "token.h"
 
 /* Far above any real bundle; stops a mistaken ca-file of /dev/zero. */
 #define MAX_FILE	(64 * 1024 * 1024)
@@ -251,7 +251,7 @@ add_anchor(struct pemload *ld, const struct sink *der)
 	br_x509_decoder_context dc;
 	br_x509_trust_anchor ta;
 	const br_x509_pkey *pk;
-	struct sink dn = { { NULL, 0, 0 }, 0 };
+	struct sink dn = { { NULL, 0, 0, 0 }, 0 };
 	int rc = -1;
 
 	memset(&ta, 0, sizeof ta);
@@ -296,7 +296,7 @@ static int
 decode_bundle(struct pemload *ld, const unsigned char *p, size_t len)
 {
 	br_pem_decoder_context pc;
-	struct sink der = { { NULL, 0, 0 }, 0 };
+	struct sink der = { { NULL, 0, 0, 0 }, 0 };
 	int inobj = 0, incert = 0, rc = -1;
 	size_t n;
 
@@ -422,7 +422,7 @@ static int
 decode_fast(struct pemload *ld, const unsigned char *p, size_t len)
 {
 	const unsigned char *end = p + len, *nl, *e;
-	struct sink der = { { NULL, 0, 0 }, 0 };
+	struct sink der = { { NULL, 0, 0, 0 }, 0 };
 	int inobj = 0, padded = 0, rc = PUNT, r;
 
 	ld->s->src = TRUST_SRC_FAST;
@@ -486,7 +486,7 @@ load(struct trust *s, const char *path, struct stat *st, char *err,
     size_t errlen)
 {
 	struct pemload ld = { s, 0, 0, path, err, errlen };
-	struct buf file = { NULL, 0, 0 };
+	struct buf file = { 0 };
 	int rc = -1;
 
 	memset(s, 0, sizeof *s);
@@ -506,7 +506,7 @@ fail:
 	if (rc == -1)
 		trust_free(s);
 	/* A bundle may hold a private key too: do not leave it in the heap. */
-	buf_wipe(&file);
+	buf_free(&file);
 	return rc;
 }
 
@@ -611,7 +611,7 @@ static void
 cache_write(const struct trust *s, const char *path, const struct stat *st,
     const char *cpath)
 {
-	struct sink k = { { NULL, 0, 0 }, 0 };
+	struct sink k = { { NULL, 0, 0, 0 }, 0 };
 	char err[512];
 	size_t i;
 
@@ -797,7 +797,7 @@ static int
 cache_hit(struct trust *s, const char *path, const struct stat *st,
     const char *cpath)
 {
-	struct sink key = { { NULL, 0, 0 }, 0 };
+	struct sink key = { { NULL, 0, 0, 0 }, 0 };
 	int rc = -1;
 
 	if (put_key(&key, path, st) == 0)

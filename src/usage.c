@@ -22,8 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "token.h"
-#include "net.h"
+#include "file.h"
+#include "timefmt.h"
 #include "usage.h"
 
 #define JSON_MAX (4 * 1024 * 1024)
@@ -232,7 +232,7 @@ usage_line(const struct usage_rec *r, time_t now)
 	char when[32], *s = NULL, *line = NULL;
 	cJSON *o;
 
-	token_format_time(now, when, sizeof when);
+	timefmt_format(now, when, sizeof when);
 	if ((o = cJSON_CreateObject()) == NULL)
 		goto out;
 	if (!cJSON_AddStringToObject(o, "time", when) ||
@@ -292,7 +292,7 @@ usage_record(const struct config *cfg, const struct usage_rec *r)
 		goto out;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
-	if (fd == -1 || net_write_all(fd, line, n) == -1)
+	if (fd == -1 || file_write_all(fd, line, n) == -1)
 		goto out;
 	rc = 0;
 out:

@@ -8,6 +8,7 @@
 
 #include "login.h"
 #include "pkce.h"
+#include "timefmt.h"
 #include "token.h"
 #include "unit.h"
 #include "url.h"
@@ -425,7 +426,7 @@ test_token_json(void)
 	g.expires_in = 0;
 	s = login_token_json(LOGIN_CODEX, &g, "x@y.z", "acc-1", now);
 	o = s ? cJSON_Parse(s) : NULL;
-	token_format_time(now + 3600, when, sizeof when);
+	timefmt_format(now + 3600, when, sizeof when);
 	CHECK("codex json", o != NULL);
 	CHECK_STR("codex type", jstr(o, "type"), "codex");
 	CHECK_STR("codex id_token", jstr(o, "id_token"), "h.p.s");

@@ -7,6 +7,7 @@
 #include "claude.h"
 #include "http.h"
 #include "oauth.h"
+#include "timefmt.h"
 #include "token.h"
 #include "unit.h"
 
@@ -37,10 +38,10 @@ test_times(void)
 
 	for (i = 0; i < sizeof times / sizeof times[0]; i++) {
 		snprintf(name, sizeof name, "time %s", times[i].s);
-		CHECK(name, (long long)token_parse_time(times[i].s) ==
+		CHECK(name, (long long)timefmt_parse(times[i].s) ==
 		    times[i].want);
 	}
-	token_format_time(1795608000, out, sizeof out);
+	timefmt_format(1795608000, out, sizeof out);
 	CHECK_STR("format time", out, "2026-11-25T12:00:00Z");
 }
 
