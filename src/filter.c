@@ -25,6 +25,7 @@
 #include "stamp.h"
 #include "filter.h"
 #include "http.h"
+#include "httpbody.h"
 #include "log.h"
 #include "net.h"
 #include "reply.h"
@@ -261,59 +262,67 @@ int
 conn_read_body(struct conn *c, struct req *r)
 {
 	const struct config *cfg = c->cfg;
-	struct http_msg *m = &r->msg;
-	struct http_chunked ch = { 0 };
+	struct http_body hb;
 	const char *why = NULL;
-	int rd;
+	size_t got, room;
+	ssize_t used, n;
 
-	if (m->framing == HTTP_BODY_LENGTH) {
-		size_t len = (size_t)m->length, take;
-
-		if (m->length > cfg->max_body)
-			goto too_large;
-		/* Room for all of it at once; what in_buf does not hold yet
-		 * is read straight into it. */
-		take = c->in_buf.len < len ? c->in_buf.len : len;
-		if (buf_reserve(&r->body, len + 1) == -1 ||
-		    buf_add(&r->body, c->in_buf.p, take) == -1)
-			goto oom;
-		buf_consume(&c->in_buf, take);
-		while (r->body.len < len) {
-			ssize_t n = client_read(c, r->body.p + r->body.len,
-			    len - r->body.len, cfg->head_timeout * 1000, 1);
-
-			if (n <= 0)
-				return body_short(c, r, (int)n);
-			r->body.len += (size_t)n;
-			r->body.p[r->body.len] = '\0';
-		}
-		return 0;
-	}
-	if (m->framing != HTTP_BODY_CHUNKED)
-		return 0;
+	http_body_init(&hb, &r->msg);
+	if (hb.framing == HTTP_BODY_LENGTH && r->msg.length > cfg->max_body)
+		goto too_large;
+	/* A body of known length gets its room at once. */
+	if (!hb.done && buf_reserve(&r->body, hb.framing ==
+	    HTTP_BODY_LENGTH ? (size_t)hb.left + 1 : c->in_buf.len + 1) == -1)
+		goto oom;
 	for (;;) {
-		size_t got = 0;
-		ssize_t used;
-
-		if (buf_reserve(&r->body, c->in_buf.len + 1) == -1)
-			goto oom;
-		used = http_chunked_feed(&ch, c->in_buf.p, c->in_buf.len,
-		    r->body.p + r->body.len, &got, &why);
-		if (used == -1) {
-			r->close = 1;
-			conn_error(c, r, 400, why, 0, NULL);
-			c->exit = EXIT_BADREQ;
-			return -1;
+		/* What in_buf holds first, then reads straight into the
+		 * body's room, decoded in place: a chunk's framing is never
+		 * longer than what it frames. */
+		got = 0;
+		if (c->in_buf.len > 0) {
+			if (buf_reserve(&r->body, c->in_buf.len + 1) == -1)
+				goto oom;
+			if ((used = http_body_feed(&hb, c->in_buf.p,
+			    c->in_buf.len, r->body.p + r->body.len, &got,
+			    &why)) == -1)
+				goto bad;
+			buf_consume(&c->in_buf, (size_t)used);
+			r->body.len += got;
 		}
-		r->body.len += got;
-		buf_consume(&c->in_buf, (size_t)used);
 		if (r->body.len > cfg->max_body)
 			goto too_large;
-		if (ch.done)
-			return 0;
-		if ((rd = fill(c, cfg->head_timeout * 1000, 1)) != RD_OK)
-			return body_short(c, r, rd);
+		if (hb.done)
+			break;
+		room = hb.framing == HTTP_BODY_LENGTH ? (size_t)hb.left :
+		    READ_CHUNK;
+		if (buf_reserve(&r->body, room + 1) == -1)
+			goto oom;
+		n = client_read(c, r->body.p + r->body.len, room,
+		    cfg->head_timeout * 1000, 1);
+		if (n <= 0)
+			return body_short(c, r, (int)n);
+		got = 0;
+		if ((used = http_body_feed(&hb, r->body.p + r->body.len,
+		    (size_t)n, r->body.p + r->body.len, &got, &why)) == -1)
+			goto bad;
+		/* Bytes past the body belong to the next request. */
+		if (used < n && buf_add(&c->in_buf, r->body.p + r->body.len +
+		    used, (size_t)(n - used)) == -1)
+			goto oom;
+		r->body.len += got;
+		if (r->body.len > cfg->max_body)
+			goto too_large;
+		if (hb.done)
+			break;
 	}
+	if (r->body.p)
+		r->body.p[r->body.len] = '\0';
+	return 0;
+bad:
+	r->close = 1;
+	conn_error(c, r, 400, why, 0, NULL);
+	c->exit = EXIT_BADREQ;
+	return -1;
 too_large:
 	r->close = 1;
 	conn_error(c, r, 413, "request body too large (max-body-bytes)", 0, NULL);

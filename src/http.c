@@ -13,9 +13,6 @@
 
 #include "buf.h"
 #include "http.h"
-#include "url.h"
-
-#define CHUNK_LINE_MAX 4096
 
 /* RFC 9110 5.6.2 tchar */
 static int
@@ -446,119 +443,6 @@ http_parse_response(const char *buf, size_t len, const char *req_method,
 		m->keep_alive = 0;
 	m->head_len = len;
 	return 0;
-}
-
-enum {
-	CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF,
-	CH_TRAILER, CH_TRAILER_LINE, CH_TRAILER_LF, CH_END_LF
-};
-
-ssize_t
-http_chunked_feed(struct http_chunked *c, const char *in, size_t n,
-    char *out, size_t *outn, const char **why)
-{
-	size_t i = 0;
-
-	while (i < n && !c->done) {
-		unsigned char ch = (unsigned char)in[i];
-		int h;
-
-		switch (c->state) {
-		case CH_SIZE:
-			if ((h = url_hexval(ch)) >= 0) {
-				/* 15 hex digits is 2^60: no overflow, and
-				 * far beyond any body limit. */
-				if (++c->ndigits > 15) {
-					*why = "chunk size too large";
-					return -1;
-				}
-				c->left = c->left * 16 + (uint64_t)h;
-				break;
-			}
-			if (c->ndigits == 0) {
-				*why = "chunk size is not hexadecimal";
-				return -1;
-			}
-			if (ch == ';')
-				c->state = CH_EXT;
-			else if (ch == '\r')
-				c->state = CH_SIZE_LF;
-			else {
-				*why = "chunk size is not hexadecimal";
-				return -1;
-			}
-			break;
-		case CH_EXT:
-			if (ch == '\r')
-				c->state = CH_SIZE_LF;
-			else if (ch == '\n' || ch == '\0' ||
-			    ++c->linelen > CHUNK_LINE_MAX) {
-				*why = "malformed chunk extension";
-				return -1;
-			}
-			break;
-		case CH_SIZE_LF:
-			if (ch != '\n') {
-				*why = "chunk size line must end in CRLF";
-				return -1;
-			}
-			c->ndigits = 0;
-			c->linelen = 0;
-			c->state = c->left ? CH_DATA : CH_TRAILER;
-			break;
-		case CH_DATA: {
-			size_t take = n - i;
-
-			if (take > c->left)
-				take = (size_t)c->left;
-			if (out)
-				memcpy(out + *outn, in + i, take);
-			*outn += take;
-			c->left -= take;
-			i += take;
-			if (c->left == 0)
-				c->state = CH_DATA_CR;
-			continue;
-		}
-		case CH_DATA_CR:
-		case CH_DATA_LF:
-			if (ch != (c->state == CH_DATA_CR ? '\r' : '\n')) {
-				*why = "chunk data must end in CRLF";
-				return -1;
-			}
-			c->state = c->state == CH_DATA_CR ? CH_DATA_LF : CH_SIZE;
-			break;
-		case CH_TRAILER:
-			if (ch == '\r') {
-				c->state = CH_END_LF;
-				break;
-			}
-			c->state = CH_TRAILER_LINE;
-			c->linelen = 0;
-			/* FALLTHROUGH */
-		case CH_TRAILER_LINE:
-			if (ch == '\r')
-				c->state = CH_TRAILER_LF;
-			else if (ch == '\n' || ch == '\0' ||
-			    ++c->linelen > CHUNK_LINE_MAX) {
-				*why = "malformed chunked trailer";
-				return -1;
-			}
-			break;
-		case CH_TRAILER_LF:
-		case CH_END_LF:
-			if (ch != '\n') {
-				*why = "chunked trailer must end in CRLF";
-				return -1;
-			}
-			if (c->state == CH_END_LF)
-				c->done = 1;
-			c->state = CH_TRAILER;
-			break;
-		}
-		i++;
-	}
-	return (ssize_t)i;
 }
 
 time_t

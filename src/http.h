@@ -85,20 +85,4 @@ int http_header_add(struct buf *out, const struct http_header *h);
  * again, as a time; 0 when the value is neither. */
 time_t http_retry_after(const char *v, size_t n, time_t now);
 
-/* Chunked body decoder. Zero it to start. */
-struct http_chunked {
-	int state;
-	uint64_t left;          /* data bytes left in the current chunk */
-	unsigned ndigits;
-	size_t linelen;         /* bytes of the current size or trailer line */
-	int done;
-};
-
-/* Feed in[0..n). Data bytes are appended to out (if out is not NULL; it needs
- * room for n bytes) and *outn is increased by their count. Returns the bytes
- * of in consumed: fewer than n only when the body ended (c->done) inside
- * in; or -1 with *why on malformed input. */
-ssize_t http_chunked_feed(struct http_chunked *c, const char *in, size_t n,
-    char *out, size_t *outn, const char **why);
-
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "httpbody.h"
 #include "https.h"
 #include "tls.h"
 #include "version.h"
@@ -17,32 +18,21 @@
 #define HEAD_MAX (64 * 1024)
 
 
-/* Append n bytes of body as framed by m, decoding chunked. 1 when the body
- * is complete, 0 when more is needed, -1 when malformed or too large. */
+/* Take n more bytes of the answer into its body. -1 when malformed or
+ * too large. */
 static int
-body_add(struct https_resp *r, const struct http_msg *m,
-    struct http_chunked *ch, const char *p, size_t n)
+body_add(struct https_resp *r, struct http_body *hb, const char *p, size_t n)
 {
 	const char *why;
+	size_t got = 0;
 
-	if (r->body.len + n > RESP_MAX)
+	if (r->body.len + n > RESP_MAX || buf_reserve(&r->body, n + 1) == -1 ||
+	    http_body_feed(hb, p, n, r->body.p + r->body.len, &got,
+	    &why) == -1)
 		return -1;
-	if (m->framing == HTTP_BODY_CHUNKED) {
-		size_t got = 0;
-
-		if (buf_reserve(&r->body, n + 1) == -1 ||
-		    http_chunked_feed(ch, p, n, r->body.p + r->body.len, &got,
-		    &why) == -1)
-			return -1;
-		r->body.len += got;
-		r->body.p[r->body.len] = '\0';
-		return ch->done;
-	}
-	if (m->framing == HTTP_BODY_LENGTH && n > m->length - r->body.len)
-		n = (size_t)(m->length - r->body.len);
-	if (buf_add(&r->body, p, n) == -1)
-		return -1;
-	return m->framing == HTTP_BODY_LENGTH && r->body.len == m->length;
+	r->body.len += got;
+	r->body.p[r->body.len] = '\0';
+	return 0;
 }
 
 static int
@@ -51,13 +41,13 @@ exchange(struct upstream *u, const struct url *url, const char *ctype,
     size_t errlen)
 {
 	struct buf req = BUF_SECRET, in = BUF_SECRET;
-	struct http_chunked ch = { 0 };
+	struct http_body hb;
 	struct http_msg *m = NULL;
 	const struct http_header *ra;
 	const char *why;
 	size_t hl = 0;
 	ssize_t n;
-	int rc = -1, done;
+	int rc = -1, bad;
 
 	if (buf_addf(&req, "POST %s HTTP/1.1\r\nHost: %s\r\n"
 	    "User-Agent: cli-proxy-api/" VERSION "\r\n"
@@ -94,25 +84,24 @@ exchange(struct upstream *u, const struct url *url, const char *ctype,
 	r->status = m->status;
 	if ((ra = http_header_get(m, "retry-after")) != NULL)
 		r->retry_at = http_retry_after(ra->value, ra->vlen, time(NULL));
-	done = m->framing == HTTP_BODY_NONE;
-	if (!done && (done = body_add(r, m, &ch, in.p + hl, in.len - hl)) < 0)
+	http_body_init(&hb, m);
+	if (body_add(r, &hb, in.p + hl, in.len - hl) == -1)
 		goto bad;
-	while (!done) {
+	while (!hb.done) {
 		char tmp[16384];
 
 		if ((n = up_read(u, tmp, sizeof tmp)) == 0 &&
-		    m->framing == HTTP_BODY_CLOSE)
+		    http_body_eof(&hb))
 			break;
 		if (n <= 0) {
 			snprintf(err, errlen, "%s: the response ended early%s",
 			    url->host, u->timed_out ? " (timed out)" : "");
 			goto out;
 		}
-		if ((done = body_add(r, m, &ch, tmp, (size_t)n)) < 0) {
-			explicit_bzero(tmp, sizeof tmp);
-			goto bad;
-		}
+		bad = body_add(r, &hb, tmp, (size_t)n) == -1;
 		explicit_bzero(tmp, sizeof tmp);
+		if (bad)
+			goto bad;
 	}
 	if (buf_add(&r->body, "", 0) == -1)
 		goto oom;

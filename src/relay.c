@@ -11,6 +11,7 @@
 
 #include "codex.h"
 #include "conn.h"
+#include "httpbody.h"
 #include "log.h"
 #include "tls.h"
 
@@ -47,46 +48,32 @@ void
 relay_stream(struct conn *c, struct req *r, const struct http_msg *m,
     size_t at_hand_off, size_t at_hand, const char *extra)
 {
-	struct http_chunked ch = { 0 };
-	uint64_t left = m->length;
+	struct http_body hb;
 	const char *why;
 	struct buf head = { 0 }, dec = { 0 };
 	unsigned char *p = c->rbuf + at_hand_off;
-	size_t n = at_hand;
-	int first = 1, done = m->framing == HTTP_BODY_NONE;
+	size_t n = at_hand, got;
+	ssize_t used;
+	int first = 1;
 
 	if (client_head(&head, (char *)c->rbuf, m, r->close, extra) == -1)
 		goto fail;
+	http_body_init(&hb, m);
 	for (;;) {
-		/* How much of this read belongs to the response. */
-		if (m->framing == HTTP_BODY_LENGTH) {
-			if (n > left)
-				n = (size_t)left;
-			left -= n;
-			done = left == 0;
-		} else if (m->framing == HTTP_BODY_CHUNKED && n > 0) {
-			size_t got = 0;
-			ssize_t used;
-
-			/* The usage scanner wants the body without its
-			 * chunk framing: decode a copy. */
-			if (r->scan && buf_reserve(&dec, n) == -1)
-				goto fail_sent;
-			used = http_chunked_feed(&ch, (char *)p, n,
-			    r->scan ? dec.p : NULL, &got, &why);
-			if (used == -1) {
-				log_err("upstream sent a malformed chunked "
-				    "body: %s", why);
-				goto fail_sent;
-			}
-			n = (size_t)used;
-			done = ch.done;
-			if (r->scan)
-				usage_scan_feed(r->scan, dec.p, got);
-		} else if (m->framing == HTTP_BODY_NONE)
-			n = 0;
-		if (r->scan && m->framing != HTTP_BODY_CHUNKED)
-			usage_scan_feed(r->scan, (char *)p, n);
+		/* How much of this read belongs to the response; the usage
+		 * scanner wants it without the chunk framing: decode a copy. */
+		got = 0;
+		if (r->scan && buf_reserve(&dec, n) == -1)
+			goto fail_sent;
+		if ((used = http_body_feed(&hb, (char *)p, n, r->scan ? dec.p :
+		    NULL, &got, &why)) == -1) {
+			log_err("upstream sent a malformed chunked body: %s",
+			    why);
+			goto fail_sent;
+		}
+		n = (size_t)used;
+		if (r->scan)
+			usage_scan_feed(r->scan, dec.p, got);
 		if (first) {
 			/* The head and the body bytes at hand in one write:
 			 * two small writes meet Nagle and delayed ACK. */
@@ -101,19 +88,19 @@ relay_stream(struct conn *c, struct req *r, const struct http_msg *m,
 				goto gone;
 			r->bytes += n;
 		}
-		if (done)
+		if (hb.done)
 			break;
 		p = c->rbuf;
-		ssize_t got = up_read(c->up, p, READ_CHUNK);
-		if (got == 0 && m->framing == HTTP_BODY_CLOSE)
+		ssize_t rd = up_read(c->up, p, READ_CHUNK);
+		if (rd == 0 && http_body_eof(&hb))
 			break;
-		if (got <= 0) {
+		if (rd <= 0) {
 			log_err("upstream %s ended the response early%s",
 			    c->up->host, c->up->timed_out ?
 			    " (upstream-timeout)" : "");
 			goto fail_sent;
 		}
-		n = (size_t)got;
+		n = (size_t)rd;
 	}
 	buf_free(&head);
 	buf_free(&dec);
@@ -138,12 +125,9 @@ fail:
 /* The response body decoded, piece by piece, as it arrives. */
 struct body_rd {
 	struct conn *c;
-	const struct http_msg *m;
-	struct http_chunked ch;
-	uint64_t left;
+	struct http_body hb;
 	unsigned char *pend;    /* bytes at hand after the head */
 	size_t npend;
-	int done;
 };
 
 static void
@@ -152,12 +136,9 @@ body_rd_init(struct body_rd *b, struct conn *c, const struct http_msg *m,
 {
 	memset(b, 0, sizeof *b);
 	b->c = c;
-	b->m = m;
-	b->left = m->length;
+	http_body_init(&b->hb, m);
 	b->pend = c->rbuf + off;
 	b->npend = n;
-	b->done = m->framing == HTTP_BODY_NONE ||
-	    (m->framing == HTTP_BODY_LENGTH && m->length == 0);
 }
 
 /* The next decoded bytes into out (replacing its content). 1 with data
@@ -167,10 +148,11 @@ body_rd_next(struct body_rd *b, struct buf *out)
 {
 	unsigned char *p;
 	const char *why;
+	size_t got = 0;
 	ssize_t n;
 
 	out->len = 0;
-	if (b->done)
+	if (b->hb.done)
 		return 0;
 	if (b->npend) {
 		p = b->pend;
@@ -179,31 +161,18 @@ body_rd_next(struct body_rd *b, struct buf *out)
 	} else {
 		p = b->c->rbuf;
 		n = up_read(b->c->up, p, READ_CHUNK);
-		if (n == 0 && b->m->framing == HTTP_BODY_CLOSE) {
-			b->done = 1;
+		if (n == 0 && http_body_eof(&b->hb))
 			return 0;
-		}
 		if (n <= 0)
 			return -1;
 	}
-	if (b->m->framing == HTTP_BODY_CHUNKED) {
-		size_t got = 0;
-
-		if (buf_reserve(out, (size_t)n + 1) == -1 ||
-		    http_chunked_feed(&b->ch, (char *)p, (size_t)n, out->p,
-		    &got, &why) == -1)
-			return -1;
-		out->len = got;
-		b->done = b->ch.done;
-		return 1;
-	}
-	if (b->m->framing == HTTP_BODY_LENGTH) {
-		if ((uint64_t)n > b->left)
-			n = (ssize_t)b->left;
-		b->left -= (uint64_t)n;
-		b->done = b->left == 0;
-	}
-	return buf_add(out, p, (size_t)n) == -1 ? -1 : 1;
+	if (buf_reserve(out, (size_t)n + 1) == -1 ||
+	    http_body_feed(&b->hb, (char *)p, (size_t)n, out->p, &got,
+	    &why) == -1)
+		return -1;
+	out->len = got;
+	out->p[got] = '\0';
+	return 1;
 }
 
 int

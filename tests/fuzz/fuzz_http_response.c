@@ -11,6 +11,7 @@
 #include "codex.h"
 #include "http.h"
 #include "fuzz.h"
+#include "httpbody.h"
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "httpbody.h"
 #include "unit.h"
 
 static const struct http_limits lim = { 65536, 100 };
@@ -278,9 +279,65 @@ test_chunked(void)
 	}
 }
 
+/* The one body reader: what belongs to the body, decoded, in place. */
+static void
+test_body(void)
+{
+	static const char chunked[] = "4\r\nWiki\r\n5;x=1\r\npedia\r\n0\r\n"
+	    "\r\nNEXT";
+	struct http_msg m;
+	struct http_body b;
+	char buf[64], out[64];
+	size_t got;
+	ssize_t r;
+	const char *why;
+
+	memset(&m, 0, sizeof m);
+	m.framing = HTTP_BODY_LENGTH;
+	m.length = 5;
+	http_body_init(&b, &m);
+	got = 0;
+	r = http_body_feed(&b, "abcNEXT", 3, out, &got, &why);
+	CHECK("length: a first piece", r == 3 && got == 3 && !b.done);
+	r = http_body_feed(&b, "deNEXT", 6, out, &got, &why);
+	CHECK("length: stops at its end", r == 2 && got == 5 && b.done &&
+	    memcmp(out, "abcde", 5) == 0);
+	CHECK("length: short at EOF", (http_body_init(&b, &m),
+	    !http_body_eof(&b)));
+
+	m.length = 0;
+	http_body_init(&b, &m);
+	CHECK("length 0: whole at once", b.done &&
+	    http_body_feed(&b, "x", 1, out, &got, &why) == 0);
+
+	m.framing = HTTP_BODY_CLOSE;
+	http_body_init(&b, &m);
+	got = 0;
+	r = http_body_feed(&b, "all of it", 9, NULL, &got, &why);
+	CHECK("close: everything belongs, until EOF", r == 9 && got == 9 &&
+	    !b.done && http_body_eof(&b) && b.done);
+
+	m.framing = HTTP_BODY_NONE;
+	http_body_init(&b, &m);
+	CHECK("none: nothing belongs", b.done &&
+	    http_body_feed(&b, "x", 1, NULL, &got, &why) == 0);
+
+	/* Decoded where it lies: the request reader reads into the body's
+	 * room and decodes there. */
+	m.framing = HTTP_BODY_CHUNKED;
+	http_body_init(&b, &m);
+	memcpy(buf, chunked, sizeof chunked);
+	got = 0;
+	r = http_body_feed(&b, buf, sizeof chunked - 1, buf, &got, &why);
+	CHECK("chunked in place", r == (ssize_t)sizeof chunked - 5 &&
+	    b.done && got == 9 && memcmp(buf, "Wikipedia", 9) == 0 &&
+	    memcmp(buf + r, "NEXT", 4) == 0);
+}
+
 int
 main(void)
 {
+	test_body();
 	test_requests();
 	test_nul_and_limits();
 	test_headers();
