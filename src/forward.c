@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "filter.h"
 #include "log.h"
+#include "refresh.h"
 #include "reply.h"
 #include "store.h"
 #include "token.h"
@@ -252,7 +253,7 @@ pick(struct fwd *w, struct account *a)
 
 		if (pr != 0)
 			return pr;
-		if (store_fresh(w->cfg, a, 0, w->err, sizeof w->err) == 0)
+		if (refresh_account(w->cfg, a, 0, w->err, sizeof w->err) == 0)
 			return 0;
 		log_err("%s", w->err);
 		tried_add(&w->t, a->id);
@@ -454,7 +455,7 @@ on_unauthorized(struct fwd *w)
 	w->refreshed = 1;
 	w->tries--;
 	up_close(w->c->up);
-	if (store_fresh(w->cfg, &w->a, 1, w->err, sizeof w->err) == 0)
+	if (refresh_account(w->cfg, &w->a, 1, w->err, sizeof w->err) == 0)
 		return STEP_AGAIN;
 	log_err("%s", w->err);
 	tried_add(&w->t, w->a.id);

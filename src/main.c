@@ -18,11 +18,13 @@
 #include "filter.h"
 #include "log.h"
 #include "login.h"
+#include "refresh.h"
 #include "sandbox.h"
 #include "serve.h"
 #include "store.h"
 #include "usage.h"
 #include "version.h"
+#include "view.h"
 
 
 /* Long options without a letter: values past any char getopt returns. */
@@ -253,13 +255,13 @@ main(int argc, char **argv)
 		rc = droid_setup(&cfg, dry_run, stdout);
 		break;
 	case 'S':
-		rc = store_status(&cfg, stdout) == 0 ? EXIT_OK : EXIT_SYS;
+		rc = view_print(&cfg, stdout) == 0 ? EXIT_OK : EXIT_SYS;
 		break;
 	case 'U':
 		rc = usage_report(&cfg, stdout) == 0 ? EXIT_OK : EXIT_SYS;
 		break;
 	case 'R':
-		rc = store_refresh_all(&cfg, stdout) == 0 ? EXIT_OK :
+		rc = refresh_all(&cfg, stdout) == 0 ? EXIT_OK :
 		    EXIT_ACCOUNTS;
 		break;
 	case OPT_CLAUDE_LOGIN:

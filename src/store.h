@@ -1,8 +1,7 @@
-/* store: the account pool of a provider. Token files and API keys, picked
- * round-robin across processes, refreshed under a lock, cooled down after a
- * rate limit. All coordination goes through files in auth-dir: the state
- * file (cursor, cooldowns, needs-login) under a sidecar lock, and each token
- * file under its own lock. */
+/* store: the account pool of a provider, the accounts layer's face to the
+ * connection: token files and API keys picked round-robin across
+ * processes, cooled down after a rate limit, marked when they refuse a
+ * kind of client. Coordination goes through state.json (state.c). */
 #ifndef STORE_H
 #define STORE_H
 #include <stdio.h>
@@ -45,13 +44,6 @@ int store_pick(const struct config *cfg, const struct want *w,
 void store_refused(const struct config *cfg, const struct account *a,
     enum client_kind kind, const char *reason, const char *message);
 
-/* Make a's access token fresh: when it expires within the refresh lead, or
- * with force (the upstream just refused it), take the file's exclusive
- * lock, re-read it, and refresh only if it still needs it. 0 when a holds a
- * token worth trying, -1 with err when the account cannot serve now. */
-int store_fresh(const struct config *cfg, struct account *a, int force,
-    char *err, size_t errlen);
-
 /* After a 429: cool the account until `until`, or for an exponential
  * backoff (1 s doubling, at most 30 min) when until is 0. Returns the time
  * the cooldown ends (0 when the state could not be written). */
@@ -70,10 +62,5 @@ void store_recheck(void);
 
 /* Does provider have any account (a token file or an API key)? */
 int store_has(const struct config *cfg, const char *provider);
-
-/* --status: one line per account, never a token. */
-int store_status(const struct config *cfg, FILE *out);
-/* --refresh: refresh every stale OAuth account now. 0 when all are usable. */
-int store_refresh_all(const struct config *cfg, FILE *out);
 
 #endif

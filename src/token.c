@@ -188,19 +188,14 @@ token_account(const char *path, const char *provider, const char *json,
 	return 0;
 }
 
-int
-token_load_stat(const char *path, const char *provider, struct account *a,
+/* A token file's account from its open fd. */
+static int
+load_fd(int fd, const char *path, const char *provider, struct account *a,
     struct stat *st, char *err, size_t errlen)
 {
 	struct buf b = BUF_SECRET;
-	int fd, rc = -1;
+	int rc = -1;
 
-	memset(a, 0, sizeof *a);
-	if ((fd = token_lock(path, LOCK_SH)) == -1) {
-		snprintf(err, errlen, "token file %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
 	/* The identity before the bytes: see stamp_take. */
 	if (st && fstat(fd, st) == -1) {
 		snprintf(err, errlen, "token file %s: %s", path,
@@ -212,6 +207,39 @@ token_load_stat(const char *path, const char *provider, struct account *a,
 	rc = token_account(path, provider, b.p, b.len, a, err, errlen);
 out:
 	buf_free(&b);
+	return rc;
+}
+
+int
+token_load_stat(const char *path, const char *provider, struct account *a,
+    struct stat *st, char *err, size_t errlen)
+{
+	int fd, rc;
+
+	memset(a, 0, sizeof *a);
+	if ((fd = token_lock(path, LOCK_SH)) == -1) {
+		snprintf(err, errlen, "token file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	rc = load_fd(fd, path, provider, a, st, err, errlen);
+	close(fd);
+	return rc;
+}
+
+int
+token_peek(const char *path, const char *provider, struct account *a,
+    char *err, size_t errlen)
+{
+	int fd, rc;
+
+	memset(a, 0, sizeof *a);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		snprintf(err, errlen, "token file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	rc = load_fd(fd, path, provider, a, NULL, err, errlen);
 	close(fd);
 	return rc;
 }

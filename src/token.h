@@ -46,6 +46,11 @@ int token_load(const char *path, const char *provider, struct account *a,
  * bytes were read. */
 int token_load_stat(const char *path, const char *provider, struct account *a,
     struct stat *st, char *err, size_t errlen);
+/* token_load without the lock: a whole old or new file (writers replace
+ * token files by rename), never waiting behind a refresh. For those who
+ * only show accounts. */
+int token_peek(const char *path, const char *provider, struct account *a,
+    char *err, size_t errlen);
 /* dst gets a copy of src with its own strings (src untouched). 0, or -1
  * (ENOMEM) with dst empty. */
 int account_copy(struct account *dst, const struct account *src);

@@ -1,0 +1,340 @@
+/*
+ * Making a token fresh: refreshed before it expires (refresh-lead), or at
+ * once when the upstream refused it, under an exclusive lock on its token
+ * file so that any number of connection processes make one refresh. The
+ * new tokens are stored before they are used: the old refresh token may
+ * be dead already. The outcome (needs-login, the endpoint's wait, the last
+ * error) goes to state.json after the token file's lock is gone.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "authdir.h"
+#include "buf.h"
+#include "file.h"
+#include "log.h"
+#include "oauth.h"
+#include "refresh.h"
+#include "secret.h"
+#include "state.h"
+#include "timefmt.h"
+#include "trust.h"
+
+static long
+lead_of(const struct config *cfg, const char *provider)
+{
+	if (cfg->refresh_lead >= 0)
+		return cfg->refresh_lead;
+	return strcmp(provider, "codex") == 0 ? 5 * 86400L : 4 * 3600L;
+}
+
+/* Read refresh_after of an account. */
+struct peek {
+	const char *id;
+	time_t refresh_after;
+	cJSON *copy;            /* with want_copy: the account's state */
+	int want_copy;
+};
+
+static int
+peek_fn(cJSON *root, void *arg)
+{
+	struct peek *p = arg;
+	cJSON *st = state_account(root, p->id, 0);
+
+	p->refresh_after = (time_t)state_num(st, "refresh_after");
+	if (p->want_copy && st)
+		p->copy = cJSON_Duplicate(st, 1);
+	return 0;
+}
+
+static int
+stale(const struct account *a, long lead, time_t now)
+{
+	return a->expires != 0 && a->expires - now < lead;
+}
+
+/* Take over the tokens of b into a. */
+static void
+adopt(struct account *a, struct account *b)
+{
+	secret_free(&a->access_token);
+	secret_free(&a->refresh_token);
+	a->access_token = b->access_token;
+	a->refresh_token = b->refresh_token;
+	b->access_token = b->refresh_token = NULL;
+	a->expires = b->expires;
+	if (b->account_id) {
+		free(a->account_id);
+		a->account_id = b->account_id;
+		b->account_id = NULL;
+	}
+}
+
+/* Write the grant into the token file's JSON, keeping every field we do
+ * not know, and replace the file. Called with the file locked. */
+static int
+save_grant(const struct account *a, cJSON *root, const struct oauth_grant *g,
+    char *err, size_t errlen)
+{
+	char when[32], now_s[32];
+	time_t now = time(NULL);
+	char *s;
+	int rc;
+
+	timefmt_format(now + (g->expires_in > 0 ? g->expires_in : 3600),
+	    when, sizeof when);
+	timefmt_format(now, now_s, sizeof now_s);
+	state_set_str(root, "access_token", g->access_token);
+	if (g->refresh_token)
+		state_set_str(root, "refresh_token", g->refresh_token);
+	if (g->id_token)
+		state_set_str(root, "id_token", g->id_token);
+	state_set_str(root, "expired", when);
+	state_set_str(root, "last_refresh", now_s);
+	if ((s = cJSON_Print(root)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = file_replace(a->file, s, strlen(s), 1, err, errlen);
+	authdir_token_forget(a->file);
+	explicit_bzero(s, strlen(s));
+	free(s);
+	return rc;
+}
+
+/* Read the locked file into a tree and an account. */
+static int
+reread(int fd, const struct account *a, cJSON **root, struct account *now,
+    char *err, size_t errlen)
+{
+	struct buf b = BUF_SECRET;
+	char why[128];
+	int rc = -1;
+
+	*root = NULL;
+	if (token_read(fd, a->file, &b, err, errlen) == -1)
+		goto out;
+	if (token_parse(b.p, b.len, now, why, sizeof why) == -1 ||
+	    (*root = cJSON_ParseWithLength(b.p, b.len)) == NULL) {
+		snprintf(err, errlen, "token file %s: %s", a->file, why);
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}
+
+/* One refresh grant on the locked file. Returns an enum oauth_rc. */
+static int
+refresh_locked(const struct config *cfg, struct account *a, cJSON *root,
+    struct account *cur, time_t *retry_at, char *err, size_t errlen)
+{
+	struct oauth_grant g;
+	struct trust ta;
+	char why[1024];
+	int rc;
+
+	if (trust_load_cached(&ta, cfg->ca_file, cfg->auth_dir, why,
+	    sizeof why) == -1) {
+		snprintf(err, errlen, "%s", why);
+		return OAUTH_FAIL;
+	}
+	rc = oauth_refresh(cfg, &ta, a->provider, cur->refresh_token, &g, err,
+	    errlen);
+	trust_free(&ta);
+	*retry_at = g.retry_at;
+	if (rc != OAUTH_OK)
+		return rc;
+	/* The old refresh token may be dead now: store before anything. */
+	if (save_grant(a, root, &g, why, sizeof why) == -1)
+		log_err("%s: the refreshed token is used for this request "
+		    "only; the next refresh may need a new login", why);
+	secret_free(&cur->access_token);
+	cur->access_token = g.access_token;
+	g.access_token = NULL;
+	if (g.refresh_token) {
+		secret_free(&cur->refresh_token);
+		cur->refresh_token = g.refresh_token;
+		g.refresh_token = NULL;
+	}
+	cur->expires = time(NULL) + (g.expires_in > 0 ? g.expires_in : 3600);
+	oauth_grant_free(&g);
+	adopt(a, cur);
+	log_info("refreshed the %s token of %s", a->provider,
+	    a->email ? a->email : a->id);
+	return OAUTH_OK;
+}
+
+/* strict: any failed refresh is a failure, even with a token left. */
+static int
+fresh(const struct config *cfg, struct account *a, int force, int strict,
+    char *err, size_t errlen)
+{
+	long lead = lead_of(cfg, a->provider);
+	time_t now = time(NULL), retry_at = 0;
+	struct account cur;
+	struct peek pk = { a->id, 0, NULL, 0 };
+	struct state_mark m = { a->id, -1, 0, -1, -1, NULL, 0, 0 };
+	cJSON *root = NULL;
+	char *used_rt = NULL;
+	int fd, rc = -1, r, tries;
+
+	memset(&cur, 0, sizeof cur);
+	if (a->kind == ACCT_APIKEY || a->file == NULL)
+		return force ? -1 : 0;
+	if (!force && !stale(a, lead, now))
+		return 0;
+	if ((fd = token_lock(a->file, LOCK_EX)) == -1) {
+		snprintf(err, errlen, "token file %s: %s", a->file,
+		    strerror(errno));
+		return -1;
+	}
+	if (reread(fd, a, &root, &cur, err, errlen) == -1)
+		goto out;
+	/* Someone refreshed (or logged in) while we waited for the lock. */
+	if (strcmp(cur.access_token, a->access_token) != 0 &&
+	    !stale(&cur, lead, now)) {
+		adopt(a, &cur);
+		rc = 0;
+		goto out;
+	}
+	if (!force && !stale(&cur, lead, now)) {
+		adopt(a, &cur);
+		rc = 0;
+		goto out;
+	}
+	(void)state_run(cfg, 0, 0, peek_fn, &pk);
+	if (pk.refresh_after > now) {
+		snprintf(err, errlen, "the %s token endpoint asked to wait",
+		    a->provider);
+		r = OAUTH_LIMITED;
+	} else if (cur.refresh_token == NULL) {
+		snprintf(err, errlen, "token file %s has no refresh_token: log "
+		    "in again with cli-proxy-api --%s-login", a->file,
+		    a->provider);
+		r = OAUTH_INVALID;
+	} else {
+		for (tries = 0; tries < 2; tries++) {
+			free(used_rt);
+			used_rt = strdup(cur.refresh_token);
+			r = refresh_locked(cfg, a, root, &cur, &retry_at, err,
+			    errlen);
+			if (r != OAUTH_INVALID || tries > 0 || used_rt == NULL)
+				break;
+			/* Someone else may have rotated it: re-read once. */
+			cJSON_Delete(root);
+			account_free(&cur);
+			close(fd);
+			if ((fd = token_lock(a->file, LOCK_EX)) == -1 ||
+			    reread(fd, a, &root, &cur, err, errlen) == -1 ||
+			    cur.refresh_token == NULL ||
+			    strcmp(cur.refresh_token, used_rt) == 0)
+				break;
+			if (!stale(&cur, lead, now) && strcmp(cur.access_token,
+			    a->access_token) != 0) {
+				adopt(a, &cur);
+				r = OAUTH_OK;
+				break;
+			}
+		}
+	}
+	if (r == OAUTH_OK) {
+		rc = 0;
+		m.needs_login = 0;
+		m.error = "";
+	} else if (r == OAUTH_INVALID) {
+		m.needs_login = 1;
+		m.error = err;
+		log_err("%s account %s needs a new login: %s", a->provider,
+		    a->email ? a->email : a->id, err);
+	} else {
+		m.error = err;
+		if (r == OAUTH_LIMITED && pk.refresh_after <= now)
+			m.refresh_after = retry_at > now ? retry_at : now + 60;
+		/* Not expired yet: better a working token than none. */
+		if (!force && !strict && (a->expires == 0 || a->expires > now)) {
+			log_warn("%s; using the current %s token of %s until "
+			    "it expires", err, a->provider,
+			    a->email ? a->email : a->id);
+			rc = 0;
+		}
+	}
+out:
+	if (fd != -1)
+		close(fd);
+	secret_json_delete(root);
+	account_free(&cur);
+	if (used_rt)
+		secret_free(&used_rt);
+	/* The state is touched after the token file's lock is gone. */
+	if (m.needs_login >= 0 || m.error || m.refresh_after >= 0)
+		state_mark(cfg, &m, m.needs_login == 1);
+	return rc;
+}
+
+int
+refresh_account(const struct config *cfg, struct account *a, int force,
+    char *err, size_t errlen)
+{
+	return fresh(cfg, a, force, 0, err, errlen);
+}
+
+int
+refresh_all(const struct config *cfg, FILE *out)
+{
+	static const char *const providers[] = { "claude", "codex" };
+	struct acct_ref *c;
+	size_t n, i, p;
+	int bad = 0;
+
+	for (p = 0; p < 2; p++) {
+		if (authdir_accounts(cfg, providers[p], &c, &n) == -1) {
+			fprintf(out, "cannot read auth-dir %s: %s\n",
+			    cfg->auth_dir, strerror(errno));
+			return -1;
+		}
+		for (i = 0; i < n; i++) {
+			struct account a;
+			char err[1024], when[32];
+			time_t before;
+
+			if (c[i].key != NULL)
+				continue;
+			if (authdir_load(cfg, providers[p], &c[i], &a, err,
+			    sizeof err) == -1) {
+				fprintf(out, "%s %s: %s\n", providers[p],
+				    c[i].id, err);
+				bad = 1;
+				continue;
+			}
+			if (a.disabled) {
+				account_free(&a);
+				continue;
+			}
+			before = a.expires;
+			if (fresh(cfg, &a, 0, 1, err, sizeof err) == -1) {
+				fprintf(out, "%s %s: %s\n", providers[p],
+				    a.email ? a.email : a.id, err);
+				bad = 1;
+			} else {
+				timefmt_format(a.expires, when, sizeof when);
+				fprintf(out, "%s %s: %s, expires %s\n",
+				    providers[p], a.email ? a.email : a.id,
+				    a.expires != before ? "refreshed" : "fresh",
+				    a.expires ? when : "unknown");
+			}
+			account_free(&a);
+		}
+		free(c);
+	}
+	return bad ? -1 : 0;
+}
+

@@ -1,0 +1,21 @@
+/* refresh: tokens made fresh under their file's lock (see refresh.c). */
+#ifndef REFRESH_H
+#define REFRESH_H
+#include <stddef.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "token.h"
+
+/* Make a's access token fresh: when it expires within the refresh lead,
+ * or with force (the upstream just refused it), take the file's exclusive
+ * lock, re-read it, and refresh only if it still needs it. 0 when a holds
+ * a token worth trying, -1 with err when the account cannot serve now. */
+int refresh_account(const struct config *cfg, struct account *a, int force,
+    char *err, size_t errlen);
+
+/* --refresh: refresh every stale OAuth account now, one line each on out.
+ * 0 when all are usable. */
+int refresh_all(const struct config *cfg, FILE *out);
+
+#endif
