@@ -7,8 +7,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <fnmatch.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -30,10 +28,9 @@
 #include "filter.h"
 #include "net.h"
 #include "secret.h"
-#include "store.h"
 #include "timefmt.h"
 #include "tls.h"
-#include "token.h"
+#include "view.h"
 
 #define UNIT "cli-proxy-api.socket"
 
@@ -69,281 +66,126 @@ say(struct doc *d, enum level l, const char *fix, const char *fmt, ...)
 
 /* ------------------------------------------------------------- accounts */
 
-/* state.json as store.c keeps it, read under the shared state lock. No
- * lock file means no process ever wrote a state: nothing to read. */
-static cJSON *
-read_state(const struct config *cfg)
-{
-	char lockp[4200], path[4200];
-	struct buf b = { 0 };
-	cJSON *root = NULL;
-	ssize_t r;
-	int lk, fd;
-
-	snprintf(lockp, sizeof lockp, "%s/state.lock", cfg->auth_dir);
-	snprintf(path, sizeof path, "%s/state.json", cfg->auth_dir);
-	if ((lk = open(lockp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) != -1)
-		while (flock(lk, LOCK_SH) == -1 && errno == EINTR)
-			;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) != -1) {
-		while (buf_reserve(&b, 4096) == 0 &&
-		    (r = read(fd, b.p + b.len, b.cap - b.len)) > 0)
-			b.len += (size_t)r;
-		close(fd);
-		root = cJSON_ParseWithLength(b.p ? b.p : "", b.len);
-	}
-	if (lk != -1)
-		close(lk);
-	buf_free(&b);
-	return root;
-}
-
-static const cJSON *
-acct_state(const cJSON *state, const char *id)
-{
-	const cJSON *a = cJSON_GetObjectItemCaseSensitive(state, "accounts");
-
-	return cJSON_GetObjectItemCaseSensitive(a, id);
-}
-
-/* What a token file says about its account, without keeping a token. */
-struct view {
-	char name[256];         /* email, or the file name */
-	int parsed;
-	int disabled;
-	int needs_login;
-	int has_refresh;
-	time_t expires;
-	time_t cooldown;
-	time_t refused_at[2];   /* third-party, Claude Code: a refusal that
-	                         * still holds (claude-refusal-cooldown) */
-	char refused_why[2][64];
-	char err[1100];         /* token_load's message when !parsed */
-};
-
+/* A refusal of a kind of client: what the user can do about it. */
 static void
-assess_refusals(const struct config *cfg, const cJSON *st, struct view *v)
+report_refusals(struct doc *d, const struct view *v, time_t now, int *bad)
 {
-	static const char *const kinds[] = { "third_party", "first_party" };
-	const cJSON *all = cJSON_GetObjectItemCaseSensitive(st, "refused");
-	time_t now = time(NULL);
-	size_t i;
+	char r[32];
+	int i;
 
 	for (i = 0; i < 2; i++) {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(all, kinds[i]);
-		const cJSON *at = cJSON_GetObjectItemCaseSensitive(m, "at");
-		const char *why = cJSON_GetStringValue(
-		    cJSON_GetObjectItemCaseSensitive(m, "reason"));
-
-		if (!cJSON_IsNumber(at) || at->valuedouble <= 0 ||
-		    at->valuedouble > (double)now ||
-		    now - (time_t)at->valuedouble >= cfg->claude_refusal_cooldown)
+		if (v->refused[i].at == 0)
 			continue;
-		v->refused_at[i] = (time_t)at->valuedouble;
-		snprintf(v->refused_why[i], sizeof v->refused_why[i], "%s",
-		    why ? why : "");
+		++*bad;
+		timefmt_rel(v->refused[i].at, now, r, sizeof r);
+		say(d, WARN, i ? "add an API key account (claude-api-key), turn "
+		    "on extra usage at claude.ai, or run Claude Code without the "
+		    "proxy" : "turn on extra usage for the account at claude.ai, "
+		    "add an API key account (claude-api-key), or use Claude Code "
+		    "itself", "account %s %s: %s use refused %s%s%s",
+		    v->provider, v->name, i ? "Claude Code" : "third-party", r,
+		    v->refused[i].reason[0] ? ": " : "", v->refused[i].reason);
 	}
 }
 
+/* Its expiry and refresh token: can it go on being refreshed? */
 static void
-assess(const struct config *cfg, const char *provider, const char *file,
-    const cJSON *state, struct view *v)
+report_expiry(struct doc *d, const struct view *v, time_t now,
+    const char *fix, int *bad)
 {
-	const cJSON *st = acct_state(state, file), *j;
-	struct account a;
-	char path[4200];
+	char r[32];
 
-	memset(v, 0, sizeof *v);
-	snprintf(v->name, sizeof v->name, "%s", file);
-	snprintf(path, sizeof path, "%s/%s", cfg->auth_dir, file);
-	j = cJSON_GetObjectItemCaseSensitive(st, "cooldown_until");
-	v->cooldown = cJSON_IsNumber(j) && j->valuedouble > 0 &&
-	    j->valuedouble < 1e15 ? (time_t)j->valuedouble : 0;
-	v->needs_login = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st,
-	    "needs_login"));
-	assess_refusals(cfg, st, v);
-	if (token_load(path, provider, &a, v->err, sizeof v->err) == -1)
-		return;
-	v->parsed = 1;
-	if (a.email != NULL && *a.email != '\0')
-		snprintf(v->name, sizeof v->name, "%s", a.email);
-	v->disabled = a.disabled;
-	v->has_refresh = a.refresh_token != NULL && *a.refresh_token != '\0';
-	v->expires = a.expires;
-	account_free(&a);
-}
-
-static int
-view_usable(const struct view *v, time_t now)
-{
-	return v->parsed && !v->disabled && !v->needs_login &&
-	    (v->has_refresh || v->expires == 0 || v->expires > now);
-}
-
-/* The token files of provider in auth-dir, in name order. */
-static int
-token_files(const struct config *cfg, const char *provider,
-    struct dirent ***names)
-{
-	char pat[32];
-	int n, i, k = 0;
-
-	if ((n = scandir(cfg->auth_dir, names, NULL, alphasort)) == -1) {
-		*names = NULL;
-		return 0;
-	}
-	snprintf(pat, sizeof pat, "%s-*.json", provider);
-	for (i = 0; i < n; i++) {
-		if (fnmatch(pat, (*names)[i]->d_name, 0) == 0)
-			(*names)[k++] = (*names)[i];
-		else
-			free((*names)[i]);
-	}
-	return k;
-}
-
-static void
-free_names(struct dirent **names, int n)
-{
-	while (n-- > 0)
-		free(names[n]);
-	free(names);
-}
-
-int
-doctor_usable(const struct config *cfg, const char *provider)
-{
-	struct dirent **names;
-	struct view v;
-	cJSON *state;
-	time_t now = time(NULL);
-	int n, i, ok = 0;
-
-	if (strcmp(provider, "codex") == 0 ? cfg->n_codex_keys > 0 :
-	    cfg->n_claude_keys > 0)
-		return 1;
-	state = read_state(cfg);
-	n = token_files(cfg, provider, &names);
-	for (i = 0; i < n && !ok; i++) {
-		assess(cfg, provider, names[i]->d_name, state, &v);
-		ok = view_usable(&v, now);
-	}
-	free_names(names, n);
-	cJSON_Delete(state);
-	return ok;
-}
-
-/* One account: each thing wrong on its own line, else one ok line. */
-static void
-report_account(struct doc *d, const char *provider, const struct view *v,
-    time_t now)
-{
-	char r[32], fix[96];
-	int bad = 0, i;
-
-	snprintf(fix, sizeof fix, "run cli-proxy-api --%s-login", provider);
-	if (!v->parsed) {
-		say(d, FAIL, fix, "account %s %s: %s", provider, v->name,
-		    v->err);
-		return;
-	}
-	if (v->disabled && ++bad)
-		say(d, WARN, "remove \"disabled\" from its file to use it",
-		    "account %s %s is disabled", provider, v->name);
-	if (v->needs_login && ++bad)
-		say(d, FAIL, fix, "account %s %s needs a new login (its "
-		    "refresh token was refused)", provider, v->name);
-	if (v->expires != 0 && v->expires <= now && ++bad) {
+	if (v->expires != 0 && v->expires <= now) {
+		++*bad;
 		timefmt_rel(v->expires, now, r, sizeof r);
 		if (v->has_refresh)
 			say(d, WARN, "nothing to do (cli-proxy-api --refresh "
 			    "refreshes it now)",
 			    "account %s %s expired %s; it will refresh on the "
-			    "next request", provider, v->name, r);
+			    "next request", v->provider, v->name, r);
 		else
 			say(d, FAIL, fix, "account %s %s expired %s and has no "
-			    "refresh token", provider, v->name, r);
-	} else if (!v->has_refresh && ++bad) {
+			    "refresh token", v->provider, v->name, r);
+	} else if (!v->has_refresh) {
+		++*bad;
 		timefmt_rel(v->expires, now, r, sizeof r);
 		say(d, WARN, fix, "account %s %s has no refresh token: it "
-		    "stops working when it expires%s%s", provider, v->name,
+		    "stops working when it expires%s%s", v->provider, v->name,
 		    v->expires ? " " : "", v->expires ? r : "");
 	}
-	for (i = 0; i < 2; i++) {
-		if (v->refused_at[i] == 0 || !++bad)
-			continue;
-		timefmt_rel(v->refused_at[i], now, r, sizeof r);
-		say(d, WARN, i ? "add an API key account (claude-api-key), turn "
-		    "on extra usage at claude.ai, or run Claude Code without the "
-		    "proxy" : "turn on extra usage for the account at claude.ai, "
-		    "add an API key account (claude-api-key), or use Claude Code "
-		    "itself", "account %s %s: %s use refused %s%s%s", provider,
-		    v->name, i ? "Claude Code" : "third-party", r,
-		    v->refused_why[i][0] ? ": " : "", v->refused_why[i]);
+}
+
+/* One token file's account: each thing wrong on its own line, else one
+ * ok line. */
+static void
+report_account(struct doc *d, const struct view *v, time_t now)
+{
+	char r[32], fix[96];
+	int bad = 0;
+
+	snprintf(fix, sizeof fix, "run cli-proxy-api --%s-login", v->provider);
+	if (!v->loaded) {
+		say(d, FAIL, fix, "account %s %s: %s", v->provider, v->name,
+		    v->problem);
+		return;
 	}
-	if (v->cooldown > now && ++bad) {
-		timefmt_rel(v->cooldown, now, r, sizeof r);
+	if (v->disabled && ++bad)
+		say(d, WARN, "remove \"disabled\" from its file to use it",
+		    "account %s %s is disabled", v->provider, v->name);
+	if (v->needs_login && ++bad)
+		say(d, FAIL, fix, "account %s %s needs a new login (its "
+		    "refresh token was refused)", v->provider, v->name);
+	report_expiry(d, v, now, fix, &bad);
+	report_refusals(d, v, now, &bad);
+	if (v->cooldown_until && ++bad) {
+		timefmt_rel(v->cooldown_until, now, r, sizeof r);
 		say(d, WARN, "wait, or add another account", "account %s %s is "
 		    "cooling down after a rate limit; ready again %s",
-		    provider, v->name, r);
+		    v->provider, v->name, r);
 	}
 	if (bad)
 		return;
 	if (v->expires) {
 		timefmt_rel(v->expires, now, r, sizeof r);
 		say(d, OK, NULL, "account %s %s: expires %s, refresh token "
-		    "present", provider, v->name, r);
+		    "present", v->provider, v->name, r);
 	} else
 		say(d, OK, NULL, "account %s %s: expiry unknown, refresh token "
-		    "present", provider, v->name);
+		    "present", v->provider, v->name);
 }
 
-/* Each token file's mode, then what it holds; returns usable accounts. */
-static int
-check_provider(struct doc *d, const struct config *cfg, const char *provider,
-    const cJSON *state)
-{
-	struct dirent **names;
-	struct stat st;
-	struct view v;
-	char path[4200], fix[4300];
-	time_t now = time(NULL);
-	size_t i, nkeys = strcmp(provider, "codex") == 0 ? cfg->n_codex_keys :
-	    cfg->n_claude_keys;
-	int n, k, usable = 0;
-
-	n = token_files(cfg, provider, &names);
-	for (k = 0; k < n; k++) {
-		snprintf(path, sizeof path, "%s/%s", cfg->auth_dir,
-		    names[k]->d_name);
-		if (stat(path, &st) == 0 && (st.st_mode & 077)) {
-			snprintf(fix, sizeof fix, "chmod 600 %s", path);
-			say(d, FAIL, fix, "token file %s is mode %04o: the "
-			    "proxy refuses token files others can read", path,
-			    (unsigned)(st.st_mode & 07777));
-			continue;
-		}
-		assess(cfg, provider, names[k]->d_name, state, &v);
-		report_account(d, provider, &v, now);
-		usable += view_usable(&v, now);
-	}
-	free_names(names, n);
-	for (i = 0; i < nkeys; i++)
-		say(d, OK, NULL, "account %s-api-key-%zu: an API key from the "
-		    "config", provider, i + 1);
-	return usable + (int)nkeys;
-}
-
+/* Every account as the view has it; at least one must be usable. */
 static void
 check_accounts(struct doc *d, const struct config *cfg)
 {
-	cJSON *state = read_state(cfg);
-	int claude, codex;
+	struct view *v;
+	char fix[4400];
+	time_t now = time(NULL);
+	size_t n, i;
+	int usable = 0;
 
-	claude = check_provider(d, cfg, "claude", state);
-	codex = check_provider(d, cfg, "codex", state);
-	cJSON_Delete(state);
-	if (claude + codex == 0)
+	if (view_accounts(cfg, now, &v, &n) == -1) {
+		say(d, FAIL, "fix its owner or mode (chmod 700)", "cannot read "
+		    "auth-dir %s: %s", cfg->auth_dir, strerror(errno));
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (v[i].kind == ACCT_APIKEY)
+			say(d, OK, NULL, "account %s: an API key from the "
+			    "config", v[i].id);
+		else if (v[i].mode & 077) {
+			snprintf(fix, sizeof fix, "chmod 600 %s/%s",
+			    cfg->auth_dir, v[i].id);
+			say(d, FAIL, fix, "token file %s/%s is mode %04o: the "
+			    "proxy refuses token files others can read",
+			    cfg->auth_dir, v[i].id, v[i].mode);
+			continue;
+		} else
+			report_account(d, &v[i], now);
+		usable += view_usable(&v[i], now);
+	}
+	free(v);
+	if (usable == 0)
 		say(d, FAIL, "run cli-proxy-api --claude-login or --codex-login",
 		    "no usable account in %s and no API key in the config",
 		    cfg->auth_dir);
@@ -911,8 +753,8 @@ doctor_run(const char *config_path, FILE *out)
 	}
 	check_auth_dir(&d, &cfg);
 	check_accounts(&d, &cfg);
-	claude = doctor_usable(&cfg, "claude");
-	codex = doctor_usable(&cfg, "codex");
+	claude = view_has_usable(&cfg, "claude");
+	codex = view_has_usable(&cfg, "codex");
 	check_port(&d, &cfg);
 	check_systemd(&d);
 	check_upstreams(&d, &cfg, claude, codex);

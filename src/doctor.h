@@ -14,9 +14,4 @@
  * when nothing FAILed, else EXIT_DOCTOR. */
 int doctor_run(const char *config_path, FILE *out);
 
-/* Does provider ("claude", "codex") have an account that can serve: an
- * API key, or a token file that parses, is not disabled, needs no new
- * login, and is not expired without a refresh token? */
-int doctor_usable(const struct config *cfg, const char *provider);
-
 #endif

@@ -19,11 +19,10 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "doctor.h"
 #include "droid.h"
 #include "file.h"
-#include "filter.h"
 #include "secret.h"
+#include "view.h"
 
 #define SETTINGS_MAX	(16 * 1024 * 1024)
 #define DUMMY_KEY	"dummy-not-used"
@@ -393,8 +392,8 @@ static size_t
 pick_models(const struct config *cfg, struct droid_model *out)
 {
 	const struct droid_model *all;
-	int claude = doctor_usable(cfg, "claude");
-	int codex = doctor_usable(cfg, "codex");
+	int claude = view_has_usable(cfg, "claude");
+	int codex = view_has_usable(cfg, "codex");
 	size_t n, i, k = 0;
 
 	all = droid_models(cfg, &n);

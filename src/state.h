@@ -6,7 +6,10 @@
 #include <time.h>
 
 #include "config.h"
-#include "store.h"
+
+/* Who sent a Claude request: Claude Code itself, or another client.
+ * Anthropic may serve a subscription to one and refuse the other. */
+enum client_kind { CLIENT_ANY, CLIENT_FIRST_PARTY, CLIENT_THIRD_PARTY };
 
 /* Run fn on the state under the state lock (exclusive when excl: fn may
  * change it), and write it back (fsynced when durable) when fn returns 1.

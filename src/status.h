@@ -49,9 +49,13 @@ int status_json(const struct config *cfg, time_t now, struct buf *out);
 /* The page as HTML into out (no HTTP head). 0 or -1. */
 int status_html(const struct config *cfg, time_t now, struct buf *out);
 
+/* status_model.c: the page's data as of now, a tree of the accounts
+ * (view.c) and usage per day (usage.jsonl). NULL when out of memory. */
+struct cJSON;
+struct cJSON *status_model(const struct config *cfg, time_t now);
+
 /* status_page.c: the HTML of the model tree status.c gathered (root) into
  * out, which it fills (out empty before). 0 or -1 (ENOMEM). */
-struct cJSON;
 int status_render(const struct cJSON *root, const struct config *cfg,
     time_t now, struct buf *out);
 

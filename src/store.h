@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "state.h"
 #include "token.h"
 
 enum {
@@ -17,10 +18,6 @@ enum {
 	                         * this kind of client lately: err holds what
 	                         * the provider said */
 };
-
-/* Who sent a Claude request: Claude Code itself, or another client.
- * Anthropic may serve a subscription to one and refuse the other. */
-enum client_kind { CLIENT_ANY, CLIENT_FIRST_PARTY, CLIENT_THIRD_PARTY };
 
 /* Which accounts may serve a request. */
 struct want {

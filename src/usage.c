@@ -1,14 +1,9 @@
 /*
- * Usage statistics. The scanner reads token counts from a response body as
- * the relay passes it along: it only looks at copies of the bytes, so it
- * never holds one back. Streams are cut into events by sse_feed and only
- * the few events that carry usage are parsed; JSON bodies are kept (up to
- * a bound) and parsed once at the end. Either way the result does not
- * depend on how the bytes were split.
- *
- * Each request becomes one line of auth-dir/usage.jsonl. Every connection
- * is its own process, so appends and rotation are serialised by an flock
- * on usage.lock, a sidecar that is never renamed.
+ * auth-dir/usage.jsonl, one line per request, and those who read it back
+ * (--usage, the status page). Every connection is its own process, so
+ * appends and rotation (to usage.jsonl.1) are serialised by an flock on
+ * usage.lock, a sidecar that is never renamed. Readers take no lock: an
+ * append cut in half is one line that does not parse, counted and skipped.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -16,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -25,193 +19,6 @@
 #include "file.h"
 #include "timefmt.h"
 #include "usage.h"
-
-#define JSON_MAX (4 * 1024 * 1024)
-
-enum usage_kind
-usage_kind_for(const char *provider, const char *ctype, size_t ctlen)
-{
-	static const char sse[] = "text/event-stream";
-	int stream = ctype != NULL && ctlen >= sizeof sse - 1 &&
-	    strncasecmp(ctype, sse, sizeof sse - 1) == 0;
-
-	if (strcmp(provider, "claude") == 0)
-		return stream ? USAGE_ANTHROPIC_SSE : USAGE_ANTHROPIC_JSON;
-	if (strcmp(provider, "codex") == 0)
-		return stream ? USAGE_RESPONSES_SSE : USAGE_RESPONSES_JSON;
-	return USAGE_NONE;
-}
-
-void
-usage_scan_init(struct usage_scan *s, enum usage_kind kind)
-{
-	memset(s, 0, sizeof *s);
-	s->kind = kind;
-}
-
-/* A count, when the object has it as a non-negative number. */
-static int
-count(const cJSON *o, const char *key, unsigned long long *v)
-{
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	if (!cJSON_IsNumber(j) || j->valuedouble < 0 ||
-	    j->valuedouble > 1e15)
-		return 0;
-	*v = (unsigned long long)j->valuedouble;
-	return 1;
-}
-
-/* Whatever counts a usage object holds, in any provider's names. Absent
- * keys leave the count as it was: message_delta brings output alone. */
-static void
-take_usage(struct usage *u, const cJSON *us)
-{
-	const cJSON *d;
-
-	if (!cJSON_IsObject(us))
-		return;
-	(void)(count(us, "input_tokens", &u->input) ||
-	    count(us, "prompt_tokens", &u->input));
-	(void)(count(us, "output_tokens", &u->output) ||
-	    count(us, "completion_tokens", &u->output));
-	(void)count(us, "cache_read_input_tokens", &u->cache_read);
-	(void)count(us, "cache_creation_input_tokens", &u->cache_write);
-	d = cJSON_GetObjectItemCaseSensitive(us, "input_tokens_details");
-	if (!cJSON_IsObject(d))
-		d = cJSON_GetObjectItemCaseSensitive(us,
-		    "prompt_tokens_details");
-	if (cJSON_IsObject(d))
-		(void)count(d, "cached_tokens", &u->cache_read);
-}
-
-static void
-take_model(struct usage *u, const cJSON *o)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "model");
-
-	if (cJSON_IsString(m) && m->valuestring[0] != '\0')
-		snprintf(u->model, sizeof u->model, "%s", m->valuestring);
-}
-
-/* The event's type: its JSON "type", else its SSE event name. */
-static const char *
-event_type(const cJSON *root, const char *event)
-{
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "type");
-
-	return cJSON_IsString(t) ? t->valuestring : event;
-}
-
-/* Only these events can carry usage; the deltas in between are many and
- * are never parsed. */
-static int
-may_carry(enum usage_kind kind, const char *event)
-{
-	if (event[0] == '\0')
-		return 1;
-	if (kind == USAGE_ANTHROPIC_SSE)
-		return strcmp(event, "message_start") == 0 ||
-		    strcmp(event, "message_delta") == 0;
-	return strcmp(event, "response.created") == 0 ||
-	    strcmp(event, "response.completed") == 0 ||
-	    strcmp(event, "response.incomplete") == 0 ||
-	    strcmp(event, "response.failed") == 0 ||
-	    strcmp(event, "response.done") == 0;
-}
-
-static int
-on_event(void *arg, const char *event, const char *data, size_t dlen)
-{
-	struct usage_scan *s = arg;
-	const cJSON *o;
-	const char *type;
-	cJSON *root;
-
-	if (!may_carry(s->kind, event) ||
-	    memmem(data, dlen, "\"usage\"", 7) == NULL)
-		return 0;
-	if ((root = cJSON_ParseWithLength(data, dlen)) == NULL)
-		return 0;
-	type = event_type(root, event);
-	if (s->kind == USAGE_ANTHROPIC_SSE) {
-		if (strcmp(type, "message_start") == 0) {
-			o = cJSON_GetObjectItemCaseSensitive(root, "message");
-			take_model(&s->u, o);
-			take_usage(&s->u, cJSON_GetObjectItemCaseSensitive(o,
-			    "usage"));
-		} else if (strcmp(type, "message_delta") == 0)
-			take_usage(&s->u, cJSON_GetObjectItemCaseSensitive(
-			    root, "usage"));
-	} else if (strncmp(type, "response.", 9) == 0) {
-		o = cJSON_GetObjectItemCaseSensitive(root, "response");
-		take_model(&s->u, o);
-		take_usage(&s->u, cJSON_GetObjectItemCaseSensitive(o,
-		    "usage"));
-	}
-	cJSON_Delete(root);
-	return 0;
-}
-
-void
-usage_scan_feed(struct usage_scan *s, const char *p, size_t n)
-{
-	if (s->kind == USAGE_NONE || s->gave_up || n == 0)
-		return;
-	if (s->kind == USAGE_ANTHROPIC_SSE || s->kind == USAGE_RESPONSES_SSE) {
-		if (sse_feed(&s->sse, p, n, on_event, s) == -1) {
-			s->gave_up = 1;
-			sse_free(&s->sse);
-		}
-		return;
-	}
-	if (s->json.len + n > JSON_MAX || buf_add(&s->json, p, n) == -1) {
-		s->gave_up = 1;
-		buf_free(&s->json);
-	}
-}
-
-/* A whole JSON body: the top-level usage and model, or those of the
- * response object a Responses event wraps. */
-static void
-scan_json(struct usage_scan *s)
-{
-	const cJSON *o;
-	cJSON *root;
-
-	if (s->json.len == 0 ||
-	    (root = cJSON_ParseWithLength(s->json.p, s->json.len)) == NULL)
-		return;
-	o = root;
-	if (!cJSON_GetObjectItemCaseSensitive(o, "usage") &&
-	    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(o, "response")))
-		o = cJSON_GetObjectItemCaseSensitive(o, "response");
-	take_model(&s->u, o);
-	take_usage(&s->u, cJSON_GetObjectItemCaseSensitive(o, "usage"));
-	cJSON_Delete(root);
-}
-
-void
-usage_scan_done(struct usage_scan *s, struct usage *u)
-{
-	if (!s->gave_up) {
-		if (s->kind == USAGE_ANTHROPIC_SSE ||
-		    s->kind == USAGE_RESPONSES_SSE)
-			/* A stream cut off without its blank line still
-			 * dispatches its last event. */
-			(void)sse_feed(&s->sse, "\n\n", 2, on_event, s);
-		else if (s->kind != USAGE_NONE)
-			scan_json(s);
-	}
-	if (s->gave_up)
-		memset(&s->u, 0, sizeof s->u);
-	*u = s->u;
-	sse_free(&s->sse);
-	buf_free(&s->json);
-	s->kind = USAGE_NONE;
-}
-
-/* ---- usage.jsonl ---- */
 
 static int
 usage_path(char *out, size_t len, const char *dir, const char *name)
@@ -306,6 +113,103 @@ out:
 	return rc;
 }
 
+/* A count, when the object has it as a non-negative number. */
+static unsigned long long
+count_of(const cJSON *o, const char *key)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(j) && j->valuedouble >= 0 &&
+	    j->valuedouble < 1e15 ? (unsigned long long)j->valuedouble : 0;
+}
+
+static const char *
+str_of(const cJSON *o, const char *key)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(j) && j->valuestring[0] ? j->valuestring : "-";
+}
+
+/* One line to fn: 0, 1 when it is not a record, -1 when fn failed. */
+static int
+each_line(const char *line, size_t len,
+    int (*fn)(const struct usage_line *, void *), void *arg)
+{
+	struct usage_line l;
+	const cJSON *st;
+	cJSON *o;
+	int rc;
+
+	if ((o = cJSON_ParseWithLength(line, len)) == NULL ||
+	    !cJSON_IsObject(o) || strlen(l.time = str_of(o, "time")) < 10) {
+		cJSON_Delete(o);
+		return 1;
+	}
+	l.provider = str_of(o, "provider");
+	l.account = str_of(o, "account");
+	l.model = str_of(o, "model");
+	st = cJSON_GetObjectItemCaseSensitive(o, "status");
+	l.status = cJSON_IsNumber(st) && st->valuedouble > 0 &&
+	    st->valuedouble < 1000 ? (int)st->valuedouble : 0;
+	l.input = count_of(o, "input");
+	l.output = count_of(o, "output");
+	l.cache_read = count_of(o, "cache_read");
+	l.cache_write = count_of(o, "cache_write");
+	rc = fn(&l, arg) == -1 ? -1 : 0;
+	cJSON_Delete(o);
+	return rc;
+}
+
+/* Every line of path to fn; a missing file is an empty one. */
+static int
+each_file(const char *path, int (*fn)(const struct usage_line *, void *),
+    void *arg, unsigned long long *bad)
+{
+	FILE *fp;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int rc = 0, r;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((n = getline(&line, &cap, fp)) != -1) {
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (n == 0)
+			continue;
+		if ((r = each_line(line, (size_t)n, fn, arg)) == -1) {
+			errno = ENOMEM;
+			rc = -1;
+			break;
+		}
+		*bad += (unsigned long long)r;
+	}
+	if (rc == 0 && ferror(fp))
+		rc = -1;
+	free(line);
+	fclose(fp);
+	return rc;
+}
+
+int
+usage_each(const struct config *cfg,
+    int (*fn)(const struct usage_line *, void *), void *arg,
+    unsigned long long *bad, char *path, size_t pathlen)
+{
+	char old[4200];
+
+	if (usage_path(old, sizeof old, cfg->auth_dir, "usage.jsonl.1") ||
+	    usage_path(path, pathlen, cfg->auth_dir, "usage.jsonl"))
+		return -1;
+	if (each_file(old, fn, arg, bad) == -1) {
+		snprintf(path, pathlen, "%s", old);
+		return -1;
+	}
+	return each_file(path, fn, arg, bad);
+}
+
 /* ---- --usage ---- */
 
 struct row {
@@ -322,7 +226,6 @@ struct table {
 struct totals {
 	struct table day, account, model;
 	struct row all;
-	unsigned long long bad;
 };
 
 static void
@@ -362,80 +265,29 @@ table_add(struct table *t, const char *key, const struct row *add)
 	return 0;
 }
 
-static const char *
-str_of(const cJSON *o, const char *key)
-{
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(j) && j->valuestring[0] ? j->valuestring : "-";
-}
-
-/* One line of the file into the totals. 0, 1 when it is not a record, -1
- * out of memory. */
+/* One record into the totals. */
 static int
-tally(struct totals *t, const char *line, size_t len)
+tally(const struct usage_line *l, void *arg)
 {
-	const cJSON *status;
+	struct totals *t = arg;
 	struct row r;
 	char day[11];
-	const char *when;
-	cJSON *o;
-	int rc = -1;
 
-	if ((o = cJSON_ParseWithLength(line, len)) == NULL ||
-	    !cJSON_IsObject(o) || strlen(when = str_of(o, "time")) < 10) {
-		cJSON_Delete(o);
-		return 1;
-	}
 	memset(&r, 0, sizeof r);
-	memcpy(day, when, 10);
+	memcpy(day, l->time, 10);
 	day[10] = '\0';
-	status = cJSON_GetObjectItemCaseSensitive(o, "status");
 	r.req = 1;
-	r.err = cJSON_IsNumber(status) && status->valuedouble >= 400;
-	(void)count(o, "input", &r.in);
-	(void)count(o, "output", &r.out);
-	(void)count(o, "cache_read", &r.cr);
-	(void)count(o, "cache_write", &r.cw);
-	if (table_add(&t->day, day, &r) == 0 &&
-	    table_add(&t->account, str_of(o, "account"), &r) == 0 &&
-	    table_add(&t->model, str_of(o, "model"), &r) == 0) {
-		row_add(&t->all, &r);
-		rc = 0;
-	}
-	cJSON_Delete(o);
-	return rc;
-}
-
-/* Every line of path into t; a missing file is an empty one. */
-static int
-tally_file(struct totals *t, const char *path)
-{
-	FILE *fp;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int rc = 0, r;
-
-	if ((fp = fopen(path, "re")) == NULL)
-		return errno == ENOENT ? 0 : -1;
-	while ((n = getline(&line, &cap, fp)) != -1) {
-		if (n > 0 && line[n - 1] == '\n')
-			line[--n] = '\0';
-		if (n == 0)
-			continue;
-		if ((r = tally(t, line, (size_t)n)) == -1) {
-			errno = ENOMEM;
-			rc = -1;
-			break;
-		}
-		t->bad += (unsigned long long)r;
-	}
-	if (rc == 0 && ferror(fp))
-		rc = -1;
-	free(line);
-	fclose(fp);
-	return rc;
+	r.err = l->status >= 400;
+	r.in = l->input;
+	r.out = l->output;
+	r.cr = l->cache_read;
+	r.cw = l->cache_write;
+	if (table_add(&t->day, day, &r) == -1 ||
+	    table_add(&t->account, l->account, &r) == -1 ||
+	    table_add(&t->model, l->model, &r) == -1)
+		return -1;
+	row_add(&t->all, &r);
+	return 0;
 }
 
 static int
@@ -483,8 +335,9 @@ key_width(const struct totals *t)
 int
 usage_report(const struct config *cfg, FILE *out)
 {
-	char path[4200], old[4200];
+	char path[4200];
 	struct totals t;
+	unsigned long long bad = 0;
 	int rc = -1, w;
 
 	memset(&t, 0, sizeof t);
@@ -492,9 +345,7 @@ usage_report(const struct config *cfg, FILE *out)
 	t.account.title = "ACCOUNT";
 	t.model.title = "MODEL";
 	snprintf(t.all.key, sizeof t.all.key, "TOTAL");
-	if (usage_path(path, sizeof path, cfg->auth_dir, "usage.jsonl") ||
-	    usage_path(old, sizeof old, cfg->auth_dir, "usage.jsonl.1") ||
-	    tally_file(&t, old) == -1 || tally_file(&t, path) == -1)
+	if (usage_each(cfg, tally, &t, &bad, path, sizeof path) == -1)
 		goto out;
 	if (t.all.req == 0) {
 		fprintf(out, "no usage recorded in %s%s\n", path,
@@ -507,9 +358,9 @@ usage_report(const struct config *cfg, FILE *out)
 		print_table(out, w, &t.model);
 		print_row(out, w, &t.all);
 	}
-	if (t.bad)
-		fprintf(out, "%llu line%s of %s and %s could not be read; "
-		    "skipped\n", t.bad, t.bad == 1 ? "" : "s", old, path);
+	if (bad)
+		fprintf(out, "%llu line%s of %s.1 and %s could not be read; "
+		    "skipped\n", bad, bad == 1 ? "" : "s", path, path);
 	rc = ferror(out) ? -1 : 0;
 out:
 	free(t.day.v);

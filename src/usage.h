@@ -1,52 +1,12 @@
-/* usage: token counts read from responses as they pass, one JSON line per
- * request in auth-dir/usage.jsonl, and the --usage report. */
+/* usage: one JSON line per request in auth-dir/usage.jsonl, read back for
+ * --usage and the status page. */
 #ifndef USAGE_H
 #define USAGE_H
 #include <stddef.h>
 #include <stdio.h>
 
-#include "buf.h"
-#include "codex.h"
 #include "config.h"
-
-/* What the response body is, chosen by the route and its Content-Type. */
-enum usage_kind {
-	USAGE_NONE = 0,         /* nothing to read: feed and done are no-ops */
-	USAGE_ANTHROPIC_SSE,    /* Messages stream: message_start, _delta */
-	USAGE_ANTHROPIC_JSON,   /* Messages body: top-level usage */
-	USAGE_RESPONSES_SSE,    /* Responses events: response.completed */
-	USAGE_RESPONSES_JSON,   /* a response object: top-level usage */
-	USAGE_CHAT_JSON         /* chat.completion: prompt/completion_tokens */
-};
-
-/* The counts as the provider reports them. Anthropic's input excludes the
- * cache tokens; OpenAI's input includes cache_read. */
-struct usage {
-	char model[128];        /* "" when the response named none */
-	unsigned long long input, output, cache_read, cache_write;
-};
-
-struct usage_scan {
-	enum usage_kind kind;
-	struct sse sse;         /* SSE kinds: only the event in hand */
-	struct buf json;        /* JSON kinds: the body, up to 4 MiB */
-	int gave_up;            /* too big or unparsable: counts stay 0 */
-	struct usage u;
-};
-
-/* The kind for a response: provider "claude" or "codex" (the upstream's
- * API, not the client's: a Chat Completions request still gets Responses
- * events from Codex) and its Content-Type value (NULL when none). */
-enum usage_kind usage_kind_for(const char *provider, const char *ctype,
-    size_t ctlen);
-
-void usage_scan_init(struct usage_scan *s, enum usage_kind kind);
-/* The decoded body bytes, in any pieces. Never fails: a body it cannot
- * read leaves the counts at zero. */
-void usage_scan_feed(struct usage_scan *s, const char *p, size_t n);
-/* The counts into u, and everything s holds freed. Safe to call twice, or
- * on a scan never fed. */
-void usage_scan_done(struct usage_scan *s, struct usage *u);
+#include "usage_scan.h"
 
 /* One request as recorded. account is the email or the account id, never
  * a credential. */
@@ -63,6 +23,23 @@ struct usage_rec {
  * line would take it past usage-max-bytes. Does nothing (returns 0) unless
  * usage-statistics-enabled. 0, or -1 with errno. */
 int usage_record(const struct config *cfg, const struct usage_rec *r);
+
+/* One line of usage.jsonl as read back; strings are "-" when absent. */
+struct usage_line {
+	const char *time;       /* RFC 3339, at least the date */
+	const char *provider, *account, *model;
+	int status;             /* 0 when absent */
+	unsigned long long input, output, cache_read, cache_write;
+};
+
+/* Call fn with each line of usage.jsonl.1 then usage.jsonl, oldest
+ * first; lines that do not parse are counted in *bad and skipped. path
+ * gets usage.jsonl's path, or the path of a file that could not be read.
+ * fn returns -1 to stop. 0, or -1 with errno (a file that exists cannot
+ * be read, or ENOMEM when fn stopped). */
+int usage_each(const struct config *cfg,
+    int (*fn)(const struct usage_line *, void *), void *arg,
+    unsigned long long *bad, char *path, size_t pathlen);
 
 /* --usage: requests, errors (status >= 400) and token totals by day, by
  * account and by model, from usage.jsonl.1 and usage.jsonl; lines that do

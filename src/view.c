@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "authdir.h"
@@ -66,6 +67,7 @@ view_file(const struct config *cfg, const char *provider,
     const struct acct_ref *ref, struct view *v)
 {
 	struct account a;
+	struct stat st;
 	char path[4200];
 
 	snprintf(v->name, sizeof v->name, "%s", ref->id);
@@ -76,6 +78,8 @@ view_file(const struct config *cfg, const char *provider,
 	}
 	v->kind = ACCT_OAUTH;
 	snprintf(path, sizeof path, "%s/%s", cfg->auth_dir, ref->id);
+	if (lstat(path, &st) == 0)
+		v->mode = (unsigned)(st.st_mode & 07777);
 	if (token_peek(path, provider, &a, v->problem,
 	    sizeof v->problem) == -1)
 		return;

@@ -25,6 +25,7 @@ struct view {
 	enum acct_kind kind;
 	int loaded;             /* the token file was read (API keys: 1) */
 	char problem[1100];     /* why not, when !loaded: the fix named */
+	unsigned mode;          /* the token file's permission bits */
 	int disabled;
 	int needs_login;        /* its refresh token was refused */
 	int has_refresh;

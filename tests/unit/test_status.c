@@ -298,16 +298,6 @@ test_model(void)
 	    NULL);
 	buf_free(&b);
 
-	/* A credential that found its way into state.json withholds the
-	 * page rather than show it. */
-	put_file(dir, "state.json", "{\"accounts\":{\"claude-a@example.com"
-	    ".json\":{\"last_error\":\"upstream said: bad token "
-	    "sk-ant-oat01-UNITSECRETUNITSECRET\"}}}");
-	CHECK("a page with a token in it is withheld",
-	    status_html(&cfg, now, &b) == -1 && b.p == NULL);
-	CHECK("so is the JSON", status_json(&cfg, now, &b) == -1);
-	buf_free(&b);
-
 	rm_file(dir, "state.json");
 	rm_file(dir, "usage.jsonl");
 	rm_file(dir, "claude-a@example.com.json");
