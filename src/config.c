@@ -24,7 +24,6 @@
 #include <yaml.h>
 
 #include "config.h"
-#include "droid.h"
 #include "log.h"
 
 #define DEFAULT_AUTH_DIR	"~/.cli-proxy-api"
@@ -739,6 +738,17 @@ droid_strings(struct droid_model *d, const char *model, const char *display)
 	return 0;
 }
 
+const char *
+config_droid_family(const char *model)
+{
+	if (strncmp(model, "claude-", 7) == 0)
+		return "anthropic";
+	if (strncmp(model, "gpt-", 4) == 0 ||
+	    (model[0] == 'o' && isdigit((unsigned char)model[1])))
+		return "openai";
+	return NULL;
+}
+
 /* The provider given, or the one the model's family implies. */
 static int
 droid_provider(struct load *ld, const yaml_node_t *n, const char *model,
@@ -747,7 +757,7 @@ droid_provider(struct load *ld, const yaml_node_t *n, const char *model,
 	char q[56];
 
 	if (given == NULL)
-		d->provider = droid_family(model);
+		d->provider = config_droid_family(model);
 	else if (strcmp(given, "anthropic") == 0)
 		d->provider = "anthropic";
 	else if (strcmp(given, "openai") == 0)
