@@ -37,7 +37,7 @@ ALL_CFLAGS = $(WARN) $(HARDEN) $(CFLAGS) $(CPPFLAGS)
 ALL_LDFLAGS = $(LDHARD) $(LDFLAGS)
 
 # Objects shared by the program and the unit tests (everything but main).
-LIB_SRC := src/buf.c src/log.c src/secret.c src/config.c src/url.c \
+LIB_SRC := src/buf.c src/log.c src/secret.c src/config.c src/config_scalar.c src/config_mapping.c src/url.c \
            src/http.c src/httpbody.c src/trust.c src/tls.c src/net.c src/proxyurl.c src/https.c \
            src/token.c src/timefmt.c src/file.c src/oauth.c src/authdir.c src/state.c src/store.c src/refresh.c src/view.c src/claude.c src/codex.c src/reply.c \
            src/filter.c src/forward.c src/relay.c \

@@ -97,4 +97,9 @@ void config_free(struct config *cfg);
 /* "~/x" -> "$HOME/x". Returns a malloc'd string or NULL. */
 char *config_expand_home(const char *path);
 
+/* The provider droid must use for a model family: "anthropic" for
+ * claude-*, "openai" for gpt-* and o<digit>* (o3, o4-mini), NULL when the
+ * name says nothing. */
+const char *config_droid_family(const char *model);
+
 #endif

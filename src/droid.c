@@ -55,17 +55,6 @@ droid_models(const struct config *cfg, size_t *n)
 	return builtin;
 }
 
-const char *
-droid_family(const char *model)
-{
-	if (strncmp(model, "claude-", 7) == 0)
-		return "anthropic";
-	if (strncmp(model, "gpt-", 4) == 0 ||
-	    (model[0] == 'o' && isdigit((unsigned char)model[1])))
-		return "openai";
-	return NULL;
-}
-
 /* ---------------------------------------------------------------- merge */
 
 static const char *
@@ -268,7 +257,8 @@ droid_check(const char *model, const char *base_url,
     const char *provider, int port, int *ours, char *why, size_t whylen,
     char *fix, size_t fixlen)
 {
-	const char *fam = model ? droid_family(model) : NULL, *path = "";
+	const char *fam = model ? config_droid_family(model) : NULL;
+	const char *path = "";
 	char t[160];
 	int up = 0, bad_url = 0, bad_prov = 0;
 

@@ -16,11 +16,6 @@ enum droid_change { DROID_ADDED, DROID_UPDATED, DROID_UNCHANGED };
  * (contrib/factory-config.json). */
 const struct droid_model *droid_models(const struct config *cfg, size_t *n);
 
-/* The provider droid must use for a model family: "anthropic" for
- * claude-*, "openai" for gpt-* and o<digit>* (o3, o4-mini), NULL when the
- * name says nothing. */
-const char *droid_family(const char *model);
-
 /* Merge m[0..n) into root's customModels as entries with baseUrl base.
  * An entry with the same model and baseUrl is updated in place (displayName,
  * provider, maxOutputTokens; apiKey and every other key kept), a missing

@@ -183,12 +183,12 @@ test_check(void)
 static void
 test_family(void)
 {
-	CHECK_STR("family claude", droid_family("claude-haiku-4-5"),
+	CHECK_STR("family claude", config_droid_family("claude-haiku-4-5"),
 	    "anthropic");
-	CHECK_STR("family gpt", droid_family("gpt-5-codex"), "openai");
-	CHECK_STR("family o4-mini", droid_family("o4-mini"), "openai");
-	CHECK("family opus-like name", droid_family("opus") == NULL);
-	CHECK("family unknown", droid_family("gemini-2.5-pro") == NULL);
+	CHECK_STR("family gpt", config_droid_family("gpt-5-codex"), "openai");
+	CHECK_STR("family o4-mini", config_droid_family("o4-mini"), "openai");
+	CHECK("family opus-like name", config_droid_family("opus") == NULL);
+	CHECK("family unknown", config_droid_family("gemini-2.5-pro") == NULL);
 }
 
 /* droid-models in config.yaml: names, mappings, and what is refused. */
