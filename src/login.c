@@ -27,6 +27,7 @@
 #include "filter.h"
 #include "log.h"
 #include "login.h"
+#include "login_int.h"
 #include "net.h"
 #include "pkce.h"
 #include "secret.h"
@@ -36,132 +37,10 @@
 #define MAX_CLIENTS 8           /* browsers open spare connections */
 #define REQ_MAX 8192            /* a callback request head */
 #define CLIENT_MS 10000         /* a connection that says nothing */
-#define EMAIL_MAX 254
 
 static const char *const provider_title[] = {
 	"Claude (Anthropic)", "ChatGPT (OpenAI Codex)"
 };
-
-/* ------------------------------------------------------------ pure parts */
-
-int
-login_codex_claims(const char *id_token, char **email, char **account_id,
-    char **plan, char *err, size_t errlen)
-{
-	const char *p1, *p2;
-	const cJSON *auth;
-	cJSON *root = NULL;
-	char *json = NULL;
-	size_t n = 0;
-	ssize_t got;
-	int rc = -1;
-
-	*email = *account_id = *plan = NULL;
-	if (id_token == NULL || (p1 = strchr(id_token, '.')) == NULL ||
-	    (p2 = strchr(p1 + 1, '.')) == NULL || strchr(p2 + 1, '.') ||
-	    p2 == p1 + 1) {
-		snprintf(err, errlen, "the id_token is not a JWT (three parts "
-		    "separated by dots)");
-		goto out;
-	}
-	n = (size_t)(p2 - p1 - 1);
-	if ((json = malloc(n + 1)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	if ((got = b64url_decode(p1 + 1, n, json, n)) == -1) {
-		snprintf(err, errlen, "the id_token's payload is not base64url");
-		goto out;
-	}
-	json[got] = '\0';
-	if ((root = cJSON_ParseWithLength(json, (size_t)got)) == NULL ||
-	    !cJSON_IsObject(root)) {
-		snprintf(err, errlen, "the id_token's payload is not a JSON "
-		    "object");
-		goto out;
-	}
-	auth = cJSON_GetObjectItemCaseSensitive(root,
-	    "https://api.openai.com/auth");
-	if ((*email = secret_json_str(root, "email")) == NULL) {
-		snprintf(err, errlen, "the id_token has no email claim");
-		goto out;
-	}
-	if (!cJSON_IsObject(auth) || (*account_id = secret_json_str(auth,
-	    "chatgpt_account_id")) == NULL) {
-		snprintf(err, errlen, "the id_token has no chatgpt_account_id "
-		    "claim (https://api.openai.com/auth): the Codex backend "
-		    "needs it");
-		goto out;
-	}
-	*plan = secret_json_str(auth, "chatgpt_plan_type");
-	rc = 0;
-out:
-	if (rc == -1) {
-		free(*email);
-		free(*account_id);
-		*email = *account_id = NULL;
-	}
-	secret_json_delete(root);
-	if (json) {
-		explicit_bzero(json, n + 1);
-		free(json);
-	}
-	return rc;
-}
-
-int
-login_email_ok(const char *email)
-{
-	const unsigned char *p = (const unsigned char *)email;
-
-	if (email == NULL || *p == '\0' || *p == '.' ||
-	    strlen(email) > EMAIL_MAX)
-		return 0;
-	for (; *p; p++)
-		if (*p == '/' || *p < 0x20 || *p == 0x7f)
-			return 0;
-	return 1;
-}
-
-/* A string member; a missing one is written empty, as CLIProxyAPI does. */
-static int
-str(cJSON *o, const char *k, const char *v)
-{
-	return cJSON_AddStringToObject(o, k, v ? v : "") != NULL;
-}
-
-char *
-login_token_json(enum login_provider p, const struct oauth_grant *g,
-    const char *email, const char *account_id, time_t now)
-{
-	char when[32], now_s[32];
-	cJSON *o;
-	char *s = NULL;
-	int ok;
-
-	timefmt_format(now + (g->expires_in > 0 ? g->expires_in : 3600),
-	    when, sizeof when);
-	timefmt_format(now, now_s, sizeof now_s);
-	if ((o = cJSON_CreateObject()) == NULL)
-		return NULL;
-	if (p == LOGIN_CLAUDE)
-		ok = str(o, "type", "claude") &&
-		    str(o, "access_token", g->access_token) &&
-		    str(o, "refresh_token", g->refresh_token) &&
-		    str(o, "email", email) && str(o, "expired", when) &&
-		    str(o, "last_refresh", now_s) && str(o, "id_token", "");
-	else
-		ok = str(o, "type", "codex") &&
-		    str(o, "id_token", g->id_token) &&
-		    str(o, "access_token", g->access_token) &&
-		    str(o, "refresh_token", g->refresh_token) &&
-		    str(o, "account_id", account_id) && str(o, "email", email) &&
-		    str(o, "expired", when) && str(o, "last_refresh", now_s);
-	if (ok)
-		s = cJSON_Print(o);
-	secret_json_delete(o);
-	return s;
-}
 
 /* ------------------------------------------------------------ browser */
 
@@ -554,47 +433,6 @@ fail:
 
 /* ------------------------------------------------------------ saving */
 
-/* mkdir -p, each missing directory 0700: the tokens go in the last. */
-static int
-mkdirs(const char *dir)
-{
-	char p[PATH_MAX], *s;
-
-	if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (s = p + 1; ; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char c = *s;
-
-		*s = '\0';
-		if (mkdir(p, 0700) == -1 && errno != EEXIST)
-			return -1;
-		if ((*s = c) == '\0')
-			return 0;
-	}
-}
-
-/* Replace path under the lock the token store takes, so a proxy refreshing
- * the same account does not write its older grant over ours. */
-static int
-save(const char *path, const char *json, char *err, size_t errlen)
-{
-	int fd = token_lock(path, LOCK_EX), rc;
-
-	if (fd == -1 && errno != ENOENT) {
-		snprintf(err, errlen, "cannot lock %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	rc = file_replace(path, json, strlen(json), 1, err, errlen);
-	if (fd != -1)
-		close(fd);
-	return rc;
-}
-
 /* Shell words need quotes when they hold anything unusual. */
 static void
 print_start(const char *config_path)
@@ -631,7 +469,6 @@ finish(const struct config *cfg, const struct trust *ta,
 	const char *prov = login_provider_name[o->provider];
 	struct oauth_grant g;
 	char err[1024], *email = NULL, *acct = NULL, *plan = NULL;
-	char *json = NULL, *path = NULL;
 	int rc = -1;
 
 	if (oauth_exchange(cfg, ta, prov, a->code, k->verifier, k->state,
@@ -661,33 +498,13 @@ finish(const struct config *cfg, const struct trust *ta,
 	if (g.refresh_token == NULL)
 		log_warn("the token endpoint sent no refresh token: this "
 		    "login lasts until the access token expires");
-	if ((json = login_token_json(o->provider, &g, email, acct,
-	    time(NULL))) == NULL || asprintf(&path, "%s/%s-%s.json",
-	    cfg->auth_dir, prov, email) == -1) {
-		path = NULL;
-		log_err("login failed, nothing saved: out of memory");
+	if (login_save(cfg, o->provider, &g, email, acct, pathp) == -1)
 		goto out;
-	}
-	if (mkdirs(cfg->auth_dir) == -1) {
-		log_err("login failed, nothing saved: cannot create "
-		    "auth-dir %s: %s", cfg->auth_dir, strerror(errno));
-		goto out;
-	}
-	if (save(path, json, err, sizeof err) == -1) {
-		log_err("login failed, nothing saved: %s", err);
-		goto out;
-	}
-	*pathp = path;
 	*emailp = email;
-	path = email = NULL;
+	email = NULL;
 	rc = 0;
 out:
 	oauth_grant_free(&g);
-	if (json) {
-		explicit_bzero(json, strlen(json));
-		free(json);
-	}
-	free(path);
 	free(email);
 	free(acct);
 	free(plan);
