@@ -1,373 +1,34 @@
 /*
- * The OAuth logins, as the providers' own CLIs do them: an authorize URL with a
- * PKCE S256 challenge, the redirect caught on 127.0.0.1 (or pasted on the
- * terminal by someone logged in over SSH), the code exchanged for tokens
- * and the token file written atomically. The verifier, the code, the state
- * and the tokens never reach the terminal or the log: only the URL does,
- * and it carries nothing but the challenge.
+ * The OAuth logins, as the providers' own CLIs do them: an authorize URL
+ * with a PKCE S256 challenge, the redirect caught on 127.0.0.1 (or pasted
+ * on the terminal by someone logged in over SSH), the code exchanged for
+ * tokens and the token file written atomically. The verifier, the code,
+ * the state and the tokens never reach the terminal or the log: only the
+ * URL does, and it carries nothing but the challenge.
+ *
+ * This file is the flow; login_redirect.c builds the URL and parses what
+ * comes back, login_wait.c and login_callback.c wait for it (terminal and
+ * browser), login_save.c writes the token file.
  */
-#include <arpa/inet.h>
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "buf.h"
-#include "file.h"
-#include "filter.h"
 #include "log.h"
 #include "login.h"
+#include "login_int.h"
 #include "net.h"
 #include "pkce.h"
-#include "secret.h"
-#include "timefmt.h"
-#include "token.h"
 
-#define MAX_CLIENTS 8           /* browsers open spare connections */
-#define REQ_MAX 8192            /* a callback request head */
-#define CLIENT_MS 10000         /* a connection that says nothing */
-#define EMAIL_MAX 254
-
-static const char *const provider_name[] = { "claude", "codex" };
 static const char *const provider_title[] = {
 	"Claude (Anthropic)", "ChatGPT (OpenAI Codex)"
 };
-
-/* ------------------------------------------------------------ pure parts */
-
-int
-login_default_port(enum login_provider p)
-{
-	return p == LOGIN_CODEX ? 1455 : 54545;
-}
-
-const char *
-login_callback_path(enum login_provider p)
-{
-	return p == LOGIN_CODEX ? "/auth/callback" : "/callback";
-}
-
-int
-login_redirect_uri(enum login_provider p, int port, char *out, size_t outlen)
-{
-	int n = snprintf(out, outlen, "http://localhost:%d%s", port,
-	    login_callback_path(p));
-
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
-}
-
-/* One query parameter, RFC 3986 unreserved characters kept. */
-static int
-query_add(struct buf *b, const char *k, const char *v)
-{
-	if (buf_addf(b, "%s%s=", b->p[b->len - 1] == '?' ? "" : "&", k) == -1)
-		return -1;
-	return url_pct_encode(b, v, 0);
-}
-
-char *
-login_auth_url(enum login_provider p, const struct url *auth,
-    const char *redirect_uri, const char *challenge, const char *state)
-{
-	struct buf b = BUF_SECRET;
-	int bad;
-
-	if (buf_addf(&b, "https://%s%s?", auth->hostport, auth->path) == -1)
-		return NULL;
-	/* The order is the official clients': some servers are picky. */
-	if (p == LOGIN_CLAUDE)
-		bad = query_add(&b, "code", "true") == -1 ||
-		    query_add(&b, "client_id", CLAUDE_CLIENT_ID) == -1 ||
-		    query_add(&b, "response_type", "code") == -1 ||
-		    query_add(&b, "redirect_uri", redirect_uri) == -1 ||
-		    query_add(&b, "scope", "org:create_api_key user:profile "
-		    "user:inference") == -1 ||
-		    query_add(&b, "code_challenge", challenge) == -1 ||
-		    query_add(&b, "code_challenge_method", "S256") == -1 ||
-		    query_add(&b, "state", state) == -1;
-	else
-		bad = query_add(&b, "client_id", CODEX_CLIENT_ID) == -1 ||
-		    query_add(&b, "response_type", "code") == -1 ||
-		    query_add(&b, "redirect_uri", redirect_uri) == -1 ||
-		    query_add(&b, "scope", "openid email profile "
-		    "offline_access") == -1 ||
-		    query_add(&b, "state", state) == -1 ||
-		    query_add(&b, "code_challenge", challenge) == -1 ||
-		    query_add(&b, "code_challenge_method", "S256") == -1 ||
-		    query_add(&b, "id_token_add_organizations", "true") == -1 ||
-		    query_add(&b, "codex_cli_simplified_flow", "true") == -1;
-	if (bad) {
-		buf_free(&b);
-		return NULL;
-	}
-	return b.p;
-}
-
-/* Form-decode n bytes of s; NULL on ENOMEM, a bad escape, %00 or an empty
- * result. */
-static char *
-unescape(const char *s, size_t n)
-{
-	char *out;
-	int bad;
-
-	if ((out = url_pct_decode(s, n, 1, &bad)) != NULL && out[0] == '\0') {
-		free(out);
-		out = NULL;
-	}
-	return out;
-}
-
-char *
-login_query_param(const char *query, const char *key)
-{
-	size_t kl = strlen(key);
-	const char *p = query, *end;
-
-	while (*p) {
-		end = p + strcspn(p, "&");
-		if ((size_t)(end - p) > kl && strncmp(p, key, kl) == 0 &&
-		    p[kl] == '=')
-			return unescape(p + kl + 1, (size_t)(end - p) - kl - 1);
-		p = *end ? end + 1 : end;
-	}
-	return NULL;
-}
-
-/* CODE#STATE: Claude's way of handing both over in one string. */
-static int
-split_code(struct login_answer *a)
-{
-	char *h;
-
-	if (a->code == NULL || (h = strchr(a->code, '#')) == NULL)
-		return 0;
-	*h++ = '\0';
-	if (*h && (a->code_state = strdup(h)) == NULL)
-		return -1;
-	explicit_bzero(h, strlen(h));
-	if (a->code[0] == '\0')
-		secret_free(&a->code);
-	return 0;
-}
-
-int
-login_parse_query(const char *query, struct login_answer *a)
-{
-	memset(a, 0, sizeof *a);
-	a->code = login_query_param(query, "code");
-	a->state = login_query_param(query, "state");
-	a->error = login_query_param(query, "error");
-	return split_code(a);
-}
-
-/* A code alone, maybe with #STATE: URL-safe characters, and long enough
- * that "yes" or a stray word is taken for what it is. */
-static int
-bare_ok(const char *s)
-{
-	return strlen(s) >= 8 && s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789-._~#")] == '\0';
-}
-
-int
-login_parse_paste(const char *line, struct login_answer *a)
-{
-	const char *s = line, *q;
-	size_t n;
-	char *t;
-	int rc;
-
-	memset(a, 0, sizeof *a);
-	while (*s == ' ' || *s == '\t')
-		s++;
-	n = strcspn(s, " \t\r\n");
-	if ((t = strndup(s, n)) == NULL)
-		return -1;
-	if ((q = strchr(t, '?')) != NULL || strncmp(t, "code=", 5) == 0 ||
-	    strstr(t, "&code=") != NULL) {
-		/* A URL: what follows '#' is a fragment, never sent. */
-		t[strcspn(t, "#")] = '\0';
-		rc = login_parse_query(q ? q + 1 : t, a);
-	} else if (bare_ok(t)) {
-		a->bare = 1;
-		a->code = strdup(t);
-		rc = split_code(a);
-	} else
-		rc = -1;
-	explicit_bzero(t, n);
-	free(t);
-	if (rc == -1 || (a->code == NULL && a->error == NULL)) {
-		login_answer_free(a);
-		return -1;
-	}
-	return 0;
-}
-
-/* Constant time for equal lengths; the length of a state is no secret. */
-static int
-state_eq(const char *a, const char *b)
-{
-	size_t n = strlen(a), i;
-	unsigned char d = 0;
-
-	if (n != strlen(b))
-		return 0;
-	for (i = 0; i < n; i++)
-		d |= (unsigned char)(a[i] ^ b[i]);
-	return d == 0;
-}
-
-int
-login_check_state(const struct login_answer *a, const char *want)
-{
-	if (a->state == NULL && a->code_state == NULL)
-		return a->bare ? 0 : -1;
-	if (a->state && !state_eq(a->state, want))
-		return -1;
-	if (a->code_state && !state_eq(a->code_state, want))
-		return -1;
-	return 0;
-}
-
-void
-login_answer_free(struct login_answer *a)
-{
-	secret_free(&a->code);
-	secret_free(&a->state);
-	secret_free(&a->code_state);
-	free(a->error);
-	memset(a, 0, sizeof *a);
-}
-
-int
-login_codex_claims(const char *id_token, char **email, char **account_id,
-    char **plan, char *err, size_t errlen)
-{
-	const char *p1, *p2;
-	const cJSON *auth;
-	cJSON *root = NULL;
-	char *json = NULL;
-	size_t n = 0;
-	ssize_t got;
-	int rc = -1;
-
-	*email = *account_id = *plan = NULL;
-	if (id_token == NULL || (p1 = strchr(id_token, '.')) == NULL ||
-	    (p2 = strchr(p1 + 1, '.')) == NULL || strchr(p2 + 1, '.') ||
-	    p2 == p1 + 1) {
-		snprintf(err, errlen, "the id_token is not a JWT (three parts "
-		    "separated by dots)");
-		goto out;
-	}
-	n = (size_t)(p2 - p1 - 1);
-	if ((json = malloc(n + 1)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	if ((got = b64url_decode(p1 + 1, n, json, n)) == -1) {
-		snprintf(err, errlen, "the id_token's payload is not base64url");
-		goto out;
-	}
-	json[got] = '\0';
-	if ((root = cJSON_ParseWithLength(json, (size_t)got)) == NULL ||
-	    !cJSON_IsObject(root)) {
-		snprintf(err, errlen, "the id_token's payload is not a JSON "
-		    "object");
-		goto out;
-	}
-	auth = cJSON_GetObjectItemCaseSensitive(root,
-	    "https://api.openai.com/auth");
-	if ((*email = secret_json_str(root, "email")) == NULL) {
-		snprintf(err, errlen, "the id_token has no email claim");
-		goto out;
-	}
-	if (!cJSON_IsObject(auth) || (*account_id = secret_json_str(auth,
-	    "chatgpt_account_id")) == NULL) {
-		snprintf(err, errlen, "the id_token has no chatgpt_account_id "
-		    "claim (https://api.openai.com/auth): the Codex backend "
-		    "needs it");
-		goto out;
-	}
-	*plan = secret_json_str(auth, "chatgpt_plan_type");
-	rc = 0;
-out:
-	if (rc == -1) {
-		free(*email);
-		free(*account_id);
-		*email = *account_id = NULL;
-	}
-	secret_json_delete(root);
-	if (json) {
-		explicit_bzero(json, n + 1);
-		free(json);
-	}
-	return rc;
-}
-
-int
-login_email_ok(const char *email)
-{
-	const unsigned char *p = (const unsigned char *)email;
-
-	if (email == NULL || *p == '\0' || *p == '.' ||
-	    strlen(email) > EMAIL_MAX)
-		return 0;
-	for (; *p; p++)
-		if (*p == '/' || *p < 0x20 || *p == 0x7f)
-			return 0;
-	return 1;
-}
-
-/* A string member; a missing one is written empty, as CLIProxyAPI does. */
-static int
-str(cJSON *o, const char *k, const char *v)
-{
-	return cJSON_AddStringToObject(o, k, v ? v : "") != NULL;
-}
-
-char *
-login_token_json(enum login_provider p, const struct oauth_grant *g,
-    const char *email, const char *account_id, time_t now)
-{
-	char when[32], now_s[32];
-	cJSON *o;
-	char *s = NULL;
-	int ok;
-
-	timefmt_format(now + (g->expires_in > 0 ? g->expires_in : 3600),
-	    when, sizeof when);
-	timefmt_format(now, now_s, sizeof now_s);
-	if ((o = cJSON_CreateObject()) == NULL)
-		return NULL;
-	if (p == LOGIN_CLAUDE)
-		ok = str(o, "type", "claude") &&
-		    str(o, "access_token", g->access_token) &&
-		    str(o, "refresh_token", g->refresh_token) &&
-		    str(o, "email", email) && str(o, "expired", when) &&
-		    str(o, "last_refresh", now_s) && str(o, "id_token", "");
-	else
-		ok = str(o, "type", "codex") &&
-		    str(o, "id_token", g->id_token) &&
-		    str(o, "access_token", g->access_token) &&
-		    str(o, "refresh_token", g->refresh_token) &&
-		    str(o, "account_id", account_id) && str(o, "email", email) &&
-		    str(o, "expired", when) && str(o, "last_refresh", now_s);
-	if (ok)
-		s = cJSON_Print(o);
-	secret_json_delete(o);
-	return s;
-}
 
 /* ------------------------------------------------------------ browser */
 
@@ -414,418 +75,35 @@ have_display(void)
 #endif
 }
 
-/* ------------------------------------------------------------ callback */
+/* ------------------------------------------------------------ tokens */
 
-struct client {
-	int fd;
-	long long until;
-	size_t len;
-	char buf[REQ_MAX];
-};
-
-struct wait {
-	enum login_provider p;
-	const char *state;      /* what the answer must carry */
-	int lfd;
-	int tty;                /* stdin still read */
-	size_t linelen;
-	char line[8192];
-	struct client c[MAX_CLIENTS];
-	int answer_fd;          /* the browser waiting for the result page */
-	int pasted;             /* the answer came from the terminal */
-	struct login_answer a;
-};
-
-enum { W_MORE, W_GOT, W_FAIL };
-
-static void
-html_escape(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '<')
-			buf_adds(b, "&lt;");
-		else if (*s == '>')
-			buf_adds(b, "&gt;");
-		else if (*s == '&')
-			buf_adds(b, "&amp;");
-		else if (*s == '"')
-			buf_adds(b, "&quot;");
-		else
-			buf_add(b, s, 1);
-	}
-}
-
-/* A short page, then the connection closes. */
-static void
-page(int fd, int status, const char *title, const char *msg)
-{
-	struct buf body = { 0 }, r = { 0 };
-	const char *reason = status == 200 ? "OK" : status == 400 ?
-	    "Bad Request" : status == 404 ? "Not Found" : status == 405 ?
-	    "Method Not Allowed" : status == 502 ? "Bad Gateway" : "Forbidden";
-
-	if (fd == -1)
-		return;
-	buf_adds(&body, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-	    "<title>cli-proxy-api</title></head>\n<body style=\"font-family:"
-	    "sans-serif;max-width:40em;margin:4em auto\">\n<h1>");
-	html_escape(&body, title);
-	buf_adds(&body, "</h1>\n<p>");
-	html_escape(&body, msg);
-	buf_adds(&body, "</p>\n</body></html>\n");
-	if (body.p && buf_addf(&r, "HTTP/1.1 %d %s\r\nContent-Type: text/html; "
-	    "charset=utf-8\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
-	    "Connection: close\r\n\r\n", status, reason, body.len) == 0 &&
-	    buf_add(&r, body.p, body.len) == 0)
-		(void)file_write_all(fd, r.p, r.len);
-	buf_free(&body);
-	buf_free(&r);
-}
-
-static void
-client_close(struct client *c)
-{
-	if (c->fd != -1) {
-		shutdown(c->fd, SHUT_WR);
-		close(c->fd);
-	}
-	explicit_bzero(c->buf, c->len);
-	c->fd = -1;
-	c->len = 0;
-}
-
-/* The provider's error code, printable and short: it comes from the
- * browser, so from anyone who can reach the port. */
-static const char *
-printable(char *s)
-{
-	char *p;
-
-	for (p = s; *p; p++)
-		if (*p < 0x20 || *p > 0x7e)
-			*p = '?';
-	if (strlen(s) > 80)
-		s[80] = '\0';
-	return s;
-}
-
-/* An answer from the browser or the terminal: a code with the right
- * state, a refusal, or a wrong state that ends the login. */
+/* The account the grant is for: Codex names it in the id_token, Claude in
+ * the answer. 0 with *email and *acct (Codex only) malloc'd, or -1
+ * (logged). */
 static int
-judge(struct wait *w, int fd)
+account(const struct config *cfg, const struct login_opts *o,
+    const struct oauth_grant *g, char **email, char **acct)
 {
-	if (w->a.error) {
-		log_err("the provider refused the login: %s; run the login "
-		    "again", printable(w->a.error));
-		page(fd, 403, "Login refused", "The provider refused the "
-		    "login. Nothing was saved; run the login again.");
-		return W_FAIL;
-	}
-	if (login_check_state(&w->a, w->state) == -1) {
-		log_err("the answer's state does not match this login (an old "
-		    "or a forged redirect): nothing saved; run the login "
-		    "again and use the newest URL");
-		page(fd, 403, "Login failed", "The state does not match this "
-		    "login. Nothing was saved; run the login again.");
-		return W_FAIL;
-	}
-	return W_GOT;
-}
+	char err[1024], *plan = NULL;
+	int rc = -1;
 
-static int
-request(struct wait *w, struct client *c)
-{
-	char *line = c->buf, *sp, *target, *q;
-	size_t pl;
-	int rc;
-
-	line[strcspn(line, "\r\n")] = '\0';
-	if ((sp = strchr(line, ' ')) == NULL) {
-		page(c->fd, 400, "Bad request", "Not an HTTP request.");
-		return W_MORE;
-	}
-	*sp = '\0';
-	target = sp + 1;
-	target[strcspn(target, " ")] = '\0';
-	if (strcmp(line, "GET") != 0) {
-		page(c->fd, 405, "Method not allowed", "Only GET is served.");
-		return W_MORE;
-	}
-	q = strchr(target, '?');
-	pl = q ? (size_t)(q - target) : strlen(target);
-	if (pl != strlen(login_callback_path(w->p)) ||
-	    strncmp(target, login_callback_path(w->p), pl) != 0) {
-		page(c->fd, 404, "Not found", "This is cli-proxy-api's login "
-		    "callback; nothing else is here.");
-		return W_MORE;
-	}
-	login_answer_free(&w->a);
-	if (login_parse_query(q ? q + 1 : "", &w->a) == -1 ||
-	    (w->a.code == NULL && w->a.error == NULL)) {
-		login_answer_free(&w->a);
-		page(c->fd, 400, "No code", "This request carries no "
-		    "authorization code; the login is still waiting.");
-		return W_MORE;
-	}
-	if ((rc = judge(w, c->fd)) == W_GOT) {
-		w->answer_fd = c->fd;   /* answered once the tokens are saved */
-		c->fd = -1;
-	}
-	return rc;
-}
-
-static int
-client_read(struct wait *w, struct client *c)
-{
-	ssize_t r = read(c->fd, c->buf + c->len, sizeof c->buf - 1 - c->len);
-	int rc;
-
-	if (r == -1 && errno == EINTR)
-		return W_MORE;
-	if (r <= 0) {
-		client_close(c);
-		return W_MORE;
-	}
-	c->len += (size_t)r;
-	c->buf[c->len] = '\0';
-	if (strstr(c->buf, "\r\n\r\n") == NULL && strstr(c->buf, "\n\n") ==
-	    NULL) {
-		if (c->len == sizeof c->buf - 1) {
-			page(c->fd, 400, "Bad request", "Request too large.");
-			client_close(c);
+	if (o->provider == LOGIN_CODEX) {
+		if (login_codex_claims(g->id_token, email, acct, &plan, err,
+		    sizeof err) == -1) {
+			log_err("login failed, nothing saved: token endpoint "
+			    "%s: %s", cfg->codex_token_url.host, err);
+			goto out;
 		}
-		return W_MORE;
+	} else if (g->email == NULL || (*email = strdup(g->email)) == NULL) {
+		log_err("login failed, nothing saved: token endpoint %s: "
+		    "the answer has no account.email_address",
+		    cfg->claude_token_url.host);
+		goto out;
 	}
-	rc = request(w, c);
-	client_close(c);
+	rc = 0;
+out:
+	free(plan);
 	return rc;
-}
-
-static void
-client_accept(struct wait *w)
-{
-	struct client *c = NULL;
-	int fd, i;
-
-	if ((fd = accept4(w->lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
-		return;
-	for (i = 0; i < MAX_CLIENTS && c == NULL; i++)
-		if (w->c[i].fd == -1)
-			c = &w->c[i];
-	/* Full of idle spare connections: the oldest one goes. */
-	for (i = 0; c == NULL && i < MAX_CLIENTS; i++)
-		if (c == NULL || w->c[i].until < c->until)
-			c = &w->c[i];
-	client_close(c);
-	c->fd = fd;
-	c->until = net_now_ms() + CLIENT_MS;
-}
-
-/* A line from the terminal. Unrecognised input gets a hint and another
- * chance; a wrong state ends the login like a forged redirect would. */
-static int
-paste(struct wait *w, char *line)
-{
-	if (line[strspn(line, " \t\r")] == '\0')
-		return W_MORE;
-	login_answer_free(&w->a);
-	if (login_parse_paste(line, &w->a) == -1) {
-		printf("That is not a redirect URL or a code. Paste the whole "
-		    "address from the browser's address bar:\n");
-		fflush(stdout);
-		return W_MORE;
-	}
-	w->pasted = 1;
-	return judge(w, -1);
-}
-
-static int
-tty_read(struct wait *w)
-{
-	ssize_t r = read(0, w->line + w->linelen,
-	    sizeof w->line - 1 - w->linelen);
-	char *nl;
-	int rc = W_MORE;
-
-	if (r == -1 && errno == EINTR)
-		return W_MORE;
-	if (r <= 0) {
-		w->tty = 0;     /* ^D: the browser may still come back */
-		return W_MORE;
-	}
-	w->linelen += (size_t)r;
-	w->line[w->linelen] = '\0';
-	while (rc == W_MORE && (nl = strchr(w->line, '\n')) != NULL) {
-		size_t used = (size_t)(nl - w->line) + 1;
-
-		*nl = '\0';
-		rc = paste(w, w->line);
-		explicit_bzero(w->line, used);
-		memmove(w->line, w->line + used, w->linelen - used + 1);
-		w->linelen -= used;
-	}
-	if (w->linelen == sizeof w->line - 1) {
-		explicit_bzero(w->line, sizeof w->line);
-		w->linelen = 0;
-	}
-	return rc;
-}
-
-/* poll() over the listener, the terminal and the browser's connections
- * until an answer comes or the deadline passes (W_MORE then). */
-static int
-wait_answer(struct wait *w, long long deadline)
-{
-	struct pollfd pf[MAX_CLIENTS + 2];
-	struct client *who[MAX_CLIENTS + 2];
-	long long now;
-	int i, n, rc = W_MORE, ms;
-
-	while (rc == W_MORE && (now = net_now_ms()) < deadline) {
-		n = 0;
-		pf[n].fd = w->lfd;
-		pf[n].events = POLLIN;
-		who[n++] = NULL;
-		if (w->tty) {
-			pf[n].fd = 0;
-			pf[n].events = POLLIN;
-			who[n++] = NULL;
-		}
-		ms = (int)(deadline - now);
-		for (i = 0; i < MAX_CLIENTS; i++) {
-			struct client *c = &w->c[i];
-
-			if (c->fd != -1 && c->until <= now)
-				client_close(c);
-			if (c->fd == -1)
-				continue;
-			if (c->until - now < ms)
-				ms = (int)(c->until - now);
-			pf[n].fd = c->fd;
-			pf[n].events = POLLIN;
-			who[n++] = c;
-		}
-		if (poll(pf, (nfds_t)n, ms) == -1) {
-			if (errno == EINTR)
-				continue;
-			log_err("poll: %s", strerror(errno));
-			return W_FAIL;
-		}
-		for (i = 0; i < n && rc == W_MORE; i++) {
-			/* An accept may have evicted this one for a new fd. */
-			if (pf[i].revents == 0 || (who[i] &&
-			    who[i]->fd != pf[i].fd))
-				continue;
-			if (who[i])
-				rc = client_read(w, who[i]);
-			else if (pf[i].fd == 0)
-				rc = tty_read(w);
-			else
-				client_accept(w);
-		}
-	}
-	return rc;
-}
-
-static int
-listen_on(int port)
-{
-	struct sockaddr_in sa;
-	int fd, one = 1, e;
-
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		goto fail;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((unsigned short)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == -1 ||
-	    listen(fd, 16) == -1)
-		goto fail;
-	return fd;
-fail:
-	e = errno;
-	if (fd != -1)
-		close(fd);
-	if (e == EADDRINUSE)
-		log_err("127.0.0.1:%d is in use (another login still "
-		    "waiting?): end it, or pick a free port with "
-		    "--oauth-callback-port N", port);
-	else
-		log_err("cannot listen on 127.0.0.1:%d: %s", port,
-		    strerror(e));
-	return -1;
-}
-
-/* ------------------------------------------------------------ saving */
-
-/* mkdir -p, each missing directory 0700: the tokens go in the last. */
-static int
-mkdirs(const char *dir)
-{
-	char p[PATH_MAX], *s;
-
-	if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (s = p + 1; ; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char c = *s;
-
-		*s = '\0';
-		if (mkdir(p, 0700) == -1 && errno != EEXIST)
-			return -1;
-		if ((*s = c) == '\0')
-			return 0;
-	}
-}
-
-/* Replace path under the lock the token store takes, so a proxy refreshing
- * the same account does not write its older grant over ours. */
-static int
-save(const char *path, const char *json, char *err, size_t errlen)
-{
-	int fd = token_lock(path, LOCK_EX), rc;
-
-	if (fd == -1 && errno != ENOENT) {
-		snprintf(err, errlen, "cannot lock %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	rc = file_replace(path, json, strlen(json), 1, err, errlen);
-	if (fd != -1)
-		close(fd);
-	return rc;
-}
-
-/* Shell words need quotes when they hold anything unusual. */
-static void
-print_start(const char *config_path)
-{
-	char real[PATH_MAX];
-	const char *p = config_path;
-
-	if (p == NULL) {
-		printf("cli-proxy-api\n");
-		return;
-	}
-	if (realpath(p, real))
-		p = real;
-	if (p[strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789@%+=:,./_-")] == '\0') {
-		printf("cli-proxy-api --config %s\n", p);
-		return;
-	}
-	printf("cli-proxy-api --config '");
-	for (; *p; p++)
-		if (*p == '\'')
-			printf("'\\''");
-		else
-			putchar(*p);
-	printf("'\n");
 }
 
 /* The code for tokens, the tokens into the file. 0 or -1 (logged). */
@@ -834,30 +112,18 @@ finish(const struct config *cfg, const struct trust *ta,
     const struct login_opts *o, const struct pkce *k, const char *ruri,
     const struct login_answer *a, char **pathp, char **emailp)
 {
-	const char *prov = provider_name[o->provider];
 	struct oauth_grant g;
-	char err[1024], *email = NULL, *acct = NULL, *plan = NULL;
-	char *json = NULL, *path = NULL;
+	char err[1024], *email = NULL, *acct = NULL;
 	int rc = -1;
 
-	if (oauth_exchange(cfg, ta, prov, a->code, k->verifier, k->state,
-	    ruri, &g, err, sizeof err) != OAUTH_OK) {
+	/* g is cleared first, whatever the outcome. */
+	if (oauth_exchange(cfg, ta, login_provider_name[o->provider], a->code,
+	    k->verifier, k->state, ruri, &g, err, sizeof err) != OAUTH_OK) {
 		log_err("login failed, nothing saved: %s", err);
-		return -1;
-	}
-	if (o->provider == LOGIN_CODEX) {
-		if (login_codex_claims(g.id_token, &email, &acct, &plan, err,
-		    sizeof err) == -1) {
-			log_err("login failed, nothing saved: token endpoint "
-			    "%s: %s", cfg->codex_token_url.host, err);
-			goto out;
-		}
-	} else if (g.email == NULL || (email = strdup(g.email)) == NULL) {
-		log_err("login failed, nothing saved: token endpoint %s: "
-		    "the answer has no account.email_address",
-		    cfg->claude_token_url.host);
 		goto out;
 	}
+	if (account(cfg, o, &g, &email, &acct) == -1)
+		goto out;
 	if (!login_email_ok(email)) {
 		log_err("login failed, nothing saved: the account's email is "
 		    "not usable in a file name (a '/', a leading '.' or "
@@ -867,36 +133,15 @@ finish(const struct config *cfg, const struct trust *ta,
 	if (g.refresh_token == NULL)
 		log_warn("the token endpoint sent no refresh token: this "
 		    "login lasts until the access token expires");
-	if ((json = login_token_json(o->provider, &g, email, acct,
-	    time(NULL))) == NULL || asprintf(&path, "%s/%s-%s.json",
-	    cfg->auth_dir, prov, email) == -1) {
-		path = NULL;
-		log_err("login failed, nothing saved: out of memory");
+	if (login_save(cfg, o->provider, &g, email, acct, pathp) == -1)
 		goto out;
-	}
-	if (mkdirs(cfg->auth_dir) == -1) {
-		log_err("login failed, nothing saved: cannot create "
-		    "auth-dir %s: %s", cfg->auth_dir, strerror(errno));
-		goto out;
-	}
-	if (save(path, json, err, sizeof err) == -1) {
-		log_err("login failed, nothing saved: %s", err);
-		goto out;
-	}
-	*pathp = path;
 	*emailp = email;
-	path = email = NULL;
+	email = NULL;
 	rc = 0;
 out:
 	oauth_grant_free(&g);
-	if (json) {
-		explicit_bzero(json, strlen(json));
-		free(json);
-	}
-	free(path);
 	free(email);
 	free(acct);
-	free(plan);
 	return rc;
 }
 
@@ -948,7 +193,7 @@ say_timeout(const struct login_opts *o, int secs, int port)
 	    "cli-proxy-api --%s-login again and finish the login in the "
 	    "browser; on a remote machine paste the address the browser "
 	    "ends up on, or forward the port first (ssh -L %d:127.0.0.1:%d "
-	    "HOST)", span, provider_name[o->provider], port, port);
+	    "HOST)", span, login_provider_name[o->provider], port, port);
 }
 
 static void
@@ -966,11 +211,102 @@ say_url(const struct login_opts *o, const char *url, const char *ruri,
 static void
 say_paste(void)
 {
-	printf("\nOn a remote machine without an SSH tunnel the browser's last "
-	    "page does not load;\nthat is expected: copy the address from "
-	    "its address bar.\n...or paste the URL your browser was sent "
-	    "to (or the code) here: ");
+	printf("\nOn a remote machine without an SSH tunnel the browser's "
+	    "last page does not load;\nthat is expected: copy the address "
+	    "from its address bar.\n...or paste the URL your browser was "
+	    "sent to (or the code) here: ");
 	fflush(stdout);
+}
+
+/* Shell words need quotes when they hold anything unusual. */
+static void
+print_start(const char *config_path)
+{
+	char real[PATH_MAX];
+	const char *p = config_path;
+
+	if (p == NULL) {
+		printf("cli-proxy-api\n");
+		return;
+	}
+	if (realpath(p, real))
+		p = real;
+	if (p[strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789@%+=:,./_-")] == '\0') {
+		printf("cli-proxy-api --config %s\n", p);
+		return;
+	}
+	printf("cli-proxy-api --config '");
+	for (; *p; p++)
+		if (*p == '\'')
+			printf("'\\''");
+		else
+			putchar(*p);
+	printf("'\n");
+}
+
+/* The URL on the terminal, in the browser when there is a display, and
+ * the prompt for a paste when the terminal is ours to read. */
+static void
+announce(const struct login_opts *o, const char *url, const char *ruri,
+    int secs, struct login_wait *w)
+{
+	int browser = !o->no_browser && have_display();
+
+	say_url(o, url, ruri, browser, secs);
+	if (browser)
+		open_browser(url);
+	if ((w->tty = tty_foreground()))
+		say_paste();
+}
+
+/* The wait, then the callback port closes: a late browser finds nothing
+ * there. LOGIN_GOT, or the wait's failure (the timeout said). */
+static int
+await_answer(struct login_wait *w, const struct login_opts *o, int secs,
+    int port)
+{
+	int got = login_wait_answer(w, net_now_ms() + secs * 1000LL);
+
+	close(w->lfd);
+	w->lfd = -1;
+	if (w->tty && !w->pasted)
+		printf("\n");      /* the prompt line is still open */
+	fflush(stdout);
+	if (got == LOGIN_MORE)
+		say_timeout(o, secs, port);
+	return got;
+}
+
+/* The answer turned into the token file; the browser, when it brought
+ * the answer, is told how that went. 0 or -1 (logged). */
+static int
+conclude(const struct config *cfg, const struct trust *ta,
+    const struct login_opts *o, const struct pkce *k, const char *ruri,
+    struct login_wait *w)
+{
+	struct buf m = { 0 };
+	char *path = NULL, *email = NULL;
+	int rc = -1;
+
+	if (finish(cfg, ta, o, k, ruri, &w->a, &path, &email) == -1) {
+		login_page(w->answer_fd, 502, "Login failed", "The code could "
+		    "not be exchanged or saved; the terminal says why. "
+		    "Nothing was saved.");
+		goto out;
+	}
+	if (buf_addf(&m, "Logged in as %s. You can close this tab and start "
+	    "the proxy.", email) == 0)
+		login_page(w->answer_fd, 200, "Logged in", m.p);
+	printf("saved %s; start the proxy with: ", path);
+	print_start(o->config_path);
+	fflush(stdout);
+	rc = 0;
+out:
+	buf_free(&m);
+	free(path);
+	free(email);
+	return rc;
 }
 
 int
@@ -980,88 +316,41 @@ login_run(const struct config *cfg, const struct login_opts *o)
 	    &cfg->codex_auth_url : &cfg->claude_auth_url;
 	struct trust ta = { 0 };
 	struct pkce k;
-	struct wait w;
-	char ruri[128], err[1024], *url = NULL, *path = NULL, *email = NULL;
+	struct login_wait w;
+	char ruri[128], err[1024], *url = NULL;
 	int port = o->port ? o->port : login_default_port(o->provider);
-	int browser, secs = timeout_seconds(), rc = EXIT_LOGIN, i, got;
+	int secs = timeout_seconds(), rc = EXIT_SYS;
 
-	memset(&w, 0, sizeof w);
-	w.lfd = w.answer_fd = -1;
-	for (i = 0; i < MAX_CLIENTS; i++)
-		w.c[i].fd = -1;
+	login_wait_init(&w, o->provider);
 	/* A broken ca-file fails now, not after the user logged in. */
 	/* No cache here: a login that fails leaves auth-dir as it was. */
 	if (trust_load(&ta, cfg->ca_file, err, sizeof err) == -1) {
 		log_err("%s", err);
-		return EXIT_TLS;
+		rc = EXIT_TLS;
+		goto out;
 	}
 	if (pkce_new(&k) == -1) {
 		log_err("getrandom: %s", strerror(errno));
-		trust_free(&ta);
-		return EXIT_SYS;
+		goto out;
 	}
-	w.p = o->provider;
 	w.state = k.state;
 	login_redirect_uri(o->provider, port, ruri, sizeof ruri);
 	if ((url = login_auth_url(o->provider, auth, ruri, k.challenge,
 	    k.state)) == NULL) {
 		log_err("out of memory");
-		rc = EXIT_SYS;
 		goto out;
 	}
-	if ((w.lfd = listen_on(port)) == -1) {
-		rc = EXIT_SYS;
+	if ((w.lfd = login_listen(port)) == -1)
 		goto out;
-	}
-	browser = !o->no_browser && have_display();
-	say_url(o, url, ruri, browser, secs);
-	if (browser)
-		open_browser(url);
-	if ((w.tty = tty_foreground()))
-		say_paste();
-	got = wait_answer(&w, net_now_ms() + secs * 1000LL);
-	close(w.lfd);
-	w.lfd = -1;
-	if (w.tty && !w.pasted)
-		printf("\n");      /* the prompt line is still open */
-	fflush(stdout);
-	if (got == W_MORE)
-		say_timeout(o, secs, port);
-	if (got != W_GOT)
-		goto out;
-	if (finish(cfg, &ta, o, &k, ruri, &w.a, &path, &email) == -1) {
-		page(w.answer_fd, 502, "Login failed", "The code could not "
-		    "be exchanged or saved; the terminal says why. Nothing "
-		    "was saved.");
-		goto out;
-	}
-	{
-		struct buf m = { 0 };
-
-		if (buf_addf(&m, "Logged in as %s. You can close this tab and "
-		    "start the proxy.", email) == 0)
-			page(w.answer_fd, 200, "Logged in", m.p);
-		buf_free(&m);
-	}
-	printf("saved %s; start the proxy with: ", path);
-	print_start(o->config_path);
-	fflush(stdout);
-	rc = EXIT_OK;
+	announce(o, url, ruri, secs, &w);
+	rc = EXIT_LOGIN;
+	if (await_answer(&w, o, secs, port) == LOGIN_GOT &&
+	    conclude(cfg, &ta, o, &k, ruri, &w) == 0)
+		rc = EXIT_OK;
 out:
-	if (w.answer_fd != -1) {
-		shutdown(w.answer_fd, SHUT_WR);
-		close(w.answer_fd);
-	}
-	for (i = 0; i < MAX_CLIENTS; i++)
-		client_close(&w.c[i]);
-	if (w.lfd != -1)
-		close(w.lfd);
-	login_answer_free(&w.a);
-	explicit_bzero(w.line, sizeof w.line);
+	login_wait_free(&w);
 	explicit_bzero(&k, sizeof k);
 	free(url);
-	free(path);
-	free(email);
 	trust_free(&ta);
 	return rc;
 }
