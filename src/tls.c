@@ -17,6 +17,7 @@
 #include "proxyurl.h"
 #include "log.h"
 #include "tls.h"
+#include "tunnel.h"
 
 /* BearSSL keeps this pointer: static storage outlives every engine. */
 static const char *alpn[] = { "http/1.1" };
