@@ -184,16 +184,14 @@ set_suites(br_ssl_engine_context *eng)
 	    sizeof aes_first / sizeof aes_first[0]);
 }
 
-int
-up_connect(struct upstream *u, const struct url *url, const struct proxy *px,
-    const struct trust *ta, int timeout_ms, char *err, size_t errlen)
+/* The TCP connection for up_connect, and u's state for a new one. UP_OK,
+ * or UP_TIMEOUT or UP_CONNECT with err. */
+static int
+open_socket(struct upstream *u, const struct url *url, const struct proxy *px,
+    int timeout_ms, char *err, size_t errlen)
 {
-	br_ssl_engine_context *eng = &u->cc.eng;
-	br_ssl_session_parameters sp;
-	unsigned char old_id[32] = { 0 };
-	int to, resume = 0;
+	int to;
 
-	up_close(u);
 	u->fd = proxy_connect(px, url->host, url->port, timeout_ms, &to, err,
 	    (unsigned)errlen);
 	if (u->fd == -1)
@@ -215,7 +213,21 @@ up_connect(struct upstream *u, const struct url *url, const struct proxy *px,
 	u->eof = 0;
 	u->broken = 0;
 	u->used = 0;
+	return UP_OK;
+}
 
+int
+up_connect(struct upstream *u, const struct url *url, const struct proxy *px,
+    const struct trust *ta, int timeout_ms, char *err, size_t errlen)
+{
+	br_ssl_engine_context *eng = &u->cc.eng;
+	br_ssl_session_parameters sp;
+	unsigned char old_id[32] = { 0 };
+	int rc, resume = 0;
+
+	up_close(u);
+	if ((rc = open_socket(u, url, px, timeout_ms, err, errlen)) != UP_OK)
+		return rc;
 	br_ssl_client_init_full(&u->cc, &u->xc, ta->ta, ta->n);
 	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
 	set_suites(eng);
