@@ -1,4 +1,5 @@
-/* oauth: the token endpoint grants (refresh; login adds the code grant). */
+/* oauth: the token-endpoint client, its grants (refresh; login adds the
+ * code grant) and the parsing of their answers. */
 #ifndef OAUTH_H
 #define OAUTH_H
 #include <time.h>

@@ -8,15 +8,13 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "file.h"
 #include "proxyurl.h"
-#include "log.h"
 #include "tls.h"
+#include "tlscache.h"
+#include "tunnel.h"
 
 /* BearSSL keeps this pointer: static storage outlives every engine. */
 static const char *alpn[] = { "http/1.1" };
@@ -186,138 +184,14 @@ set_suites(br_ssl_engine_context *eng)
 	    sizeof aes_first / sizeof aes_first[0]);
 }
 
-/*
- * TLS session resumption across processes. Each connection is a new
- * process, so BearSSL's in-memory session cache never sees a second
- * handshake: the session parameters go to a 0600 file in auth-dir per
- * upstream host instead, written under an flock and replaced atomically,
- * and the master secret is wiped from memory once used. BearSSL resumes
- * by session ID; a server that declines gets a full handshake.
- */
-#define SESSION_MAGIC "CPAS1\n"
-#define SESSION_MAX_AGE (12 * 3600)
-
-struct session_file {
-	char magic[6];
-	unsigned char id_len;
-	unsigned char id[32];
-	unsigned char version[2];
-	unsigned char suite[2];
-	unsigned char master[48];
-	unsigned char saved[8];         /* big-endian epoch seconds */
-};
-
+/* The TCP connection for up_connect, and u's state for a new one. UP_OK,
+ * or UP_TIMEOUT or UP_CONNECT with err. */
 static int
-session_path(const struct upstream *u, const char *what, char *out,
-    size_t outlen)
+open_socket(struct upstream *u, const struct url *url, const struct proxy *px,
+    int timeout_ms, char *err, size_t errlen)
 {
-	char name[300];
-	size_t i;
+	int to;
 
-	snprintf(name, sizeof name, "%s-%s", u->host, u->port);
-	/* A host name is nearly safe for a file name; make it so. */
-	for (i = 0; name[i]; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' &&
-		    name[i] <= 'Z') || (name[i] >= '0' && name[i] <= '9') ||
-		    name[i] == '.' || name[i] == '-'))
-			name[i] = '_';
-	return snprintf(out, outlen, "%s/tls-%s.%s", u->cache_dir, name,
-	    what) < (int)outlen ? 0 : -1;
-}
-
-/* Lock the cache's sidecar lock file. The fd, or -1. */
-static int
-session_lock(const struct upstream *u, int op)
-{
-	char path[4200];
-	int fd;
-
-	if (session_path(u, "lock", path, sizeof path) == -1 ||
-	    (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0600)) == -1)
-		return -1;
-	while (flock(fd, op) == -1)
-		if (errno != EINTR) {
-			close(fd);
-			return -1;
-		}
-	return fd;
-}
-
-static int
-session_load(const struct upstream *u, br_ssl_session_parameters *p)
-{
-	struct session_file f;
-	char path[4200];
-	long long saved = 0;
-	int fd, lk, i, rc = -1;
-	ssize_t r;
-
-	if (u->cache_dir == NULL || session_path(u, "session", path,
-	    sizeof path) == -1 || (lk = session_lock(u, LOCK_SH)) == -1)
-		return -1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		goto out;
-	r = read(fd, &f, sizeof f);
-	close(fd);
-	for (i = 0; i < 8 && r == (ssize_t)sizeof f; i++)
-		saved = saved << 8 | f.saved[i];
-	if (r != (ssize_t)sizeof f || memcmp(f.magic, SESSION_MAGIC, 6) != 0 ||
-	    f.id_len == 0 || f.id_len > 32 ||
-	    time(NULL) - saved > SESSION_MAX_AGE)
-		goto out;
-	memset(p, 0, sizeof *p);
-	memcpy(p->session_id, f.id, f.id_len);
-	p->session_id_len = f.id_len;
-	p->version = (uint16_t)(f.version[0] << 8 | f.version[1]);
-	p->cipher_suite = (uint16_t)(f.suite[0] << 8 | f.suite[1]);
-	memcpy(p->master_secret, f.master, sizeof p->master_secret);
-	rc = 0;
-out:
-	explicit_bzero(&f, sizeof f);
-	close(lk);
-	return rc;
-}
-
-static void
-session_save(const struct upstream *u, const br_ssl_session_parameters *p)
-{
-	struct session_file f;
-	char path[4200], err[256];
-	long long now = (long long)time(NULL);
-	int lk, i;
-
-	if (u->cache_dir == NULL || p->session_id_len == 0 ||
-	    session_path(u, "session", path, sizeof path) == -1 ||
-	    (lk = session_lock(u, LOCK_EX)) == -1)
-		return;
-	memset(&f, 0, sizeof f);
-	memcpy(f.magic, SESSION_MAGIC, 6);
-	f.id_len = p->session_id_len;
-	memcpy(f.id, p->session_id, p->session_id_len);
-	f.version[0] = (unsigned char)(p->version >> 8);
-	f.version[1] = (unsigned char)p->version;
-	f.suite[0] = (unsigned char)(p->cipher_suite >> 8);
-	f.suite[1] = (unsigned char)p->cipher_suite;
-	memcpy(f.master, p->master_secret, sizeof f.master);
-	for (i = 7; i >= 0; i--, now >>= 8)
-		f.saved[i] = (unsigned char)now;
-	if (file_replace(path, &f, sizeof f, 0, err, sizeof err) == -1)
-		log_debug("TLS session cache: %s", err);
-	explicit_bzero(&f, sizeof f);
-	close(lk);
-}
-
-int
-up_connect(struct upstream *u, const struct url *url, const struct proxy *px,
-    const struct trust *ta, int timeout_ms, char *err, size_t errlen)
-{
-	br_ssl_engine_context *eng = &u->cc.eng;
-	br_ssl_session_parameters sp;
-	unsigned char old_id[32] = { 0 };
-	int to, resume = 0;
-
-	up_close(u);
 	u->fd = proxy_connect(px, url->host, url->port, timeout_ms, &to, err,
 	    (unsigned)errlen);
 	if (u->fd == -1)
@@ -339,14 +213,28 @@ up_connect(struct upstream *u, const struct url *url, const struct proxy *px,
 	u->eof = 0;
 	u->broken = 0;
 	u->used = 0;
+	return UP_OK;
+}
 
+int
+up_connect(struct upstream *u, const struct url *url, const struct proxy *px,
+    const struct trust *ta, int timeout_ms, char *err, size_t errlen)
+{
+	br_ssl_engine_context *eng = &u->cc.eng;
+	br_ssl_session_parameters sp;
+	unsigned char old_id[32] = { 0 };
+	int rc, resume = 0;
+
+	up_close(u);
+	if ((rc = open_socket(u, url, px, timeout_ms, err, errlen)) != UP_OK)
+		return rc;
 	br_ssl_client_init_full(&u->cc, &u->xc, ta->ta, ta->n);
 	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
 	set_suites(eng);
 	br_ssl_engine_set_buffer(eng, u->iobuf, sizeof u->iobuf, 1);
 	br_ssl_engine_set_protocol_names(eng, alpn, 1);
 	u->resumed = 0;
-	if (session_load(u, &sp) == 0) {
+	if (tlscache_load(u->cache_dir, u->host, u->port, &sp) == 0) {
 		br_ssl_engine_set_session_parameters(eng, &sp);
 		memcpy(old_id, sp.session_id, sizeof old_id);
 		resume = 1;
@@ -372,7 +260,7 @@ up_connect(struct upstream *u, const struct url *url, const struct proxy *px,
 	u->resumed = resume && memcmp(sp.session_id, old_id,
 	    sizeof old_id) == 0;
 	if (!u->resumed)
-		session_save(u, &sp);
+		tlscache_save(u->cache_dir, u->host, u->port, &sp);
 	explicit_bzero(&sp, sizeof sp);
 	return UP_OK;
 fail:

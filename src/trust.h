@@ -2,7 +2,6 @@
 #ifndef TRUST_H
 #define TRUST_H
 #include <stddef.h>
-#include <stdint.h>
 #include <bearssl.h>
 
 /* Where a set came from: a debugging aid, and what the tests check. */
@@ -28,19 +27,15 @@ struct trust {
 int trust_load(struct trust *s, const char *path, char *err, size_t errlen);
 
 /* As trust_load, through a cache of the decoded anchors in
- * cache_dir/ta-cache.bin, valid while the ca-file's path, device, inode,
- * size, mtime and ctime are unchanged. A missing, stale, corrupt or
- * untrusted cache is rebuilt (best effort: a cache_dir that cannot be
- * written just means no cache). cache_dir NULL is trust_load. Same errors
- * as trust_load; the cache itself never causes one. */
+ * cache_dir/ta-cache.bin (trustcache.h), valid while the ca-file's path,
+ * device, inode, size, mtime and ctime are unchanged. A missing, stale,
+ * corrupt or untrusted cache is rebuilt (best effort: a cache_dir that
+ * cannot be written just means no cache). cache_dir NULL is trust_load.
+ * Same errors as trust_load; the cache itself never causes one. */
 int trust_load_cached(struct trust *s, const char *path, const char *cache_dir,
     char *err, size_t errlen);
 
 /* Either kind of set; leaves it empty. */
 void trust_free(struct trust *s);
-
-/* The cache file's checksum (damage detection, not a MAC); exported so
- * the tests can reseal a damaged image and reach the checks behind it. */
-uint64_t trust_cache_sum(const unsigned char *p, size_t n);
 
 #endif

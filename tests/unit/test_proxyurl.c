@@ -17,6 +17,7 @@
 
 #include "net.h"
 #include "proxyurl.h"
+#include "tunnel.h"
 #include "unit.h"
 
 /* ---------------------------------------------------------------- parse */

@@ -1,7 +1,7 @@
 /*
- * Unit tests for ta.c. Certificates are made at test time with the openssl
- * CLI in a temp directory; each anchor is then checked by letting BearSSL
- * validate the certificate it came from.
+ * Unit tests for trust.c and trustcache.c. Certificates are made at test
+ * time with the openssl CLI in a temp directory; each anchor is then
+ * checked by letting BearSSL validate the certificate it came from.
  *
  * The fast PEM reader is checked against BearSSL's decoder by giving a
  * file a line that makes the reader give up ("x -----"), so the same
@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "trust.h"
+#include "trustcache.h"
 #include "unit.h"
 
 static char dir[64];
@@ -325,12 +326,12 @@ reseal(unsigned char *img, size_t len)
 	uint64_t h;
 
 	if (len >= 8) {
-		h = trust_cache_sum(img, len - 8);
+		h = trustcache_sum(img, len - 8);
 		memcpy(img + len - 8, &h, 8);
 	}
 }
 
-/* Offsets in the image (see ta.c's layout). */
+/* Offsets in the image (see trustcache.c's layout). */
 #define OFF_VERSION	8
 #define OFF_PATHLEN	68
 #define OFF_PATH	72
