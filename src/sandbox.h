@@ -41,15 +41,18 @@ int sandbox_check(const struct config *cfg, FILE *out);
 /*
  * A fingerprint of the inodes sandbox_apply's Landlock rules would name
  * now (ca-file, the config file, auth-dir, the logs directory, the system
- * files such as /etc/resolv.conf, through symlinks). A rule holds the inode it was made on: a file
- * replaced since (a renewed ca-file, a rewritten resolv.conf) is outside a
- * sandbox applied before. --serve compares it to retire a spare sandboxed
- * before such a change. 0 with cfg->sandbox off.
+ * files such as /etc/resolv.conf, through symlinks). A rule holds the
+ * inode it was made on: a file replaced since (a renewed ca-file, a
+ * rewritten resolv.conf) is outside a sandbox applied before. --serve
+ * compares it to retire a spare sandboxed before such a change. 0 with
+ * cfg->sandbox off.
  */
 unsigned long long sandbox_inodes(const struct config *cfg);
 /* Those paths (at most SANDBOX_RULE_FILES of them) into out; logs is room
- * for the logs directory's name. Returns how many; 0 with the sandbox
- * off. */
+ * for the logs directory's name. They come from the list the Landlock
+ * rules are made from: every rule path but those never replaced whole
+ * (/dev/null, the system directories). Returns how many; 0 with the
+ * sandbox off. */
 #define SANDBOX_RULE_FILES 16
 size_t sandbox_rule_files(const struct config *cfg, const char **out,
     size_t max, char *logs, size_t logslen);
@@ -72,15 +75,5 @@ void sandbox_ports(const struct config *cfg, unsigned *ports);
 
 /* The kernel's Landlock ABI version, 0 when Landlock is unavailable. */
 int sandbox_landlock_abi(void);
-
-/*
- * For the unit test: build the seccomp program from the table (a binary
- * search on the system call number), run it in a BPF interpreter and
- * compare each verdict with the table's: every number below 1024, x32
- * numbers and another arch, each argument-checked call with its values
- * and one other. 0 when all agree, with the program's length in *len;
- * -1 with why set on the first that does not.
- */
-int sandbox_seccomp_selftest(char *why, size_t whylen, size_t *len);
 
 #endif

@@ -189,7 +189,8 @@ listener(const unsigned *ports, int *port)
 	int fd, i, tries;
 
 	for (tries = 0; tries < 8; tries++) {
-		if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0))
+		    == -1)
 			return -1;
 		loopback(&sa, 0);
 		if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == -1 ||
@@ -226,21 +227,14 @@ struct attempt {
 	int untested;           /* nothing there to try */
 };
 
-int
-sandbox_check(const struct config *cfg, FILE *out)
+/* What the sandbox is made of here: the mode, the Landlock ABI with the
+ * ports it allows, seccomp. */
+static void
+print_layers(const struct config *cfg, const unsigned *ports, FILE *out)
 {
 	static const char *const mode[] = { "auto", "required", "off" };
-	struct probe_ctx p = { cfg, NULL, 0 };
-	struct attempt a[16];
-	unsigned ports[SANDBOX_MAX_PORTS];
-	char ssh[4096], key[4200], outside[4096], inside[4200], what[4400];
-	char res[300];
-	const char *home = getenv("HOME"), *tmp = getenv("TMPDIR");
-	struct stat st;
-	int abi = sandbox_landlock_abi(), lfd, lport = 0, bad = 0, i, r;
-	size_t n = 0, k;
+	int abi = sandbox_landlock_abi(), i;
 
-	sandbox_ports(cfg, ports);
 	fprintf(out, "sandbox: %s (config %s)\n", mode[cfg->sandbox],
 	    cfg->path ? cfg->path : "built-in defaults");
 	if (abi == 0)
@@ -256,7 +250,55 @@ sandbox_check(const struct config *cfg, FILE *out)
 	fprintf(out, "seccomp: %s\n", prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == -1
 	    && errno == EINVAL ? "not available in this kernel" :
 	    "allow-list, EPERM for the rest, SIGSYS for exec and the like");
+}
 
+/* Make attempt a in a sandboxed child and say on out how it went. 1 when
+ * it went the wrong way or could not be made, else 0. */
+static int
+try_attempt(const struct config *cfg, const struct attempt *a, FILE *out)
+{
+	struct probe_ctx p = { cfg, a->path, a->port };
+	char what[4400], res[300];
+	int r;
+
+	if (a->port)
+		snprintf(what, sizeof what, "%s (%d)", a->label, a->port);
+	else if (a->path && a->fn != probe_resolve)
+		snprintf(what, sizeof what, "%s (%s)", a->label, a->path);
+	else
+		snprintf(what, sizeof what, "%s", a->label);
+	/* Trying what is not there would prove nothing. */
+	if (a->untested) {
+		fprintf(out, "untested %s: not there to try\n", what);
+		return 0;
+	}
+	r = probe(&p, a->fn, res, sizeof res);
+	if (r == -1) {
+		fprintf(out, "FAILED %s: %s\n", what, res);
+		return 1;
+	}
+	if (a->must_work) {
+		fprintf(out, "%s %s: %s\n", r ? "allowed" : "DENIED", what,
+		    res);
+		return !r;
+	}
+	fprintf(out, "%s %s: %s\n", r ? "ALLOWED" : "denied", what, res);
+	return r;
+}
+
+int
+sandbox_check(const struct config *cfg, FILE *out)
+{
+	struct attempt a[16];
+	unsigned ports[SANDBOX_MAX_PORTS];
+	char ssh[4096], key[4200], outside[4096], inside[4200], tmpf[4200];
+	const char *home = getenv("HOME"), *tmp = getenv("TMPDIR");
+	struct stat st;
+	int lfd, lport = 0, bad = 0;
+	size_t n = 0, k;
+
+	sandbox_ports(cfg, ports);
+	print_layers(cfg, ports, out);
 	ssh[0] = key[0] = '\0';
 	if (home && *home) {
 		snprintf(ssh, sizeof ssh, "%s/.ssh", home);
@@ -271,7 +313,6 @@ sandbox_check(const struct config *cfg, FILE *out)
 	    (long)getpid());
 	lfd = listener(ports, &lport);
 
-	n = 0;
 	a[n++] = (struct attempt){ "read /etc/shadow", probe_read,
 	    "/etc/shadow", 0, 0, !exists("/etc/shadow") };
 	/* Readable by everyone: only the sandbox can refuse it. */
@@ -298,43 +339,15 @@ sandbox_check(const struct config *cfg, FILE *out)
 	a[n++] = (struct attempt){ "connect TCP 127.0.0.1 to the first "
 	    "upstream's port", probe_connect, NULL, (int)ports[0], 1, 0 };
 
-	for (k = 0; k < n; k++) {
-		if (a[k].port)
-			snprintf(what, sizeof what, "%s (%d)", a[k].label,
-			    a[k].port);
-		else if (a[k].path && a[k].fn != probe_resolve)
-			snprintf(what, sizeof what, "%s (%s)", a[k].label,
-			    a[k].path);
-		else
-			snprintf(what, sizeof what, "%s", a[k].label);
-		/* Trying what is not there would prove nothing. */
-		if (a[k].untested) {
-			fprintf(out, "untested %s: not there to try\n", what);
-			continue;
-		}
-		p.path = a[k].path;
-		p.port = a[k].port;
-		r = probe(&p, a[k].fn, res, sizeof res);
-		if (r == -1) {
-			fprintf(out, "FAILED %s: %s\n", what, res);
-			bad = 1;
-		} else if (a[k].must_work) {
-			fprintf(out, "%s %s: %s\n", r ? "allowed" : "DENIED",
-			    what, res);
-			bad |= !r;
-		} else {
-			fprintf(out, "%s %s: %s\n", r ? "ALLOWED" : "denied",
-			    what, res);
-			bad |= r;
-		}
-	}
+	for (k = 0; k < n; k++)
+		bad |= try_attempt(cfg, &a[k], out);
 	if (lfd != -1)
 		close(lfd);
 	/* A write that went through was undone by the child; a crash
 	 * between may leave these. */
 	unlink(outside);
-	snprintf(what, sizeof what, "%s.tmp", outside);
-	unlink(what);
+	snprintf(tmpf, sizeof tmpf, "%s.tmp", outside);
+	unlink(tmpf);
 	fprintf(out, "sandbox check: %s\n", bad ? "FAILED" : "passed");
 	fflush(out);
 	return bad;
