@@ -68,7 +68,7 @@ class World:
             d = json.load(f)
         d["expired"] = stamp(now + 3 * 3600 + 12 * 60 + 30)
         write_json(p, d)
-        codex_access = "eyJhbGciOiJSUzI1NiJ9.codex-" + secrets.token_hex(24)
+        codex_access = "eyJhbGciOiJSUzI1NiJ9.CDXACCESS-" + secrets.token_hex(24)
         codex_refresh = "codex-rt-" + secrets.token_hex(16)
         write_json(os.path.join(c.auth, "codex-carol@example.com.json"), {
             "type": "codex", "access_token": codex_access, "refresh_token": codex_refresh,
