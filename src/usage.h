@@ -6,8 +6,8 @@
 #include <stdio.h>
 
 #include "buf.h"
-#include "codex.h"
 #include "config.h"
+#include "sse.h"
 
 /* What the response body is, chosen by the route and its Content-Type. */
 enum usage_kind {
