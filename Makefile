@@ -42,7 +42,7 @@ LIB_SRC := src/buf.c src/log.c src/secret.c src/config.c src/url.c \
            src/token.c src/timefmt.c src/file.c src/oauth.c src/store.c src/jsonscan.c src/sse.c src/claude.c src/codex.c src/reply.c \
            src/filter.c src/forward.c src/relay.c \
            src/serve.c src/pkce.c src/login.c src/sandbox.c src/doctor.c \
-           src/droid.c src/usage.c src/status.c src/stamp.c src/prefork.c src/json.c src/chat.c src/status_page.c src/sandbox_check.c src/keep.c
+           src/droid.c src/usage.c src/status.c src/stamp.c src/prefork.c src/json.c src/chat_request.c src/status_page.c src/sandbox_check.c src/keep.c
 LIB_OBJ := $(LIB_SRC:.c=.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:.c=)
