@@ -39,10 +39,10 @@ ALL_LDFLAGS = $(LDHARD) $(LDFLAGS)
 # Objects shared by the program and the unit tests (everything but main).
 LIB_SRC := src/buf.c src/log.c src/secret.c src/config.c src/url.c \
            src/http.c src/httpbody.c src/trust.c src/tls.c src/net.c src/proxyurl.c src/https.c \
-           src/token.c src/timefmt.c src/file.c src/oauth.c src/store.c src/jsonscan.c src/sse.c src/claude.c src/codex.c src/reply.c \
+           src/token.c src/timefmt.c src/file.c src/oauth.c src/store.c src/jsonscan.c src/sse.c src/claude.c src/codex.c src/codex_collect.c src/reply.c \
            src/filter.c src/forward.c src/relay.c \
            src/serve.c src/pkce.c src/login.c src/sandbox.c src/doctor.c \
-           src/droid.c src/usage.c src/status.c src/stamp.c src/prefork.c src/json.c src/chat_request.c src/status_page.c src/sandbox_check.c src/keep.c
+           src/droid.c src/usage.c src/status.c src/stamp.c src/prefork.c src/json.c src/chat_request.c src/chat_events.c src/status_page.c src/sandbox_check.c src/keep.c
 LIB_OBJ := $(LIB_SRC:.c=.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:.c=)

@@ -1,8 +1,9 @@
 /*
  * ChatGPT's Codex backend: which requests go there, what changes on the
- * way (the Responses API, the backend behind the Codex CLI), the event
- * stream (read by sse.c), cooldowns and models. Chat Completions is
- * translated in chat.c.
+ * way (the Responses API, the backend behind the Codex CLI), cooldowns and
+ * models. A non-stream answer is collected from the event stream in
+ * codex_collect.c; Chat Completions is translated in chat_request.c and
+ * chat_events.c.
  *
  * Body rewrites work on a cJSON tree parsed once and printed once.
  */
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "codex.h"
+#include "codex_private.h"
 #include "json.h"
 
 #define WEEK (7L * 86400)
@@ -183,7 +185,8 @@ fix_input(cJSON *root)
 			cJSON_Delete(in);
 			return -1;
 		}
-		if (json_append(content, codex_part("input_text", "text", in)) == -1 ||
+		if (json_append(content,
+		    codex_part("input_text", "text", in)) == -1 ||
 		    json_put(root, "input", cJSON_CreateArray()) == -1) {
 			cJSON_Delete(msg);
 			return -1;
@@ -276,8 +279,9 @@ include_reasoning(cJSON *root)
 	cJSON *inc = json_get(root, "include"), *it;
 
 	if (inc == NULL || cJSON_IsNull(inc))
-		return json_put(root, "include", cJSON_CreateArray()) == -1 ? -1 :
-		    json_append(json_get(root, "include"), cJSON_CreateString(want));
+		return json_put(root, "include", cJSON_CreateArray()) == -1 ?
+		    -1 : json_append(json_get(root, "include"),
+		    cJSON_CreateString(want));
 	if (!cJSON_IsArray(inc))
 		return 0;	/* not ours to fix: the backend will say */
 	cJSON_ArrayForEach(it, inc)
@@ -321,8 +325,8 @@ codex_chat_request(const struct config *cfg, const char *body, size_t len,
 	if ((chat = parse_object(body, len, why)) == NULL)
 		goto out;
 	cr->stream = cJSON_IsTrue(json_get(chat, "stream"));
-	cr->include_usage = cJSON_IsTrue(json_get(json_get(chat, "stream_options"),
-	    "include_usage"));
+	cr->include_usage = cJSON_IsTrue(json_get(json_get(chat,
+	    "stream_options"), "include_usage"));
 	if ((req = chat_to_responses(chat, why)) == NULL ||
 	    backend_rules(cfg, req, cr, why) == -1)
 		goto out;
@@ -403,58 +407,6 @@ fail:
 		out->len = start;
 	}
 	return -1;
-}
-
-/* ---- non-stream Responses ---- */
-
-const char *
-codex_event_type(const char *event, const cJSON *j)
-{
-	const cJSON *t = json_get(j, "type");
-
-	if (event && event[0])
-		return event;
-	return cJSON_IsString(t) ? t->valuestring : "";
-}
-
-int
-resp_collect_event(struct resp_collect *rc, const char *event,
-    const char *data, size_t dlen)
-{
-	cJSON *j = cJSON_ParseWithLength(data, dlen);
-	const char *type = codex_event_type(event, j);
-	const cJSON *r = json_get(j, "response"), *m;
-	int ret = 0;
-
-	if (strcmp(type, "response.completed") == 0 ||
-	    strcmp(type, "response.incomplete") == 0 ||
-	    strcmp(type, "response.failed") == 0) {
-		if (cJSON_IsObject(r)) {
-			rc->json.len = 0;
-			if ((ret = json_print(r, &rc->json, "", "")) == 0)
-				rc->done = 1;
-		}
-		if (strcmp(type, "response.failed") == 0) {
-			m = json_get(json_get(r, "error"), "message");
-			json_copy_msg(rc->error, sizeof rc->error, m,
-			    "the upstream response failed");
-		}
-	} else if (strcmp(type, "error") == 0) {
-		m = json_get(j, "message");
-		if (!cJSON_IsString(m))
-			m = json_get(json_get(j, "error"), "message");
-		json_copy_msg(rc->error, sizeof rc->error, m,
-		    "the upstream reported an error");
-	}
-	cJSON_Delete(j);
-	return ret;
-}
-
-void
-resp_collect_free(struct resp_collect *rc)
-{
-	buf_free(&rc->json);
-	memset(rc, 0, sizeof *rc);
 }
 
 /* ---- cooldown and models ---- */

@@ -48,21 +48,6 @@ int codex_body(const struct config *cfg, const char *body, size_t len,
 int codex_chat_request(const struct config *cfg, const char *body,
     size_t len, struct buf *out, struct codex_req *cr, const char **why);
 
-/* Inside the Codex modules (codex.c, chat.c): the Responses items and
- * settings both build. A message item {"type":"message","role":role,
- * "content":[]} with *content its array; a content part {"type":type,
- * key:v}, taking v; reasoning.effort set. NULL or -1 on ENOMEM. */
-struct cJSON;
-struct cJSON *codex_message(const char *role, struct cJSON **content);
-struct cJSON *codex_part(const char *type, const char *key, struct cJSON *v);
-int codex_set_effort(struct cJSON *root, const char *effort);
-/* An upstream event's name: the SSE event field, else the data's
- * "type". */
-const char *codex_event_type(const char *event, const struct cJSON *j);
-/* A Chat Completions request tree (taken apart) as a Responses request
- * tree, before the backend's rules. NULL with *why. */
-struct cJSON *chat_to_responses(struct cJSON *chat, const char **why);
-
 /* The upstream request head: POST <base path>/responses, Host, the
  * account's Authorization: Bearer, chatgpt-account-id (OAuth accounts with
  * an account id), OpenAI-Beta: responses=experimental, originator:
