@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "claude.h"
+#include "jsonscan.h"
 #include "timefmt.h"
 
 static int
@@ -156,398 +157,14 @@ claude_head(struct buf *out, const struct http_msg *req,
 }
 
 /*
- * The system prefix without a tree. One strict pass over the body checks
- * that it is a JSON object and finds the span of the top-level "system"
- * value; the new body is the old one with a few bytes spliced in, so every
- * other byte (key order, number spelling, escapes) goes upstream as the
- * client wrote it, and the cost is the body plus its copy.
- *
- * The scanner follows RFC 8259 and is stricter than the cJSON parser it
- * replaces: only space, tab, CR and LF are whitespace (cJSON took any byte
- * up to 0x20, a trailing NUL included), control characters in strings are
- * refused, numbers follow the grammar (no 01, 1., -.5), and \u takes four
- * hex digits (cJSON read \u12g4 as \u0000). Like cJSON it refuses lone or
- * misordered surrogate escapes, nests at most CLAUDE_JSON_DEPTH
- * containers, skips a leading UTF-8 BOM, and does not check that the bytes
- * are UTF-8. Strings compare as decoded, NULs included: cJSON stopped at a
- * \u0000, so "\u0000x" was an empty system string to it.
- *
- * Duplicate keys: the LAST "system" counts (and the last "type" and "text"
- * of a first block), where cJSON looked at the first. The upstream's parser
- * keeps the last one, and that is the one that must start with the line
- * (tests/fuzz/fuzz_claude_body.c checks just that).
+ * The system prefix without a tree: jsonscan.c checks the body in one pass
+ * and finds the top-level "system" value, and the new body is the old one
+ * with a few bytes spliced in. Duplicate keys: the LAST "system" counts
+ * (and the last "text" of a block), where cJSON looked at the first. The
+ * upstream's parser keeps the last one, and that is the one that must
+ * start with the line (tests/fuzz/fuzz_claude_body.c checks just that).
  */
-#define CLAUDE_JSON_DEPTH 1000	/* cJSON's CJSON_NESTING_LIMIT */
 #define LINE_BLOCK "{\"type\":\"text\",\"text\":\"" CLAUDE_CODE_LINE "\"}"
-
-/* Bytes of one JSON value in the body; p is NULL when there is none. */
-struct tok {
-	const unsigned char *p;
-	size_t n;
-};
-
-struct scan {
-	const unsigned char *p, *e;
-	int depth;
-};
-
-static int sc_value(struct scan *);
-
-static int
-sc_is(const struct scan *s, int c)
-{
-	return s->p < s->e && *s->p == c;
-}
-
-static void
-sc_ws(struct scan *s)
-{
-	while (s->p < s->e && (*s->p == ' ' || *s->p == '\n' ||
-	    *s->p == '\r' || *s->p == '\t'))
-		s->p++;
-}
-
-static int
-hex4(const unsigned char *p, unsigned *v)
-{
-	int i;
-
-	*v = 0;
-	for (i = 0; i < 4; i++) {
-		unsigned c = p[i];
-
-		if (c >= '0' && c <= '9')
-			c -= '0';
-		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-			c = (c | 0x20) - 'a' + 10;
-		else
-			return -1;
-		*v = *v << 4 | c;
-	}
-	return 0;
-}
-
-/* A \u escape at p (end e): 12 bytes for a surrogate pair, 6 for any
- * other code point, 0 when invalid. cp gets the code point. */
-static size_t
-u_escape(const unsigned char *p, const unsigned char *e, unsigned *cp)
-{
-	unsigned lo;
-
-	if (e - p < 6 || hex4(p + 2, cp) == -1 ||
-	    (*cp >= 0xdc00 && *cp <= 0xdfff))
-		return 0;
-	if (*cp < 0xd800 || *cp > 0xdbff)
-		return 6;
-	if (e - p < 12 || p[6] != '\\' || p[7] != 'u' ||
-	    hex4(p + 8, &lo) == -1 || lo < 0xdc00 || lo > 0xdfff)
-		return 0;
-	*cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
-	return 12;
-}
-
-/* The plain bytes (not '"', '\\' or control) at p, at most 8. SWAR:
- * (x - 0x01..) & ~x & 0x80.. flags x's zero bytes and (x - n..) & ~x &
- * 0x80.. its bytes below n; the lowest flag is always right (borrows only
- * run upward), so on little-endian it counts the plain bytes. */
-static size_t
-plain8(const unsigned char *p)
-{
-	const uint64_t ones = 0x0101010101010101ULL, high = ones << 7;
-	uint64_t x, q, b, m;
-
-	memcpy(&x, p, 8);
-	q = x ^ ones * '"';
-	b = x ^ ones * '\\';
-	m = (((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x))
-	    & high;
-	if (m == 0)
-		return 8;
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
-    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return (size_t)__builtin_ctzll(m) >> 3;
-#else
-	return 0;
-#endif
-}
-
-/* A string; s->p is on its opening quote. */
-static int
-sc_string(struct scan *s)
-{
-	const unsigned char *p = s->p + 1, *e = s->e;
-	unsigned cp;
-	size_t n;
-
-	for (;;) {
-		/* The hot loop: most of a body is plain string bytes. */
-		while (e - p >= 8 && (n = plain8(p)) == 8)
-			p += 8;
-		if (e - p >= 8)
-			p += n;
-		while (p < e && *p >= 0x20 && *p != '"' && *p != '\\')
-			p++;
-		if (p >= e || *p < 0x20)
-			return -1;
-		if (*p == '"')
-			break;
-		if (e - p < 2)
-			return -1;
-		switch (p[1]) {
-		case '"': case '\\': case '/': case 'b': case 'f': case 'n':
-		case 'r': case 't':
-			p += 2;
-			break;
-		case 'u':
-			if ((n = u_escape(p, e, &cp)) == 0)
-				return -1;
-			p += n;
-			break;
-		default:
-			return -1;
-		}
-	}
-	s->p = p + 1;
-	return 0;
-}
-
-static int
-sc_digits(struct scan *s)
-{
-	const unsigned char *p = s->p;
-
-	while (s->p < s->e && *s->p >= '0' && *s->p <= '9')
-		s->p++;
-	return s->p > p ? 0 : -1;
-}
-
-/* -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
-static int
-sc_number(struct scan *s)
-{
-	if (sc_is(s, '-'))
-		s->p++;
-	if (sc_is(s, '0'))
-		s->p++;
-	else if (sc_digits(s) == -1)
-		return -1;
-	if (sc_is(s, '.')) {
-		s->p++;
-		if (sc_digits(s) == -1)
-			return -1;
-	}
-	if (sc_is(s, 'e') || sc_is(s, 'E')) {
-		s->p++;
-		if (sc_is(s, '+') || sc_is(s, '-'))
-			s->p++;
-		if (sc_digits(s) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-static int
-sc_word(struct scan *s, const char *w)
-{
-	size_t n = strlen(w);
-
-	if ((size_t)(s->e - s->p) < n || memcmp(s->p, w, n) != 0)
-		return -1;
-	s->p += n;
-	return 0;
-}
-
-/* cp as UTF-8 in u; its length. */
-static size_t
-utf8(unsigned cp, unsigned char *u)
-{
-	if (cp < 0x80) {
-		u[0] = cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		u[0] = 0xc0 | cp >> 6;
-		u[1] = 0x80 | (cp & 0x3f);
-		return 2;
-	}
-	if (cp < 0x10000) {
-		u[0] = 0xe0 | cp >> 12;
-		u[1] = 0x80 | (cp >> 6 & 0x3f);
-		u[2] = 0x80 | (cp & 0x3f);
-		return 3;
-	}
-	u[0] = 0xf0 | cp >> 18;
-	u[1] = 0x80 | (cp >> 12 & 0x3f);
-	u[2] = 0x80 | (cp >> 6 & 0x3f);
-	u[3] = 0x80 | (cp & 0x3f);
-	return 4;
-}
-
-/* Does the (valid) string token t decode to lit, or with prefix set, to
- * something that starts with lit? Keys and texts may be escaped, so the
- * token is decoded as it is compared. */
-static int
-tok_is(const struct tok *t, const char *lit, int prefix)
-{
-	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-	const unsigned char *p = t->p + 1, *e = t->p + t->n - 1;
-	const unsigned char *l = (const unsigned char *)lit;
-	unsigned char u[4];
-	unsigned cp;
-	size_t i, n;
-
-	while (p < e) {
-		n = 1;
-		if (*p != '\\')
-			u[0] = *p++;
-		else if (p[1] != 'u') {
-			u[0] = to[strchr(from, p[1]) - from];
-			p += 2;
-		} else {
-			p += u_escape(p, e, &cp);
-			n = utf8(cp, u);
-		}
-		for (i = 0; i < n; i++, l++) {
-			if (*l == '\0')
-				return prefix;
-			if (*l != u[i])
-				return 0;
-		}
-	}
-	return *l == '\0';
-}
-
-static int
-tok_is_str(const struct tok *t, const char *lit, int prefix)
-{
-	return t->p != NULL && *t->p == '"' && tok_is(t, lit, prefix);
-}
-
-/* An object; s->p is on its '{'. vals[i] gets the value of the last
- * member named names[i]. */
-static int
-sc_object(struct scan *s, const char *const *names, struct tok *vals,
-    size_t nnames)
-{
-	struct tok key, val;
-	size_t i;
-
-	if (s->depth >= CLAUDE_JSON_DEPTH)
-		return -1;
-	s->depth++;
-	s->p++;
-	sc_ws(s);
-	if (!sc_is(s, '}'))
-		for (;;) {
-			key.p = s->p;
-			if (!sc_is(s, '"') || sc_string(s) == -1)
-				return -1;
-			key.n = s->p - key.p;
-			sc_ws(s);
-			if (!sc_is(s, ':'))
-				return -1;
-			s->p++;
-			sc_ws(s);
-			val.p = s->p;
-			if (sc_value(s) == -1)
-				return -1;
-			val.n = s->p - val.p;
-			for (i = 0; i < nnames; i++)
-				if (tok_is(&key, names[i], 0))
-					vals[i] = val;
-			sc_ws(s);
-			if (sc_is(s, '}'))
-				break;
-			if (!sc_is(s, ','))
-				return -1;
-			s->p++;
-			sc_ws(s);
-		}
-	s->p++;
-	s->depth--;
-	return 0;
-}
-
-static int
-sc_array(struct scan *s)
-{
-	if (s->depth >= CLAUDE_JSON_DEPTH)
-		return -1;
-	s->depth++;
-	s->p++;
-	sc_ws(s);
-	if (!sc_is(s, ']'))
-		for (;;) {
-			if (sc_value(s) == -1)
-				return -1;
-			sc_ws(s);
-			if (sc_is(s, ']'))
-				break;
-			if (!sc_is(s, ','))
-				return -1;
-			s->p++;
-			sc_ws(s);
-		}
-	s->p++;
-	s->depth--;
-	return 0;
-}
-
-static int
-sc_value(struct scan *s)
-{
-	if (s->p >= s->e)
-		return -1;
-	switch (*s->p) {
-	case '{':
-		return sc_object(s, NULL, NULL, 0);
-	case '[':
-		return sc_array(s);
-	case '"':
-		return sc_string(s);
-	case 't':
-		return sc_word(s, "true");
-	case 'f':
-		return sc_word(s, "false");
-	case 'n':
-		return sc_word(s, "null");
-	default:
-		return sc_number(s);
-	}
-}
-
-/* Check the whole body and find the top-level system value. open gets
- * the object's '{'. */
-static int
-find_system(const char *body, size_t len, const unsigned char **open,
-    struct tok *sys, struct tok *model, const char **why)
-{
-	static const char *const name[] = { "system", "model" };
-	struct tok v[2] = { { NULL, 0 }, { NULL, 0 } };
-	struct scan s;
-
-	s.p = (const unsigned char *)body;
-	s.e = s.p + len;
-	s.depth = 0;
-	/* cJSON skipped a BOM; it stays in the body, as before when unchanged. */
-	if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0)
-		s.p += 3;
-	sc_ws(&s);
-	*open = s.p;
-	if (!sc_is(&s, '{') || sc_object(&s, name, v, 2) == -1) {
-		*why = "the request body is not a JSON object";
-		return -1;
-	}
-	*sys = v[0];
-	if (model)
-		*model = v[1];
-	sc_ws(&s);
-	if (s.p != s.e) {
-		*why = "the request body has data after its JSON object";
-		return -1;
-	}
-	return 0;
-}
 
 /* Claude Code's own marks at the start of a system text: its billing
  * block and its identity lines (interactive, SDK). */
@@ -559,12 +176,12 @@ static const char *const cc_marks[] = {
 };
 
 static int
-marked(const struct tok *t)
+marked(const struct jscan_tok *t)
 {
 	size_t i;
 
 	for (i = 0; cc_marks[i]; i++)
-		if (tok_is_str(t, cc_marks[i], 1))
+		if (jscan_str_is(t, cc_marks[i], 1))
 			return 1;
 	return 0;
 }
@@ -572,40 +189,17 @@ marked(const struct tok *t)
 /* Does a text of any block of the (checked) system array start with one
  * of Claude Code's marks? */
 static int
-array_marked(const struct tok *sys)
+array_marked(const struct jscan_tok *sys)
 {
 	static const char *const names[] = { "text" };
-	struct scan s;
+	struct jscan_iter it;
+	struct jscan_tok el, text;
 
-	s.p = sys->p + 1;
-	s.e = sys->p + sys->n;
-	s.depth = 2;	/* the body and this array: already checked */
-	sc_ws(&s);
-	while (s.p < s.e && !sc_is(&s, ']')) {
-		struct tok text = { NULL, 0 };
-
-		if (sc_is(&s, '{') ? sc_object(&s, names, &text, 1) == -1 :
-		    sc_value(&s) == -1)
-			return 0;
+	jscan_elements(&it, sys);
+	while (jscan_next(&it, &el, names, &text, 1))
 		if (marked(&text))
 			return 1;
-		sc_ws(&s);
-		if (sc_is(&s, ','))
-			s.p++;
-		sc_ws(&s);
-	}
 	return 0;
-}
-
-static int
-array_empty(const struct tok *sys)
-{
-	struct scan s;
-
-	s.p = sys->p + 1;
-	s.e = sys->p + sys->n;
-	sc_ws(&s);
-	return sc_is(&s, ']');
 }
 
 /* out gets body with the cut bytes at at kept between pre and post (mid:
@@ -642,7 +236,7 @@ splice(struct pieces *out, const char *body, size_t len, size_t at,
 /* The model's name for the log: a plain string token only (no escapes,
  * printable), else "". */
 static void
-model_name(const struct tok *t, char *out, size_t outlen)
+model_name(const struct jscan_tok *t, char *out, size_t outlen)
 {
 	size_t i, n;
 
@@ -663,20 +257,26 @@ int
 claude_read(const char *body, size_t len, struct claude_req *r,
     const char **why)
 {
-	const unsigned char *open;
-	struct tok sys = { NULL, 0 }, m = { NULL, 0 };
+	static const char *const name[] = { "system", "model" };
+	const unsigned char *b = (const unsigned char *)body;
+	struct jscan_tok v[2], obj;
+	int rc;
 
 	memset(r, 0, sizeof *r);
-	if (find_system(body, len, &open, &sys, &m, why) == -1)
+	/* A BOM stays in the body, as before when unchanged. */
+	if ((rc = jscan_object(body, len, name, v, 2, &obj)) != 0) {
+		*why = rc == -2 ? "the request body has data after its JSON "
+		    "object" : "the request body is not a JSON object";
 		return -1;
+	}
 	r->json = 1;
-	model_name(&m, r->model, sizeof r->model);
-	r->open = (size_t)(open - (const unsigned char *)body);
-	if (sys.p) {
-		r->sys_at = (size_t)(sys.p - (const unsigned char *)body);
-		r->sys_len = sys.n;
-		r->marked = *sys.p == '"' ? marked(&sys) :
-		    *sys.p == '[' && array_marked(&sys);
+	model_name(&v[1], r->model, sizeof r->model);
+	r->open = (size_t)(obj.p - b);
+	if (v[0].p) {
+		r->sys_at = (size_t)(v[0].p - b);
+		r->sys_len = v[0].n;
+		r->marked = *v[0].p == '"' ? marked(&v[0]) :
+		    *v[0].p == '[' && array_marked(&v[0]);
 	}
 	return 0;
 }
@@ -695,8 +295,8 @@ claude_prefix(const char *body, size_t len, const struct claude_req *r,
     struct pieces *out, int *changed)
 {
 	const unsigned char *b = (const unsigned char *)body;
-	struct tok sys = { b + r->sys_at, r->sys_len };
-	struct scan s;
+	struct jscan_tok sys = { b + r->sys_at, r->sys_len };
+	struct jscan_tok obj = { b + r->open, len - r->open };
 
 	*changed = 0;
 	out->n = 0;
@@ -706,10 +306,7 @@ claude_prefix(const char *body, size_t len, const struct claude_req *r,
 		return;
 	if (sys.n == 0) {
 		/* First in the object, with a comma when members follow. */
-		s.p = b + r->open + 1;
-		s.e = b + len;
-		sc_ws(&s);
-		splice(out, body, len, r->open + 1, 0, sc_is(&s, '}') ?
+		splice(out, body, len, r->open + 1, 0, jscan_empty(&obj) ?
 		    "\"system\":[" LINE_BLOCK "]" :
 		    "\"system\":[" LINE_BLOCK "],", 0, "");
 	} else if (*sys.p == 'n' || (*sys.p == '"' && sys.n == 2))
@@ -722,7 +319,7 @@ claude_prefix(const char *body, size_t len, const struct claude_req *r,
 		    ",{\"type\":\"text\",\"text\":", 1, "}]");
 	else if (*sys.p == '[')
 		splice(out, body, len, r->sys_at + 1, 0,
-		    array_empty(&sys) ? LINE_BLOCK : LINE_BLOCK ",", 0, "");
+		    jscan_empty(&sys) ? LINE_BLOCK : LINE_BLOCK ",", 0, "");
 	else
 		/* Not ours to fix: the upstream will say what is wrong. */
 		return;

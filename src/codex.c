@@ -1,7 +1,9 @@
 /*
  * ChatGPT's Codex backend: which requests go there, what changes on the
- * way (the Responses API, the backend behind the Codex CLI), the event
- * stream, cooldowns and models. Chat Completions is translated in chat.c.
+ * way (the Responses API, the backend behind the Codex CLI), cooldowns and
+ * models. A non-stream answer is collected from the event stream in
+ * codex_collect.c; Chat Completions is translated in chat_request.c and
+ * chat_events.c.
  *
  * Body rewrites work on a cJSON tree parsed once and printed once.
  */
@@ -12,9 +14,9 @@
 #include <string.h>
 
 #include "codex.h"
+#include "codex_private.h"
 #include "json.h"
 
-#define SSE_MAX (16UL << 20)    /* longest SSE line, and longest event data */
 #define WEEK (7L * 86400)
 
 static const char oom[] = "out of memory";
@@ -183,7 +185,8 @@ fix_input(cJSON *root)
 			cJSON_Delete(in);
 			return -1;
 		}
-		if (json_append(content, codex_part("input_text", "text", in)) == -1 ||
+		if (json_append(content,
+		    codex_part("input_text", "text", in)) == -1 ||
 		    json_put(root, "input", cJSON_CreateArray()) == -1) {
 			cJSON_Delete(msg);
 			return -1;
@@ -276,8 +279,9 @@ include_reasoning(cJSON *root)
 	cJSON *inc = json_get(root, "include"), *it;
 
 	if (inc == NULL || cJSON_IsNull(inc))
-		return json_put(root, "include", cJSON_CreateArray()) == -1 ? -1 :
-		    json_append(json_get(root, "include"), cJSON_CreateString(want));
+		return json_put(root, "include", cJSON_CreateArray()) == -1 ?
+		    -1 : json_append(json_get(root, "include"),
+		    cJSON_CreateString(want));
 	if (!cJSON_IsArray(inc))
 		return 0;	/* not ours to fix: the backend will say */
 	cJSON_ArrayForEach(it, inc)
@@ -321,8 +325,8 @@ codex_chat_request(const struct config *cfg, const char *body, size_t len,
 	if ((chat = parse_object(body, len, why)) == NULL)
 		goto out;
 	cr->stream = cJSON_IsTrue(json_get(chat, "stream"));
-	cr->include_usage = cJSON_IsTrue(json_get(json_get(chat, "stream_options"),
-	    "include_usage"));
+	cr->include_usage = cJSON_IsTrue(json_get(json_get(chat,
+	    "stream_options"), "include_usage"));
 	if ((req = chat_to_responses(chat, why)) == NULL ||
 	    backend_rules(cfg, req, cr, why) == -1)
 		goto out;
@@ -403,155 +407,6 @@ fail:
 		out->len = start;
 	}
 	return -1;
-}
-
-/* ---- server-sent events ---- */
-
-static int
-sse_dispatch(struct sse *s, sse_fn fn, void *arg)
-{
-	int r = 0;
-
-	if (s->has_data || s->event[0])
-		r = fn(arg, s->event, s->data.p ? s->data.p : "", s->data.len);
-	s->data.len = 0;
-	if (s->data.p)
-		s->data.p[0] = '\0';
-	s->has_data = 0;
-	s->event[0] = '\0';
-	return r;
-}
-
-/* One complete line, without its end. */
-static int
-sse_line(struct sse *s, const char *l, size_t n, sse_fn fn, void *arg)
-{
-	const char *colon, *v;
-	size_t fl, vl;
-
-	if (n == 0)
-		return sse_dispatch(s, fn, arg);
-	if (l[0] == ':')
-		return 0;
-	colon = memchr(l, ':', n);
-	fl = colon ? (size_t)(colon - l) : n;
-	v = colon ? colon + 1 : l + n;
-	vl = n - (size_t)(v - l);
-	if (vl && *v == ' ') {
-		v++;
-		vl--;
-	}
-	if (eq(l, fl, "event")) {
-		if (vl >= sizeof s->event)
-			vl = sizeof s->event - 1;
-		memcpy(s->event, v, vl);
-		s->event[vl] = '\0';
-	} else if (eq(l, fl, "data")) {
-		if (s->data.len + vl + 1 > SSE_MAX ||
-		    (s->has_data && buf_add(&s->data, "\n", 1) == -1) ||
-		    buf_add(&s->data, v, vl) == -1)
-			return -1;
-		s->has_data = 1;
-	}
-	return 0;
-}
-
-int
-sse_feed(struct sse *s, const char *p, size_t n, sse_fn fn, void *arg)
-{
-	size_t i = 0, k;
-	int r;
-
-	while (i < n) {
-		/* The last line ended in CR (kept in line, where no CR can
-		 * otherwise be): an LF right after it is part of that end. */
-		if (s->line.len == 1 && s->line.p[0] == '\r') {
-			s->line.len = 0;
-			if (p[i] == '\n') {
-				i++;
-				continue;
-			}
-		}
-		for (k = i; k < n && p[k] != '\n' && p[k] != '\r'; k++)
-			;
-		if (s->line.len + (k - i) > SSE_MAX)
-			return -1;
-		if (k == n)
-			return buf_add(&s->line, p + i, k - i);
-		if (s->line.len) {
-			if (buf_add(&s->line, p + i, k - i) == -1)
-				return -1;
-			r = sse_line(s, s->line.p, s->line.len, fn, arg);
-		} else
-			r = sse_line(s, p + i, k - i, fn, arg);
-		s->line.len = 0;
-		if (p[k] == '\r' && buf_add(&s->line, "\r", 1) == -1)
-			return -1;
-		i = k + 1;
-		if (r != 0)
-			return r;
-	}
-	return 0;
-}
-
-void
-sse_free(struct sse *s)
-{
-	buf_free(&s->line);
-	buf_free(&s->data);
-	memset(s, 0, sizeof *s);
-}
-
-/* ---- non-stream Responses ---- */
-
-const char *
-codex_event_type(const char *event, const cJSON *j)
-{
-	const cJSON *t = json_get(j, "type");
-
-	if (event && event[0])
-		return event;
-	return cJSON_IsString(t) ? t->valuestring : "";
-}
-
-int
-resp_collect_event(struct resp_collect *rc, const char *event,
-    const char *data, size_t dlen)
-{
-	cJSON *j = cJSON_ParseWithLength(data, dlen);
-	const char *type = codex_event_type(event, j);
-	const cJSON *r = json_get(j, "response"), *m;
-	int ret = 0;
-
-	if (strcmp(type, "response.completed") == 0 ||
-	    strcmp(type, "response.incomplete") == 0 ||
-	    strcmp(type, "response.failed") == 0) {
-		if (cJSON_IsObject(r)) {
-			rc->json.len = 0;
-			if ((ret = json_print(r, &rc->json, "", "")) == 0)
-				rc->done = 1;
-		}
-		if (strcmp(type, "response.failed") == 0) {
-			m = json_get(json_get(r, "error"), "message");
-			json_copy_msg(rc->error, sizeof rc->error, m,
-			    "the upstream response failed");
-		}
-	} else if (strcmp(type, "error") == 0) {
-		m = json_get(j, "message");
-		if (!cJSON_IsString(m))
-			m = json_get(json_get(j, "error"), "message");
-		json_copy_msg(rc->error, sizeof rc->error, m,
-		    "the upstream reported an error");
-	}
-	cJSON_Delete(j);
-	return ret;
-}
-
-void
-resp_collect_free(struct resp_collect *rc)
-{
-	buf_free(&rc->json);
-	memset(rc, 0, sizeof *rc);
 }
 
 /* ---- cooldown and models ---- */

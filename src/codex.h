@@ -48,21 +48,6 @@ int codex_body(const struct config *cfg, const char *body, size_t len,
 int codex_chat_request(const struct config *cfg, const char *body,
     size_t len, struct buf *out, struct codex_req *cr, const char **why);
 
-/* Inside the Codex modules (codex.c, chat.c): the Responses items and
- * settings both build. A message item {"type":"message","role":role,
- * "content":[]} with *content its array; a content part {"type":type,
- * key:v}, taking v; reasoning.effort set. NULL or -1 on ENOMEM. */
-struct cJSON;
-struct cJSON *codex_message(const char *role, struct cJSON **content);
-struct cJSON *codex_part(const char *type, const char *key, struct cJSON *v);
-int codex_set_effort(struct cJSON *root, const char *effort);
-/* An upstream event's name: the SSE event field, else the data's
- * "type". */
-const char *codex_event_type(const char *event, const struct cJSON *j);
-/* A Chat Completions request tree (taken apart) as a Responses request
- * tree, before the backend's rules. NULL with *why. */
-struct cJSON *chat_to_responses(struct cJSON *chat, const char **why);
-
 /* The upstream request head: POST <base path>/responses, Host, the
  * account's Authorization: Bearer, chatgpt-account-id (OAuth accounts with
  * an account id), OpenAI-Beta: responses=experimental, originator:
@@ -73,22 +58,6 @@ struct cJSON *chat_to_responses(struct cJSON *chat, const char **why);
 int codex_head(struct buf *out, const struct http_msg *req,
     const struct url *base, const struct account *a,
     const char *session_id, size_t body_len);
-
-/* Server-sent events, incrementally: feed bytes as they come, get each
- * complete event (its "event:" name, "" when none, and its joined "data:"
- * lines). Zero it to start; sse_free at the end. */
-struct sse {
-	struct buf line;
-	struct buf data;
-	char event[64];
-	int has_data;
-};
-typedef int (*sse_fn)(void *arg, const char *event, const char *data,
-    size_t dlen);
-/* Returns 0, or the first non-zero value fn returned, or -1 when a line
- * grows past 16 MiB. */
-int sse_feed(struct sse *s, const char *p, size_t n, sse_fn fn, void *arg);
-void sse_free(struct sse *s);
 
 /* The Responses stream turned into Chat Completions. */
 struct chat_xlate {

@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "httpbody.h"
 #include "log.h"
+#include "sse.h"
 #include "tls.h"
 
 /* The response head for the client: as the upstream sent it, less what

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 #include "buf.h"
-#include "codex.h"
+#include "sse.h"
 
 /* What the response body is, chosen by the route and its Content-Type. */
 enum usage_kind {

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "codex.h"
 #include "fuzz.h"
+#include "sse.h"
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput

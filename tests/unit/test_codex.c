@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "codex.h"
+#include "sse.h"
 #include "unit.h"
 
 #define UUID "0b6f5c1e-8a52-4d7e-9f3a-2c1d4e5f6a7b"
