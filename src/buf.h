@@ -4,6 +4,7 @@
 #ifndef BUF_H
 #define BUF_H
 #include <stddef.h>
+#include <sys/uio.h>
 
 struct buf {
 	char *p;
@@ -13,6 +14,14 @@ struct buf {
 };
 
 #define BUF_SECRET { NULL, 0, 0, 1 }
+
+/* Bytes as pieces sent in order, slices of other buffers and constant
+ * text, so that a body with a few bytes spliced in needs no copy. */
+struct pieces {
+	struct iovec v[5];
+	int n;
+	size_t len;             /* of all pieces */
+};
 
 /* Make room for n more bytes. 0, or -1 with errno ENOMEM. */
 int buf_reserve(struct buf *b, size_t n);

@@ -349,43 +349,6 @@ claude_body(const char *body, size_t len, struct buf *out, int *changed,
 	return 0;
 }
 
-int
-claude_models(struct buf *out)
-{
-	static const struct {
-		const char *id, *name, *created;
-	} models[] = {
-		{ "claude-opus-4-5-20251101", "Claude Opus 4.5",
-		    "2025-11-01T00:00:00Z" },
-		{ "claude-sonnet-4-5-20250929", "Claude Sonnet 4.5",
-		    "2025-09-29T00:00:00Z" },
-		{ "claude-haiku-4-5-20251001", "Claude Haiku 4.5",
-		    "2025-10-01T00:00:00Z" },
-		{ "claude-opus-4-1-20250805", "Claude Opus 4.1",
-		    "2025-08-05T00:00:00Z" },
-		{ "claude-opus-4-20250514", "Claude Opus 4",
-		    "2025-05-22T00:00:00Z" },
-		{ "claude-sonnet-4-20250514", "Claude Sonnet 4",
-		    "2025-05-22T00:00:00Z" },
-		{ "claude-3-7-sonnet-20250219", "Claude Sonnet 3.7",
-		    "2025-02-24T00:00:00Z" },
-		{ "claude-3-5-haiku-20241022", "Claude Haiku 3.5",
-		    "2024-10-22T00:00:00Z" },
-	};
-	size_t i, n = sizeof models / sizeof models[0];
-
-	if (buf_adds(out, "{\"data\":[") == -1)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (buf_addf(out, "%s{\"type\":\"model\",\"id\":\"%s\","
-		    "\"display_name\":\"%s\",\"created_at\":\"%s\"}",
-		    i ? "," : "", models[i].id, models[i].name,
-		    models[i].created) == -1)
-			return -1;
-	return buf_addf(out, "],\"has_more\":false,\"first_id\":\"%s\","
-	    "\"last_id\":\"%s\"}", models[0].id, models[n - 1].id);
-}
-
 enum claude_refusal
 claude_refusal(int status, const char *body, size_t len, char *msg,
     size_t msglen)

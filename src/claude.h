@@ -60,13 +60,6 @@ int claude_read(const char *body, size_t len, struct claude_req *r,
 int claude_first_party(const struct http_msg *req,
     const struct claude_req *r);
 
-/* A request body as pieces sent in order: slices of the client's body and
- * constant text. */
-struct pieces {
-	struct iovec v[5];
-	int n;
-	size_t len;             /* of all pieces */
-};
 /* claude-system-prefix for a third-party body (r from claude_read on the
  * same bytes): the Claude Code line as the first system block, the
  * client's bytes around it untouched. *changed is 0, and out empty, when
@@ -97,8 +90,5 @@ const char *claude_refusal_reason(enum claude_refusal why);
  * cause and the fixes. said NULL: claude-third-party is refuse. */
 void claude_refusal_explain(char *out, size_t outlen, const char *said,
     int first_party);
-
-/* GET /v1/models answered locally, in Anthropic's list shape. */
-int claude_models(struct buf *out);
 
 #endif

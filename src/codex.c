@@ -469,29 +469,3 @@ codex_cooldown(const struct http_msg *resp, const char *body, size_t blen,
 	return t > now + WEEK ? now + WEEK : t;
 }
 
-int
-codex_models(struct buf *out)
-{
-	/* The base models, and the suffixed names of the guide's droid
-	 * config with their siblings (-minimal is gpt-5's only: the codex
-	 * models have no minimal effort). */
-	static const char *const models[] = {
-		"gpt-5", "gpt-5-minimal", "gpt-5-low", "gpt-5-medium",
-		"gpt-5-high", "gpt-5-codex", "gpt-5-codex-low",
-		"gpt-5-codex-medium", "gpt-5-codex-high", "gpt-5.1",
-		"gpt-5.1-codex", "gpt-5.1-codex-mini", "gpt-5.1-codex-max",
-		NULL
-	};
-	const char *const *m;
-
-	if (buf_adds(out, "{\"object\":\"list\",\"data\":[") == -1)
-		return -1;
-	for (m = models; *m; m++)
-		/* 2025-08-07, GPT-5's release: a fixed date keeps the list
-		 * stable between calls. */
-		if (buf_addf(out, "%s{\"id\":\"%s\",\"object\":\"model\","
-		    "\"created\":1754524800,\"owned_by\":\"openai\"}",
-		    m == models ? "" : ",", *m) == -1)
-			return -1;
-	return buf_adds(out, "]}");
-}

@@ -106,8 +106,4 @@ void resp_collect_free(struct resp_collect *rc);
 time_t codex_cooldown(const struct http_msg *resp, const char *body,
     size_t blen, time_t now);
 
-/* GET /v1/models in OpenAI's shape for the Codex models:
- * {"object":"list","data":[{"id","object":"model","created","owned_by"}]} */
-int codex_models(struct buf *out);
-
 #endif

@@ -1,8 +1,10 @@
-/* conn: what filter.c, forward.c and relay.c share about one client
- * connection and the request in hand. Private to those three files. */
+/* conn: what the connection's modules (filter.c, conn.c, local.c,
+ * forward.c, upstream.c, relay.c) share about one client connection and
+ * the request in hand. Private to them. */
 #ifndef CONN_H
 #define CONN_H
 #include <stddef.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "buf.h"
@@ -55,7 +57,7 @@ enum route {
 	ROUTE_CHAT              /* Chat Completions, translated to Responses */
 };
 
-/* filter.c */
+/* conn.c: the client's side. */
 /* Write everything to the client. 0, or -1 when the client is gone or
  * stopped reading for idle-timeout. */
 int conn_writev(struct conn *c, const struct iovec *iov, int n);
@@ -64,12 +66,43 @@ int conn_write(struct conn *c, const void *p, size_t n);
  * in reply.h; extra is more header lines or NULL. */
 void conn_error(struct conn *c, struct req *r, int status, const char *msg,
     int flags, const char *extra);
-/* Read the request body into r->body, decoding chunked. 0, or -1 after
- * answering the error. */
+/* Wait for a complete request head in c->in_buf. Returns its length, 0
+ * when the client is done (EOF or idle-timeout before a byte of a new
+ * request), or -1 after answering the error and setting c->exit. */
+ssize_t conn_read_head(struct conn *c, struct req *r);
+/* Read the request body into r->body, however it is framed. 0, or -1
+ * after answering the error. */
 int conn_read_body(struct conn *c, struct req *r);
-/* The trust anchors filter_prepare loaded, into out, when ca-file has not
- * changed since. 1 when out was filled, else 0 (load them now). */
-int conn_ready_ta(const struct config *cfg, struct trust *out);
+/* After an error the client may still be sending: read a little of it
+ * so closing does not reset the connection before our answer is read. */
+void conn_linger(struct conn *c);
+
+/* local.c: answers made here. */
+enum local { LOCAL_HEALTH, LOCAL_MODELS_ANTHROPIC, LOCAL_MODELS_OPENAI };
+void local_answer(struct conn *c, struct req *r, int head_only,
+    enum local what);
+/* The status page checks the peer and the key itself: a browser cannot
+ * send x-api-key, so ?key= in its query is accepted too (status.c);
+ * authorized says whether a header carried a client key. */
+void local_status(struct conn *c, struct req *r, int head_only,
+    int authorized);
+
+/* upstream.c: why the upstream could not be asked, for the client and
+ * the log. */
+struct fail {
+	int status;             /* 502 or 504 */
+	int exit;               /* non-zero: end the connection with it */
+	int no_retry;           /* the request may be in the works upstream */
+	char msg[1200];
+};
+
+/* Send one request upstream (head, then the body's pieces) and read the
+ * response head into c->rbuf, reconnecting once when a kept connection
+ * turns out closed. Returns the bytes in rbuf (*hl of them the head), or
+ * -1 with f filled. */
+ssize_t upstream_exchange(struct conn *c, const struct url *url,
+    const struct buf *head, const struct pieces *body, size_t *hl,
+    struct fail *f);
 
 /* forward.c: send r upstream on route and relay the answer. */
 void forward(struct conn *c, struct req *r, enum route route);

@@ -6,13 +6,7 @@
 #include "exits.h"
 
 /* Serve requests from in, answer on out, until the client is done. Returns
- * one of the exit codes above. */
+ * one of the exit codes of exits.h. */
 int filter_run(const struct config *cfg, int in, int out);
-
-/* What filter_run will need whatever the connection brings, done ahead
- * (by --serve's spare while it waits): the auth-dir files read and kept
- * (store.c re-reads any that change before they are used) and the
- * resolver's configuration loaded. */
-void filter_prepare(const struct config *cfg);
 
 #endif

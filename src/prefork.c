@@ -1,6 +1,6 @@
 /*
  * The spare: the child for --serve's next connection, forked, sandboxed
- * and prepared (filter_prepare) before the connection comes, waiting on a
+ * and prepared (warm_prepare) before the connection comes, waiting on a
  * socketpair for the accepted socket (SCM_RIGHTS). Neither fork nor the
  * sandbox's set-up is then on the way of a new connection. The parent
  * builds the Landlock ruleset once for all spares; each only enforces it.
@@ -24,6 +24,7 @@
 #include "filter.h"
 #include "sandbox.h"
 #include "prefork.h"
+#include "warm.h"
 
 #define MAX_WATCH (2 * SANDBOX_RULE_FILES)
 
@@ -193,7 +194,7 @@ run(const struct config *cfg, int sock)
 	 * closes it as a plain child would: one refusal per connection. */
 	sb = sandbox_apply(cfg);
 	if (sb == 0)
-		filter_prepare(cfg);
+		warm_prepare(cfg);
 	fdmsg_init(&f);
 	do
 		r = recvmsg(sock, &f.m, MSG_CMSG_CLOEXEC);

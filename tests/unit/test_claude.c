@@ -980,21 +980,6 @@ test_routes(void)
 }
 
 static void
-test_models(void)
-{
-	struct buf b = { 0 };
-	cJSON *j;
-
-	CHECK("models builds", claude_models(&b) == 0);
-	j = cJSON_Parse(b.p);
-	CHECK("models list shape", j && cJSON_IsArray(cJSON_GetObjectItem(j,
-	    "data")) && cJSON_IsFalse(cJSON_GetObjectItem(j, "has_more")) &&
-	    cJSON_IsString(cJSON_GetObjectItem(j, "first_id")));
-	cJSON_Delete(j);
-	buf_free(&b);
-}
-
-static void
 test_model(void)
 {
 	struct claude_req r;
@@ -1099,6 +1084,5 @@ main(void)
 	test_big();
 	test_head();
 	test_routes();
-	test_models();
 	return UNIT_END();
 }
