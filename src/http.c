@@ -1,9 +1,9 @@
 /*
- * HTTP/1.1 message heads and chunked bodies (RFC 9112), strict where a lax
- * reading could let two parties disagree on where a message ends: CRLF only,
- * no obsolete folding, no NUL or bare CR, Content-Length and
- * Transfer-Encoding never together, one Content-Length value, chunked as the
- * only transfer coding, plain hex chunk sizes that cannot overflow.
+ * HTTP/1.1 message heads (RFC 9112), strict where a lax reading could let
+ * two parties disagree on where a message ends: CRLF only, no obsolete
+ * folding, no NUL or bare CR, Content-Length and Transfer-Encoding never
+ * together, one Content-Length value, chunked as the only transfer coding.
+ * Bodies are httpbody.c's; header lines once parsed, httphdr.c's.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -79,128 +79,6 @@ next_line(const char **p, const char *end, const char **line, size_t *llen,
 	}
 	*why = "incomplete head";
 	return -1;
-}
-
-static int
-ieq(const char *a, size_t alen, const char *b)
-{
-	return strlen(b) == alen && strncasecmp(a, b, alen) == 0;
-}
-
-int
-http_name_is(const struct http_header *h, const char *name)
-{
-	return ieq(h->name, h->nlen, name);
-}
-
-int
-http_name_in(const struct http_header *h, const char *const *names)
-{
-	for (; *names; names++)
-		if (http_name_is(h, *names))
-			return 1;
-	return 0;
-}
-
-const struct http_header *
-http_header_get(const struct http_msg *m, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < m->nheaders; i++)
-		if (http_name_is(&m->headers[i], name))
-			return &m->headers[i];
-	return NULL;
-}
-
-/* Call fn for each comma-separated, blank-trimmed, non-empty element of a
- * list-valued header (RFC 9110 5.6.1). Stops early when fn returns non-zero
- * and returns that value. */
-static int
-list_each(const char *v, size_t vlen,
-    int (*fn)(const char *, size_t, void *), void *arg)
-{
-	size_t i = 0, j;
-	int r;
-
-	while (i < vlen) {
-		while (i < vlen && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-			i++;
-		j = i;
-		while (j < vlen && v[j] != ',')
-			j++;
-		size_t e = j;
-		while (e > i && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-			e--;
-		if (e > i && (r = fn(v + i, e - i, arg)) != 0)
-			return r;
-		i = j;
-	}
-	return 0;
-}
-
-struct tok_find {
-	const char *want;
-};
-
-static int
-tok_is(const char *t, size_t n, void *arg)
-{
-	return ieq(t, n, ((struct tok_find *)arg)->want);
-}
-
-/* Does any header called name list token (case-insensitive)? */
-static int
-has_token(const struct http_msg *m, const char *name, const char *token)
-{
-	struct tok_find f = { token };
-	size_t i;
-
-	for (i = 0; i < m->nheaders; i++) {
-		const struct http_header *h = &m->headers[i];
-
-		if (http_name_is(h, name) &&
-		    list_each(h->value, h->vlen, tok_is, &f))
-			return 1;
-	}
-	return 0;
-}
-
-int
-http_is_hop(const struct http_msg *m, const struct http_header *h)
-{
-	static const char *const hop[] = {
-		"connection", "keep-alive", "proxy-connection",
-		"proxy-authenticate", "proxy-authorization", "te", "trailer",
-		"transfer-encoding", "upgrade", NULL
-	};
-	size_t i;
-
-	if (http_name_in(h, hop))
-		return 1;
-	/* Headers the sender named in Connection are hop-by-hop too. */
-	for (i = 0; i < m->nheaders; i++) {
-		const struct http_header *c = &m->headers[i];
-		char name[128];
-
-		if (!http_name_is(c, "connection") || h->nlen >= sizeof name)
-			continue;
-		memcpy(name, h->name, h->nlen);
-		name[h->nlen] = '\0';
-		struct tok_find f = { name };
-		if (list_each(c->value, c->vlen, tok_is, &f))
-			return 1;
-	}
-	return 0;
-}
-
-int
-http_value_safe(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
 }
 
 static int
@@ -302,7 +180,7 @@ framing(struct http_msg *m, int is_request, const char **why)
 		const struct http_header *h = &m->headers[i];
 
 		if (http_name_is(h, "content-length")) {
-			if (h->vlen == 0 || list_each(h->value, h->vlen,
+			if (h->vlen == 0 || http_list_each(h->value, h->vlen,
 			    cl_elem, &cl) || cl.bad) {
 				*why = "invalid or conflicting Content-Length";
 				return -1;
@@ -319,7 +197,8 @@ framing(struct http_msg *m, int is_request, const char **why)
 	if (te) {
 		/* Requests: chunked alone. Responses: chunked must be last,
 		 * anything else is delimited by the close. */
-		int chunked = nte == 1 && ieq(te->value, te->vlen, "chunked");
+		int chunked = nte == 1 && te->vlen == 7 &&
+		    strncasecmp(te->value, "chunked", 7) == 0;
 
 		if (is_request && (!chunked || m->minor == 0)) {
 			*why = "Transfer-Encoding other than chunked";
@@ -345,10 +224,10 @@ framing(struct http_msg *m, int is_request, const char **why)
 static void
 keep_alive(struct http_msg *m)
 {
-	if (has_token(m, "connection", "close"))
+	if (http_has_token(m, "connection", "close"))
 		m->keep_alive = 0;
 	else if (m->minor == 0)
-		m->keep_alive = has_token(m, "connection", "keep-alive");
+		m->keep_alive = http_has_token(m, "connection", "keep-alive");
 	else
 		m->keep_alive = 1;
 }
@@ -402,7 +281,7 @@ http_parse_request(const char *buf, size_t len,
 	if (framing(m, 1, why) == -1)
 		return -1;
 	keep_alive(m);
-	m->expect_continue = has_token(m, "expect", "100-continue");
+	m->expect_continue = http_has_token(m, "expect", "100-continue");
 	m->head_len = len;
 	return 0;
 }
@@ -442,61 +321,5 @@ http_parse_response(const char *buf, size_t len, const char *req_method,
 	if (m->framing == HTTP_BODY_CLOSE)
 		m->keep_alive = 0;
 	m->head_len = len;
-	return 0;
-}
-
-time_t
-http_retry_after(const char *v, size_t n, time_t now)
-{
-	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May",
-	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	char s[64];
-	struct tm tm;
-	unsigned long long secs = 0;
-	int i, day, year, h, m, sec;
-	char ms[4];
-	size_t k;
-
-	if (n == 0 || n >= sizeof s)
-		return 0;
-	memcpy(s, v, n);
-	s[n] = '\0';
-	for (k = 0; k < n && s[k] >= '0' && s[k] <= '9'; k++)
-		if ((secs = secs * 10 + (unsigned)(s[k] - '0')) > 100000000ULL)
-			return 0;
-	if (k == n)
-		return now + (time_t)secs;
-	/* "Sun, 06 Nov 1994 08:49:37 GMT" */
-	if (sscanf(s, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT", &day, ms, &year,
-	    &h, &m, &sec) != 6)
-		return 0;
-	memset(&tm, 0, sizeof tm);
-	for (i = 0; i < 12 && strcmp(ms, mon[i]) != 0; i++)
-		;
-	if (i == 12)
-		return 0;
-	tm.tm_mday = day;
-	tm.tm_mon = i;
-	tm.tm_year = year - 1900;
-	tm.tm_hour = h;
-	tm.tm_min = m;
-	tm.tm_sec = sec;
-	return timegm(&tm);
-}
-
-int
-http_header_add(struct buf *out, const struct http_header *h)
-{
-	/* Not buf_addf: this runs for every header of every request. */
-	if (buf_reserve(out, h->nlen + h->vlen + 5) == -1)
-		return -1;
-	memcpy(out->p + out->len, h->name, h->nlen);
-	out->len += h->nlen;
-	memcpy(out->p + out->len, ": ", 2);
-	out->len += 2;
-	memcpy(out->p + out->len, h->value, h->vlen);
-	out->len += h->vlen;
-	memcpy(out->p + out->len, "\r\n", 3);
-	out->len += 2;
 	return 0;
 }

@@ -64,6 +64,15 @@ int http_parse_request(const char *buf, size_t len,
 int http_parse_response(const char *buf, size_t len, const char *req_method,
     struct http_msg *m, const char **why);
 
+/* httphdr.c: header lines. */
+/* Call fn for each comma-separated, blank-trimmed, non-empty element of a
+ * list-valued header (RFC 9110 5.6.1). Stops early when fn returns
+ * non-zero and returns that value. */
+int http_list_each(const char *v, size_t vlen,
+    int (*fn)(const char *, size_t, void *), void *arg);
+/* Does any header called name list token (both case-insensitive)? */
+int http_has_token(const struct http_msg *m, const char *name,
+    const char *token);
 /* First header called name (case-insensitive), or NULL. */
 const struct http_header *http_header_get(const struct http_msg *m,
     const char *name);
