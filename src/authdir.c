@@ -154,8 +154,8 @@ authdir_state(const struct config *cfg)
 	return cache.state;
 }
 
-void
-authdir_token_forget(const char *path)
+static void
+token_forget(const char *path)
 {
 	size_t i;
 
@@ -164,6 +164,21 @@ authdir_token_forget(const char *path)
 			account_free(&cache.tok[i].acct);
 			cache.tok[i].id.trusted = 0;
 		}
+}
+
+int
+authdir_replace(const char *path, const void *data, size_t len,
+    int durable, char *err, size_t errlen)
+{
+	int rc = file_replace(path, data, len, durable, err, errlen);
+
+	/* What this process kept of the file is stale now (or, on a
+	 * failure, maybe): its own writes must be seen at once, not after
+	 * the next stat a second later. */
+	if (cache.state_path && strcmp(path, cache.state_path) == 0)
+		authdir_state_forget();
+	token_forget(path);
+	return rc;
 }
 
 int

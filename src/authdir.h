@@ -38,16 +38,18 @@ cJSON *authdir_state_read(const char *path, struct stat *st, int *corrupt);
  * changed; NULL when there is none to read: the caller then takes the
  * locked path, which also reports a corrupt file. */
 cJSON *authdir_state(const struct config *cfg);
-/* Forget the kept state (this process rewrote it). */
+/* Forget the kept state (this process changed the tree it was given). */
 void authdir_state_forget(void);
 /* The token file at path as an account of provider: a copy of the one
  * kept when the file has not changed. A file that fails to load is not
  * kept. 0, or -1 with err. */
 int authdir_token(const char *path, const char *provider, struct account *a,
     char *err, size_t errlen);
-/* Forget the kept account of the token file at path (this process
- * replaced it). */
-void authdir_token_forget(const char *path);
+/* Replace the file at path in auth-dir (file_replace) and forget what
+ * this process kept of it: every writer of state.json and token files
+ * in a connection process writes through here. */
+int authdir_replace(const char *path, const void *data, size_t len,
+    int durable, char *err, size_t errlen);
 /* Make the next reads ask stat about every kept file. */
 void authdir_recheck(void);
 

@@ -17,7 +17,6 @@
 
 #include "authdir.h"
 #include "buf.h"
-#include "file.h"
 #include "log.h"
 #include "oauth.h"
 #include "refresh.h"
@@ -102,8 +101,7 @@ save_grant(const struct account *a, cJSON *root, const struct oauth_grant *g,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	rc = file_replace(a->file, s, strlen(s), 1, err, errlen);
-	authdir_token_forget(a->file);
+	rc = authdir_replace(a->file, s, strlen(s), 1, err, errlen);
 	explicit_bzero(s, strlen(s));
 	free(s);
 	return rc;

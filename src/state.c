@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "authdir.h"
-#include "file.h"
 #include "log.h"
 #include "state.h"
 
@@ -49,8 +48,7 @@ state_run(const struct config *cfg, int excl, int durable,
 	if (root && fn(root, arg) == 1 && fd != -1) {
 		char *s = cJSON_Print(root);
 
-		authdir_state_forget();
-		if (s == NULL || file_replace(path, s, strlen(s), durable,
+		if (s == NULL || authdir_replace(path, s, strlen(s), durable,
 		    err, sizeof err) == -1)
 			log_warn("%s", s ? err : "out of memory");
 		free(s);
