@@ -7,7 +7,6 @@
 #include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -15,7 +14,6 @@
 #include "status.h"
 #include "status_int.h"
 #include "timefmt.h"
-#include "token.h"
 
 void
 page_put(struct page *p, const char *s)
@@ -310,11 +308,43 @@ accounts_html(struct page *p, const cJSON *root, const struct config *cfg,
 }
 
 static void
+error_row(struct page *p, const cJSON *e, time_t now)
+{
+	time_t t = timefmt_parse(json_str(e, "time"));
+	char r[48];
+
+	page_put(p, "<tr><td title=\"");
+	page_esc(p, json_str(e, "time"));
+	page_put(p, "\">");
+	if (t > 0) {
+		timefmt_rel(t - now, 0, r, sizeof r);
+		page_put(p, r);
+	} else
+		page_put(p, "?");
+	page_put(p, "</td><td>");
+	page_esc(p, json_str(e, "provider"));
+	page_put(p, "</td><td>");
+	page_esc(p, json_str(e, "account"));
+	page_put(p, "</td><td>");
+	page_esc(p, json_str(e, "model"));
+	if (jnum(e, "status") > 0)
+		page_putf(p, "</td><td class=\"n bad\">%.0f",
+		    jnum(e, "status"));
+	else
+		page_put(p, "</td><td class=\"mut\">account");
+	page_put(p, "</td><td class=\"msg\">");
+	if (json_str(e, "message")[0])
+		page_esc(p, json_str(e, "message"));
+	else
+		page_put(p, "<span class=\"mut\">&mdash;</span>");
+	page_put(p, "</td></tr>\n");
+}
+
+static void
 errors_html(struct page *p, const cJSON *root, time_t now)
 {
 	const cJSON *errs = cJSON_GetObjectItemCaseSensitive(root, "errors");
 	const cJSON *e;
-	char r[48];
 
 	page_putf(p, "<h2 id=\"errors\">Last errors</h2>\n");
 	if (cJSON_GetArraySize(errs) == 0) {
@@ -323,35 +353,8 @@ errors_html(struct page *p, const cJSON *root, time_t now)
 	}
 	page_put(p, "<table><tr><th>When</th><th>Provider</th><th>Account</th>"
 	    "<th>Model</th><th>Status</th><th>Message</th></tr>\n");
-	cJSON_ArrayForEach(e, errs) {
-		time_t t = timefmt_parse(json_str(e, "time"));
-
-		page_put(p, "<tr><td title=\"");
-		page_esc(p, json_str(e, "time"));
-		page_put(p, "\">");
-		if (t > 0) {
-			timefmt_rel(t - now, 0, r, sizeof r);
-			page_put(p, r);
-		} else
-			page_put(p, "?");
-		page_put(p, "</td><td>");
-		page_esc(p, json_str(e, "provider"));
-		page_put(p, "</td><td>");
-		page_esc(p, json_str(e, "account"));
-		page_put(p, "</td><td>");
-		page_esc(p, json_str(e, "model"));
-		if (jnum(e, "status") > 0)
-			page_putf(p, "</td><td class=\"n bad\">%.0f",
-			    jnum(e, "status"));
-		else
-			page_put(p, "</td><td class=\"mut\">account");
-		page_put(p, "</td><td class=\"msg\">");
-		if (json_str(e, "message")[0])
-			page_esc(p, json_str(e, "message"));
-		else
-			page_put(p, "<span class=\"mut\">&mdash;</span>");
-		page_put(p, "</td></tr>\n");
-	}
+	cJSON_ArrayForEach(e, errs)
+		error_row(p, e, now);
 	page_put(p, "</table>\n");
 }
 
