@@ -12,7 +12,6 @@
 
 #include "claude.h"
 #include "jsonscan.h"
-#include "timefmt.h"
 
 static int
 eq(const char *s, size_t n, const char *lit)
@@ -257,14 +256,15 @@ int
 claude_read(const char *body, size_t len, struct claude_req *r,
     const char **why)
 {
-	static const char *const name[] = { "system", "model" };
+	static const char *const name[] = { "system", "model", "metadata",
+	    "messages" };
 	const unsigned char *b = (const unsigned char *)body;
-	struct jscan_tok v[2], obj;
+	struct jscan_tok v[4], obj;
 	int rc;
 
 	memset(r, 0, sizeof *r);
 	/* A BOM stays in the body, as before when unchanged. */
-	if ((rc = jscan_object(body, len, name, v, 2, &obj)) != 0) {
+	if ((rc = jscan_object(body, len, name, v, 4, &obj)) != 0) {
 		*why = rc == -2 ? "the request body has data after its JSON "
 		    "object" : "the request body is not a JSON object";
 		return -1;
@@ -277,6 +277,14 @@ claude_read(const char *body, size_t len, struct claude_req *r,
 		r->sys_len = v[0].n;
 		r->marked = *v[0].p == '"' ? marked(&v[0]) :
 		    *v[0].p == '[' && array_marked(&v[0]);
+	}
+	if (v[2].p) {
+		r->meta_at = (size_t)(v[2].p - b);
+		r->meta_len = v[2].n;
+	}
+	if (v[3].p) {
+		r->msgs_at = (size_t)(v[3].p - b);
+		r->msgs_len = v[3].n;
 	}
 	return 0;
 }
@@ -409,53 +417,4 @@ claude_refusal_explain(char *out, size_t outlen, const char *said,
 	    "Code and bills other clients to the account's extra usage",
 	    first_party ? "run Claude Code without the proxy" :
 	    "use Claude Code itself");
-}
-
-/* A reset header's value: epoch seconds or RFC 3339. */
-static time_t
-reset_time(const struct http_header *h)
-{
-	char v[64];
-	char *end;
-	long long t;
-
-	if (h->vlen == 0 || h->vlen >= sizeof v)
-		return 0;
-	memcpy(v, h->value, h->vlen);
-	v[h->vlen] = '\0';
-	t = strtoll(v, &end, 10);
-	if (*end == '\0')
-		return (time_t)t;
-	t = timefmt_parse(v);
-	return t == -1 ? 0 : (time_t)t;
-}
-
-time_t
-claude_cooldown(const struct http_msg *resp, time_t now)
-{
-	const struct http_header *h;
-	time_t t, best = 0;
-	size_t i;
-
-	if ((h = http_header_get(resp, "retry-after")) != NULL &&
-	    (t = http_retry_after(h->value, h->vlen, now)) > now)
-		best = t;
-	else if ((h = http_header_get(resp,
-	    "anthropic-ratelimit-unified-reset")) != NULL &&
-	    (t = reset_time(h)) > now)
-		best = t;
-	else
-		for (i = 0; i < resp->nheaders; i++) {
-			h = &resp->headers[i];
-			if (h->nlen < 26 || strncasecmp(h->name,
-			    "anthropic-ratelimit-", 20) != 0 ||
-			    strncasecmp(h->name + h->nlen - 6, "-reset", 6) != 0)
-				continue;
-			if ((t = reset_time(h)) > now && (best == 0 || t < best))
-				best = t;
-		}
-	/* A reset a week away is a broken header, not a plan. */
-	if (best > now + 7 * 86400)
-		best = now + 7 * 86400;
-	return best;
 }

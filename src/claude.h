@@ -34,12 +34,6 @@ int claude_head(struct buf *out, const struct http_msg *req,
     const struct config *cfg, const struct url *base,
     const struct account *a, size_t body_len);
 
-/* When a 429 says the account may be used again: retry-after, else
- * anthropic-ratelimit-unified-reset, else the soonest other
- * anthropic-ratelimit-*-reset (epoch seconds or RFC 3339). 0 when the
- * response does not say: the caller backs off. */
-time_t claude_cooldown(const struct http_msg *resp, time_t now);
-
 /* What the proxy reads of a Messages request body in one pass. */
 struct claude_req {
 	int json;               /* the body is one JSON object */
@@ -48,6 +42,8 @@ struct claude_req {
 	char model[128];        /* a plain string "model", for logs; or "" */
 	size_t open;            /* where the object's '{' is */
 	size_t sys_at, sys_len; /* the system value; sys_len 0: none */
+	size_t meta_at, meta_len; /* the metadata value; 0: none */
+	size_t msgs_at, msgs_len; /* the messages value; 0: none */
 };
 /* Check that body is one JSON object and read it into r. 0, or -1 with
  * *why (r zeroed). */

@@ -17,7 +17,6 @@
 #include "codex_private.h"
 #include "json.h"
 
-#define WEEK (7L * 86400)
 
 static const char oom[] = "out of memory";
 
@@ -222,6 +221,33 @@ session_from(struct codex_req *cr, const cJSON *k)
 	cr->session_id[i] = '\0';
 }
 
+/* A conversation not named by the client is known by what its prompt
+ * cache holds: the model, the instructions and the first input item. */
+static int
+text_key(const cJSON *root, struct codex_req *cr)
+{
+	static const char kind[] = "codex text";
+	const cJSON *in = json_get(root, "input");
+	const char *ins = json_str(root, "instructions");
+	char *first = NULL;
+	struct keyhash_part p[4];
+
+	if (cJSON_IsArray(in) && in->child &&
+	    (first = cJSON_PrintUnformatted(in->child)) == NULL)
+		return -1;
+	p[0].p = kind;
+	p[0].n = sizeof kind;
+	p[1].p = cr->model;
+	p[1].n = strlen(cr->model);
+	p[2].p = ins;
+	p[2].n = strlen(ins);
+	p[3].p = first ? first : "";
+	p[3].n = first ? strlen(first) : 0;
+	keyhash(p, 4, cr->text_key);
+	cJSON_free(first);
+	return 0;
+}
+
 /* What the backend insists on, for both request kinds. */
 static int
 backend_rules(const struct config *cfg, cJSON *root, struct codex_req *cr,
@@ -257,7 +283,7 @@ backend_rules(const struct config *cfg, cJSON *root, struct codex_req *cr,
 	    fix_input(root) == -1)
 		return -1;
 	session_from(cr, json_get(root, "prompt_cache_key"));
-	return 0;
+	return text_key(root, cr);
 }
 
 static int
@@ -408,64 +434,3 @@ fail:
 	}
 	return -1;
 }
-
-/* ---- cooldown and models ---- */
-
-/* Seconds as a time, rounded up, without overflowing time_t. */
-static time_t
-after(time_t now, double secs)
-{
-	if (!(secs > 0))
-		return 0;
-	if (secs > WEEK)
-		return now + WEEK + 1;
-	return now + (time_t)secs + (secs > (double)(time_t)secs);
-}
-
-/* usage_limit_reached's error.resets_in_seconds or error.resets_at. */
-static time_t
-body_reset(const char *body, size_t blen, time_t now)
-{
-	cJSON *j = body && blen ? cJSON_ParseWithLength(body, blen) : NULL;
-	const cJSON *e = json_get(j, "error");
-	const cJSON *in = json_get(e, "resets_in_seconds"), *at = json_get(e,
-	    "resets_at");
-	double d = 0;
-	char *end;
-	time_t t = 0;
-
-	if (cJSON_IsNumber(in) && in->valuedouble > 0)
-		t = after(now, in->valuedouble);
-	else {
-		if (cJSON_IsNumber(at))
-			d = at->valuedouble;
-		else if (cJSON_IsString(at)) {
-			d = strtod(at->valuestring, &end);
-			if (end == at->valuestring || *end)
-				d = 0;
-		}
-		if (d > (double)now)
-			t = after(now, d - (double)now);
-	}
-	cJSON_Delete(j);
-	return t;
-}
-
-time_t
-codex_cooldown(const struct http_msg *resp, const char *body, size_t blen,
-    time_t now)
-{
-	const struct http_header *h;
-	time_t t = 0;
-
-	h = resp ? http_header_get(resp, "retry-after") : NULL;
-	if (h)
-		t = http_retry_after(h->value, h->vlen, now);
-	if (t <= now)
-		t = body_reset(body, blen, now);
-	if (t <= now)
-		return 0;
-	/* A reset a week away is a broken answer, not a plan. */
-	return t > now + WEEK ? now + WEEK : t;
-}
-

@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "config.h"
 #include "http.h"
+#include "keyhash.h"
 #include "token.h"
 
 enum codex_route {
@@ -28,6 +29,8 @@ struct codex_req {
 	int include_usage;      /* chat: stream_options.include_usage */
 	char model[128];        /* the model name the client used */
 	char session_id[128];   /* prompt_cache_key, else empty */
+	char text_key[KEYHASH_LEN]; /* the model, instructions and first
+	                         * input item, hashed */
 };
 
 /* Rewrite a Responses API request body for the backend, with one cJSON
@@ -100,10 +103,5 @@ struct resp_collect {
 int resp_collect_event(struct resp_collect *rc, const char *event,
     const char *data, size_t dlen);
 void resp_collect_free(struct resp_collect *rc);
-
-/* When a Codex 429 says the account may be used again: retry-after, else
- * the body's error.resets_in_seconds or error.resets_at. 0 when unknown. */
-time_t codex_cooldown(const struct http_msg *resp, const char *body,
-    size_t blen, time_t now);
 
 #endif

@@ -78,6 +78,7 @@ static const struct key keys[] = {
 	{ "codex-encrypted-reasoning",	K_BOOL,	OFF(codex_encrypted_reasoning), 0,
 	    0 },
 	{ "claude-third-party",		K_CHOICE, OFF(claude_third_party), 0, 0 },
+	{ "routing",			K_CHOICE, OFF(routing), 0, 0 },
 	{ "claude-refusal-cooldown",	K_INT,	OFF(claude_refusal_cooldown), 0,
 	    604800 },
 	{ "droid-models",		K_DROID, 0, 0, 0 },

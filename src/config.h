@@ -42,6 +42,7 @@ struct config {
 	int claude_oauth_beta;  /* 1: add oauth-2025-04-20 to anthropic-beta */
 	int codex_encrypted_reasoning; /* 1: reasoning.encrypted_content in
 	                        * include (the backend stores nothing) */
+	int routing;            /* ROUTING_HEADROOM, ROUTING_ROUND_ROBIN */
 	int claude_third_party; /* THIRD_PARTY_SUBSCRIPTION, _API_KEY, _REFUSE */
 	int claude_refusal_cooldown; /* 3600 s: an account that refused a kind
 	                        * of client is not asked for it again */
@@ -79,6 +80,9 @@ struct config {
 
 /* sandbox: auto (the default: what the kernel supports), required, off. */
 enum { SANDBOX_AUTO = 0, SANDBOX_REQUIRED, SANDBOX_OFF };
+/* routing: a conversation stays on its account and a new one goes where
+ * the most headroom is; or every request to the next account in turn. */
+enum { ROUTING_HEADROOM = 0, ROUTING_ROUND_ROBIN };
 /* claude-third-party: where requests from clients other than Claude Code
  * go: subscriptions, then API keys (the default); API keys only; nowhere. */
 enum { THIRD_PARTY_SUBSCRIPTION = 0, THIRD_PARTY_API_KEY, THIRD_PARTY_REFUSE };

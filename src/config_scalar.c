@@ -282,6 +282,7 @@ static const struct {
 	{ "sandbox", { "auto", "required", "off", NULL } },
 	{ "claude-third-party",
 	    { "subscription", "api-key", "refuse", NULL } },
+	{ "routing", { "headroom", "round-robin", NULL } },
 };
 
 /* One of the key's words (case-insensitive; YAML's plain off is a string

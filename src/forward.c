@@ -15,8 +15,12 @@
 #include "claude.h"
 #include "codex.h"
 #include "conn.h"
+#include "convkey.h"
+#include "convo.h"
 #include "filter.h"
+#include "limits.h"
 #include "log.h"
+#include "quota.h"
 #include "refresh.h"
 #include "reply.h"
 #include "store.h"
@@ -104,6 +108,10 @@ struct fwd {
 	time_t until, soonest;
 	enum claude_refusal refused;    /* the last refusal seen */
 	char said[1024];        /* and Anthropic's words with it */
+	char conv[KEYHASH_LEN]; /* the request's conversation ("" none) */
+	int known;              /* the table has it: */
+	char was[256];          /* on this account, */
+	time_t seen;            /* recorded then */
 	char err[4400];
 };
 
@@ -190,6 +198,7 @@ prepare(struct fwd *w)
 	if (w->route == ROUTE_CLAUDE) {
 		if (claude_read(p, r->body.len, &w->cq, &w->bad_json) == 0)
 			snprintf(r->model, sizeof r->model, "%s", w->cq.model);
+		convkey_claude(&r->msg, p, &w->cq, w->conv);
 		w->want.kind = claude_first_party(&r->msg, &w->cq) ?
 		    CLIENT_FIRST_PARTY : CLIENT_THIRD_PARTY;
 		r->client = w->want.kind == CLIENT_FIRST_PARTY ? "claude-code" :
@@ -215,7 +224,42 @@ prepare(struct fwd *w)
 		return -1;
 	}
 	snprintf(r->model, sizeof r->model, "%s", w->cr.model);
+	convkey_codex(&r->msg, &w->cr, w->conv);
 	return 0;
+}
+
+/* Where the request's conversation is: its account goes first. */
+static void
+find_conversation(struct fwd *w)
+{
+	if (w->cfg->routing != ROUTING_HEADROOM || !w->conv[0])
+		return;
+	if ((w->known = convo_find(w->cfg, w->conv, w->was, sizeof w->was,
+	    &w->seen)) != 0)
+		w->want.sticky = w->was;
+}
+
+/* The conversation is on the account that served it now. */
+static void
+keep_conversation(struct fwd *w)
+{
+	if (w->cfg->routing == ROUTING_HEADROOM && w->conv[0] &&
+	    w->r->status >= 200 && w->r->status < 300 && convo_due(w->known,
+	    w->was, w->a.id, w->seen, time(NULL)))
+		convo_put(w->cfg, w->conv, w->a.id);
+}
+
+/* Keep what the answer says of the account's limits. */
+static void
+note_limits(struct fwd *w)
+{
+	struct quota q;
+
+	if (w->route == ROUTE_CLAUDE)
+		limits_claude_quota(&w->resp, &q);
+	else
+		limits_codex_quota(&w->resp, time(NULL), &q);
+	quota_record(w->cfg, w->a.id, &q);
 }
 
 /* The body as the account in hand gets it. 0, or -1 once the client has
@@ -370,14 +414,14 @@ on_limited(struct fwd *w)
 	time_t now = time(NULL), when;
 
 	if (w->route == ROUTE_CLAUDE)
-		when = claude_cooldown(&w->resp, now);
+		when = limits_claude_cooldown(&w->resp, now);
 	else {
 		/* Codex says when in the body. */
 		w->ebody.len = 0;
 		(void)relay_collect(w->c, &w->resp, w->hl, (size_t)w->n -
 		    w->hl, &w->ebody);
 		w->collected = 1;
-		when = codex_cooldown(&w->resp, w->ebody.p ? w->ebody.p : "",
+		when = limits_codex_cooldown(&w->resp, w->ebody.p ? w->ebody.p : "",
 		    w->ebody.len, now);
 	}
 	w->until = store_cooldown(w->cfg, &w->a, when, "429 rate limited");
@@ -392,6 +436,7 @@ try_one(struct fwd *w)
 
 	if ((rc = send_one(w)) != 0)
 		return rc == 1 ? STEP_DONE : on_failure(w);
+	note_limits(w);
 	st = w->resp.status;
 	if (st == 401 && w->a.kind == ACCT_OAUTH && !w->refreshed)
 		return on_unauthorized(w);
@@ -505,6 +550,7 @@ forward(struct conn *c, struct req *r, enum route route)
 		r->scan = &scan;
 	if (prepare(w) == -1)
 		goto out;
+	find_conversation(w);
 	if (w->want.kind == CLIENT_THIRD_PARTY &&
 	    w->cfg->claude_third_party == THIRD_PARTY_REFUSE) {
 		answer_refused(w, NULL);
@@ -525,6 +571,7 @@ forward(struct conn *c, struct req *r, enum route route)
 		}
 	}
 	answer(w);
+	keep_conversation(w);
 out:
 	if (r->scan && r->status != 0)
 		record(w, &scan);

@@ -15,6 +15,7 @@
 
 #include "authdir.h"
 #include "log.h"
+#include "quota.h"
 #include "state.h"
 #include "store.h"
 
@@ -35,13 +36,31 @@ struct order {
 	int refused;            /* skipped: refused this kind of client */
 	time_t refused_at;      /* the latest of those refusals */
 	char refused_msg[1024]; /* and what the provider said */
+	const char *sticky;     /* the account the conversation is on, or
+	                         * NULL */
+	int headroom;           /* routing: headroom */
+	int on_sticky;          /* out: idx[0] is the sticky account */
 };
+
+/* When the account cannot serve: its cooldown, or the reset of the
+ * window its own figures say is used up. */
+static time_t
+blocked_until(const cJSON *st, time_t now)
+{
+	time_t until = (time_t)state_num(st, "cooldown_until");
+	struct quota q;
+	time_t qb;
+
+	quota_from_json(cJSON_GetObjectItemCaseSensitive(st, "quota"), &q);
+	qb = quota_blocked(&q, now);
+	return qb > until ? qb : until;
+}
 
 /* Skip the account for what the state says of it? Counts why. */
 static int
 order_skip(struct order *o, const cJSON *st, const struct acct_ref *c, time_t now)
 {
-	time_t until = (time_t)state_num(st, "cooldown_until");
+	time_t until = blocked_until(st, now);
 	const cJSON *m;
 	size_t k;
 
@@ -77,6 +96,71 @@ order_skip(struct order *o, const cJSON *st, const struct acct_ref *c, time_t no
 	return 0;
 }
 
+/* Put the account called id first in the order, when it is in it. A
+ * conversation that had to go to an API key comes back to a subscription
+ * as soon as one can take it: a cache rebuilt once costs less than a
+ * conversation billed per token. */
+static int
+to_front(struct order *o, const char *id)
+{
+	size_t k, at;
+
+	for (k = 0; id && k < o->nidx; k++)
+		if (strcmp(o->c[o->idx[k]].id, id) == 0) {
+			if (o->c[o->idx[k]].key && o->c[o->idx[0]].key == NULL)
+				return 0;
+			at = o->idx[k];
+			memmove(o->idx + 1, o->idx, k * sizeof *o->idx);
+			o->idx[0] = at;
+			return 1;
+		}
+	return 0;
+}
+
+/* How much of the binding window of account id is used, as far as the
+ * state knows: a window past its reset starts afresh. -1 when unknown. */
+static double
+used_of(cJSON *root, const char *id, time_t now)
+{
+	struct quota q;
+	const struct quota_window *b;
+
+	quota_from_json(cJSON_GetObjectItemCaseSensitive(state_account(root,
+	    id, 0), "quota"), &q);
+	if ((b = quota_binding(&q)) == NULL)
+		return -1;
+	return b->reset && b->reset <= now ? 0 : b->used;
+}
+
+/* A new conversation goes to the subscription with the most headroom:
+ * the least used binding window. When a subscription's figures are not
+ * known yet (or for the API keys, which report none), the round-robin
+ * order stands; so does it between equals (the sort is stable). */
+static void
+by_headroom(struct order *o, cJSON *root, time_t now)
+{
+	double used[64];
+	size_t n = 0, i, k, at;
+	double u;
+
+	while (n < o->nidx && n < 64 && o->c[o->idx[n]].key == NULL) {
+		if ((used[n] = used_of(root, o->c[o->idx[n]].id, now)) < 0)
+			return;
+		n++;
+	}
+	/* Insertion sort: a handful of accounts, and stable. */
+	for (i = 1; i < n; i++) {
+		at = o->idx[i];
+		u = used[i];
+		for (k = i; k > 0 && used[k - 1] > u; k--) {
+			used[k] = used[k - 1];
+			o->idx[k] = o->idx[k - 1];
+		}
+		used[k] = u;
+		o->idx[k] = at;
+	}
+}
+
 static int
 order_fn(cJSON *root, void *arg)
 {
@@ -106,6 +190,12 @@ order_fn(cJSON *root, void *arg)
 		o->trouble[o->idx[k]] = state_num(st, "backoff") != 0 ||
 		    cJSON_GetObjectItemCaseSensitive(st, "last_error") != NULL;
 	}
+	/* A conversation stays where its prompt cache is, while that
+	 * account can serve; the cursor is not its business. */
+	if ((o->on_sticky = to_front(o, o->sticky)) != 0)
+		return 0;
+	if (o->headroom)
+		by_headroom(o, root, now);
 	/* The state file is rewritten only when the cursor moves: with one
 	 * account, never on the way of a request. */
 	if (o->nidx == 0 || prov == NULL || (cJSON_IsNumber(
@@ -166,6 +256,8 @@ store_pick(const struct config *cfg, const struct want *w,
 	*soonest = 0;
 	o.w = w;
 	o.hold = cfg->claude_refusal_cooldown;
+	o.sticky = w->sticky;
+	o.headroom = cfg->routing == ROUTING_HEADROOM;
 	o.skip = skip;
 	o.nskip = nskip;
 	if (authdir_accounts(cfg, provider, &o.c, &o.n) == -1) {

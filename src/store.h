@@ -24,14 +24,20 @@ struct want {
 	const char *provider;   /* "claude", "codex" */
 	enum client_kind kind;  /* skip accounts that refused this kind */
 	int keys_only;          /* API key accounts only */
+	const char *sticky;     /* the account the request's conversation is
+	                         * on: first, while it can serve; or NULL */
 };
 
-/* Pick the next usable account for w after the shared cursor: OAuth
- * accounts (subscriptions) first, then API keys, each in turn; skipping
- * those whose id is in skip[0..nskip), disabled ones, those that need a
- * new login, those cooling down and those that refused w's kind of client
- * within claude-refusal-cooldown. 0 with *a filled, or STORE_COOLING with
- * *soonest set, or STORE_REFUSED or STORE_NONE with err. */
+/* Pick an account for w among the usable ones, skipping those whose id
+ * is in skip[0..nskip), disabled ones, those that need a new login, those
+ * cooling down (after a 429, or with a window their answers said is used
+ * up) and those that refused w's kind of client within
+ * claude-refusal-cooldown. w->sticky first when it is usable; else
+ * subscriptions before API keys, with routing: headroom the subscription
+ * whose binding window is least used, else (figures unknown, ties,
+ * round-robin) the next after the shared cursor. 0 with *a filled, or
+ * STORE_COOLING with *soonest set, or STORE_REFUSED or STORE_NONE with
+ * err. */
 int store_pick(const struct config *cfg, const struct want *w,
     char (*skip)[256], size_t nskip, struct account *a, time_t *soonest,
     char *err, size_t errlen);

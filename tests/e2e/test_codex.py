@@ -956,7 +956,8 @@ def test_codex_token_refreshed_within_5_days(ctx):
 
 
 def test_round_robin_two_accounts(ctx):
-    with CodexCase(ctx["pki"], accounts=[("a@example.com", "acct-a"), ("b@example.com", "acct-b")]) as c:
+    with CodexCase(ctx["pki"], accounts=[("a@example.com", "acct-a"), ("b@example.com", "acct-b")],
+                   routing="round-robin") as c:
         for _ in range(4):
             c.ok(oai_request(droid_responses_body()))
         ids = [q.header("chatgpt-account-id") for q in c.up.requests]

@@ -451,7 +451,7 @@ def two_accounts(c, table, a_handler=None, b_handler=None):
 
 
 def test_two_accounts_alternate(ctx):
-    with StoreCase(ctx["pki"]) as c:
+    with StoreCase(ctx["pki"], routing="round-robin") as c:
         table = {}
         c.up.handler = by_token(table)
         a, b = two_accounts(c, table)
@@ -555,7 +555,7 @@ def test_keepalive_racy_rewrite_seen(ctx):
 
 
 def test_keepalive_sees_new_account_and_other_process_cooldown(ctx):
-    with StoreCase(ctx["pki"]) as c:
+    with StoreCase(ctx["pki"], routing="round-robin") as c:
         table = {}
         c.up.handler = by_token(table)
         a = c.put("a@example.com")
@@ -617,7 +617,7 @@ def test_429_moves_to_other_account_and_cools(ctx):
 
 
 def test_429_retry_after_2_then_serves_again(ctx):
-    with StoreCase(ctx["pki"]) as c:
+    with StoreCase(ctx["pki"], routing="round-robin") as c:
         table = {}
         c.up.handler = by_token(table)
         n429 = [0]
@@ -692,7 +692,7 @@ def test_every_account_cooling_429(ctx):
 
 
 def test_529_next_account_no_cooldown(ctx):
-    with StoreCase(ctx["pki"]) as c:
+    with StoreCase(ctx["pki"], routing="round-robin") as c:
         table = {}
         c.up.handler = by_token(table)
         n = [0]

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "codex.h"
+#include "limits.h"
 #include "sse.h"
 #include "unit.h"
 
@@ -1139,7 +1140,7 @@ test_cooldown(void)
 			CHECK(t[i].name, 0);
 			continue;
 		}
-		got = codex_cooldown(&m, t[i].body, strlen(t[i].body), now);
+		got = limits_codex_cooldown(&m, t[i].body, strlen(t[i].body), now);
 		CHECK(t[i].name, got == (t[i].want ? now + t[i].want : 0));
 	}
 }

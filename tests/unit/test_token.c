@@ -6,6 +6,7 @@
 
 #include "claude.h"
 #include "http.h"
+#include "limits.h"
 #include "oauth.h"
 #include "timefmt.h"
 #include "token.h"
@@ -152,7 +153,7 @@ cooldown(const char *head, time_t now)
 
 	if (http_parse_response(head, strlen(head), "POST", &m, &why) == -1)
 		return -2;
-	return (long long)claude_cooldown(&m, now);
+	return (long long)limits_claude_cooldown(&m, now);
 }
 
 static void
