@@ -1,11 +1,12 @@
 /*
- * droid: the custom models Factory's droid needs to reach this proxy.
+ * droid: --setup-droid, the custom models Factory's droid needs to reach
+ * this proxy, written into ~/.factory/settings.json.
  *
- * droid reads ~/.factory/settings.json (customModels, camelCase) and the
- * older ~/.factory/config.json (custom_models, snake_case). --setup-droid
- * writes only the first, merging: the file is the user's, so every key and
- * every entry we did not write stays as it was, and an entry of ours is
- * recognised by its model and baseUrl alone.
+ * droid reads settings.json (customModels, camelCase) and the older
+ * ~/.factory/config.json (custom_models, snake_case). --setup-droid writes
+ * only the first: it plans (which models, which file), merges them in
+ * (droid_models.c: what an entry holds) and writes the result after a
+ * backup, or with --dry-run only prints it.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,281 +25,8 @@
 #include "view.h"
 
 #define SETTINGS_MAX	(16 * 1024 * 1024)
-#define DUMMY_KEY	"dummy-not-used"
 
-/* The guide's list: contrib/factory-config.json. */
-static const struct droid_model builtin[] = {
-	{ "claude-opus-4-1-20250805", "Claude Opus 4.1 [proxy]",
-	    "anthropic", 32000, NULL },
-	{ "claude-sonnet-4-5-20250929", "Claude Sonnet 4.5 [proxy]",
-	    "anthropic", 64000, NULL },
-	{ "claude-haiku-4-5-20251001", "Claude Haiku 4.5 [proxy]",
-	    "anthropic", 64000, NULL },
-	{ "gpt-5", "GPT-5 [proxy]", "openai", 128000, NULL },
-	{ "gpt-5-minimal", "GPT-5 Minimal [proxy]", "openai", 128000, NULL },
-	{ "gpt-5-medium", "GPT-5 Medium [proxy]", "openai", 128000, NULL },
-	{ "gpt-5-high", "GPT-5 High [proxy]", "openai", 128000, NULL },
-	{ "gpt-5-codex", "GPT-5 Codex [proxy]", "openai", 128000, NULL },
-	{ "gpt-5-codex-high", "GPT-5 Codex High [proxy]", "openai", 128000,
-	    NULL },
-};
-
-const struct droid_model *
-droid_models(const struct config *cfg, size_t *n)
-{
-	if (cfg->droid_models != NULL && cfg->n_droid_models > 0) {
-		*n = cfg->n_droid_models;
-		return cfg->droid_models;
-	}
-	*n = sizeof builtin / sizeof builtin[0];
-	return builtin;
-}
-
-/* ---------------------------------------------------------------- merge */
-
-static const char *
-str_of(const cJSON *o, const char *key)
-{
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(j) ? j->valuestring : NULL;
-}
-
-/* Set a string member unless it already holds v. 1 changed, 0 not, -1. */
-static int
-put_str(cJSON *o, const char *key, const char *v)
-{
-	const char *cur = str_of(o, key);
-	cJSON *j;
-
-	if (cur != NULL && strcmp(cur, v) == 0)
-		return 0;
-	if ((j = cJSON_CreateString(v)) == NULL)
-		return -1;
-	if (cJSON_GetObjectItemCaseSensitive(o, key) != NULL)
-		cJSON_ReplaceItemInObjectCaseSensitive(o, key, j);
-	else
-		cJSON_AddItemToObject(o, key, j);
-	return 1;
-}
-
-static int
-put_num(cJSON *o, const char *key, int v)
-{
-	const cJSON *cur = cJSON_GetObjectItemCaseSensitive(o, key);
-	cJSON *j;
-
-	if (cJSON_IsNumber(cur) && cur->valuedouble == (double)v)
-		return 0;
-	if ((j = cJSON_CreateNumber(v)) == NULL)
-		return -1;
-	if (cur != NULL)
-		cJSON_ReplaceItemInObjectCaseSensitive(o, key, j);
-	else
-		cJSON_AddItemToObject(o, key, j);
-	return 1;
-}
-
-static cJSON *
-find_ours(cJSON *list, const char *model, const char *base)
-{
-	cJSON *e;
-
-	cJSON_ArrayForEach(e, list) {
-		const char *m = str_of(e, "model"), *b = str_of(e, "baseUrl");
-
-		if (cJSON_IsObject(e) && m && b && strcmp(m, model) == 0 &&
-		    strcmp(b, base) == 0)
-			return e;
-	}
-	return NULL;
-}
-
-/* The fields we own in an entry. apiKey is written only on new entries:
- * with api-keys set, the user puts a real client key there. */
-static int
-fill(cJSON *e, const struct droid_model *m, int fresh)
-{
-	int r, changed = 0;
-
-	if ((r = put_str(e, "displayName", m->display)) == -1)
-		return -1;
-	changed |= r;
-	if (fresh && put_str(e, "apiKey", DUMMY_KEY) == -1)
-		return -1;
-	if ((r = put_str(e, "provider", m->provider)) == -1)
-		return -1;
-	changed |= r;
-	if (m->max_tokens > 0) {
-		if ((r = put_num(e, "maxOutputTokens", m->max_tokens)) == -1)
-			return -1;
-		changed |= r;
-	}
-	return changed;
-}
-
-static int
-merge_one(cJSON *list, const struct droid_model *m, const char *base,
-    enum droid_change *change)
-{
-	cJSON *e = find_ours(list, m->model, base);
-	int r;
-
-	if (e != NULL) {
-		if ((r = fill(e, m, 0)) == -1)
-			return -1;
-		*change = r ? DROID_UPDATED : DROID_UNCHANGED;
-		return 0;
-	}
-	if ((e = cJSON_CreateObject()) == NULL)
-		return -1;
-	if (put_str(e, "model", m->model) == -1 ||
-	    put_str(e, "baseUrl", base) == -1 || fill(e, m, 1) == -1) {
-		cJSON_Delete(e);
-		return -1;
-	}
-	cJSON_AddItemToArray(list, e);
-	*change = DROID_ADDED;
-	return 0;
-}
-
-int
-droid_merge(cJSON *root, const struct droid_model *m, size_t n,
-    const char *base, enum droid_change *change, char *err, size_t errlen)
-{
-	cJSON *list;
-	size_t i;
-
-	if (!cJSON_IsObject(root)) {
-		snprintf(err, errlen, "the top level is not a JSON object");
-		return -1;
-	}
-	list = cJSON_GetObjectItemCaseSensitive(root, "customModels");
-	if (list != NULL && !cJSON_IsArray(list)) {
-		snprintf(err, errlen, "customModels is not a list");
-		return -1;
-	}
-	if (list == NULL && (list = cJSON_AddArrayToObject(root,
-	    "customModels")) == NULL)
-		goto nomem;
-	for (i = 0; i < n; i++)
-		if (merge_one(list, &m[i], base, &change[i]) == -1)
-			goto nomem;
-	return 0;
-nomem:
-	snprintf(err, errlen, "out of memory");
-	return -1;
-}
-
-/* ---------------------------------------------------------------- check */
-
-/* Does u point at this machine? Then *port and *path (after the port). */
-static int
-local_url(const char *u, int *port, const char **path)
-{
-	static const char *const names[] = { "localhost", "127.0.0.1",
-	    "[::1]" };
-	const char *h, *e;
-	size_t i, hl;
-	long p;
-
-	if (strncasecmp(u, "http://", 7) == 0) {
-		h = u + 7;
-		*port = 80;
-	} else if (strncasecmp(u, "https://", 8) == 0) {
-		h = u + 8;
-		*port = 443;
-	} else
-		return 0;
-	if (*h == '[')
-		e = (e = strchr(h, ']')) ? e + 1 : h + strlen(h);
-	else
-		e = h + strcspn(h, ":/?#");
-	hl = (size_t)(e - h);
-	for (i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (strlen(names[i]) == hl && strncasecmp(h, names[i], hl) == 0)
-			break;
-	if (i == sizeof names / sizeof names[0])
-		return 0;
-	if (*e == ':') {
-		char *end;
-
-		p = strtol(e + 1, &end, 10);
-		*port = p > 0 && p < 65536 && end != e + 1 ? (int)p : -1;
-		e = end;
-	}
-	*path = e;
-	return 1;
-}
-
-/* A path (query dropped) ending in /v1, trailing slashes aside. */
-static int
-ends_in_v1(const char *path)
-{
-	size_t n = strcspn(path, "?#");
-
-	while (n > 0 && path[n - 1] == '/')
-		n--;
-	return n >= 3 && strncmp(path + n - 3, "/v1", 3) == 0;
-}
-
-/* Append "; " and s to dst. */
-static void
-add(char *dst, size_t len, const char *s)
-{
-	size_t at = strlen(dst);
-
-	snprintf(dst + at, len - at, "%s%s", at ? "; " : "", s);
-}
-
-int
-droid_check(const char *model, const char *base_url,
-    const char *provider, int port, int *ours, char *why, size_t whylen,
-    char *fix, size_t fixlen)
-{
-	const char *fam = model ? config_droid_family(model) : NULL;
-	const char *path = "";
-	char t[160];
-	int up = 0, bad_url = 0, bad_prov = 0;
-
-	why[0] = fix[0] = '\0';
-	*ours = base_url != NULL && local_url(base_url, &up, &path);
-	if (!*ours)
-		return 0;
-	if (up != port) {
-		snprintf(t, sizeof t, "port %d is not the proxy's port %d", up,
-		    port);
-		add(why, whylen, t);
-		bad_url = 1;
-	}
-	if (provider == NULL || *provider == '\0') {
-		add(why, whylen, "no provider");
-		bad_prov = 1;
-	} else if (fam != NULL && strcmp(provider, fam) != 0) {
-		snprintf(t, sizeof t, "provider %s does not serve %s models",
-		    provider, strcmp(fam, "openai") == 0 ? "OpenAI" : "Claude");
-		add(why, whylen, t);
-		bad_prov = 1;
-	}
-	if (provider != NULL && strcmp(provider, "openai") == 0 &&
-	    ends_in_v1(path)) {
-		add(why, whylen, "an openai base URL for this proxy has no "
-		    "/v1 at the end");
-		bad_url = 1;
-	}
-	if (why[0] == '\0')
-		return 0;
-	if (bad_url)
-		snprintf(fix, fixlen, "set the base URL to http://localhost:%d",
-		    port);
-	if (bad_prov)
-		snprintf(fix + strlen(fix), fixlen - strlen(fix),
-		    "%sset provider to %s", fix[0] ? " and " : "",
-		    fam ? fam : "anthropic or openai");
-	return -1;
-}
-
-/* ---------------------------------------------------------------- setup */
+/* -------------------------------------------------------- settings.json */
 
 /* Read path whole. 0, 1 when it does not exist, -1 with err. */
 static int
@@ -461,93 +188,138 @@ make_dir(const char *path, char *err, size_t errlen)
 	return rc;
 }
 
-int
-droid_setup(const struct config *cfg, int dry_run, FILE *out)
+/* ----------------------------------------------------------------- run */
+
+/* One --setup-droid: what it offers droid and the file it merges into. */
+struct setup {
+	char *path;                     /* settings.json, symlinks followed */
+	struct droid_model *pick;       /* the models offered */
+	enum droid_change *ch;          /* what the merge did to each */
+	size_t n;
+	struct buf old;                 /* as read; it may hold keys */
+	int existed;
+	mode_t mode;                    /* the file's, kept on replacing it */
+	cJSON *root;                    /* the settings, merged */
+	char *json;                     /* root printed */
+};
+
+/* The file and the models to offer. EXIT_OK, EXIT_DROID when no account
+ * is usable, or EXIT_SYS (said on stderr). */
+static int
+setup_plan(const struct config *cfg, struct setup *s)
 {
-	struct droid_model *pick = NULL;
-	enum droid_change *ch = NULL;
-	struct buf old = BUF_SECRET;
-	cJSON *root = NULL;
-	char *path = NULL, *json = NULL, *grown, base[48];
-	char err[PATH_MAX + 256];
-	size_t n, i, changed = 0;
-	mode_t mode = 0600;
-	int rc = EXIT_SYS, missing, existed;
+	size_t n;
 
 	(void)droid_models(cfg, &n);
-	if ((pick = calloc(n + 1, sizeof *pick)) == NULL ||
-	    (ch = calloc(n + 1, sizeof *ch)) == NULL ||
-	    (path = settings_path()) == NULL) {
+	if ((s->pick = calloc(n + 1, sizeof *s->pick)) == NULL ||
+	    (s->ch = calloc(n + 1, sizeof *s->ch)) == NULL ||
+	    (s->path = settings_path()) == NULL) {
 		fprintf(stderr, "cli-proxy-api: out of memory or HOME unset\n");
-		goto out;
+		return EXIT_SYS;
 	}
-	if ((n = pick_models(cfg, pick)) == 0) {
+	if ((s->n = pick_models(cfg, s->pick)) == 0) {
 		fprintf(stderr, "cli-proxy-api: no usable account in %s, so no "
 		    "model to offer droid: log in first with cli-proxy-api "
 		    "--claude-login or --codex-login (cli-proxy-api --doctor "
 		    "says why an account is not usable); nothing was "
 		    "changed\n", cfg->auth_dir);
-		rc = EXIT_DROID;
-		goto out;
+		return EXIT_DROID;
 	}
-	if ((missing = read_settings(path, &old, &mode, err,
+	return EXIT_OK;
+}
+
+/* Read the file, merge the models in and print the result into s->json.
+ * EXIT_OK, EXIT_DROID when the file is no settings we can merge into, or
+ * EXIT_SYS (said on stderr). */
+static int
+setup_merge(const struct config *cfg, struct setup *s)
+{
+	char err[PATH_MAX + 256] = "", base[48];
+	int missing;
+
+	if ((missing = read_settings(s->path, &s->old, &s->mode, err,
 	    sizeof err)) == -1) {
 		fprintf(stderr, "cli-proxy-api: %s\n", err);
-		goto out;
+		return EXIT_SYS;
 	}
-	existed = missing == 0;
+	s->existed = missing == 0;
 	snprintf(base, sizeof base, "http://localhost:%d", cfg->port);
-	if ((root = parse_settings(path, &old, err, sizeof err)) == NULL ||
-	    droid_merge(root, pick, n, base, ch, err, sizeof err) == -1) {
-		if (root != NULL)
-			fprintf(stderr, "cli-proxy-api: %s: %s; nothing was "
-			    "changed\n", path, err);
-		else
-			fprintf(stderr, "cli-proxy-api: %s\n", err);
-		rc = EXIT_DROID;
-		goto out;
+	if ((s->root = parse_settings(s->path, &s->old, err,
+	    sizeof err)) == NULL) {
+		fprintf(stderr, "cli-proxy-api: %s\n", err);
+		return EXIT_DROID;
 	}
-	for (i = 0; i < n; i++)
-		changed += ch[i] != DROID_UNCHANGED;
-	if ((json = cJSON_Print(root)) == NULL) {
+	if (droid_merge(s->root, s->pick, s->n, base, s->ch, err,
+	    sizeof err) == -1) {
+		fprintf(stderr, "cli-proxy-api: %s: %s; nothing was changed\n",
+		    s->path, err);
+		return EXIT_DROID;
+	}
+	if ((s->json = cJSON_Print(s->root)) == NULL) {
 		fprintf(stderr, "cli-proxy-api: out of memory\n");
-		goto out;
+		return EXIT_SYS;
 	}
+	return EXIT_OK;
+}
+
+/* Replace the file, the old one kept in .bak, unless nothing changes;
+ * what happened to each model and to the file on out. */
+static int
+setup_write(struct setup *s, FILE *out)
+{
+	char err[PATH_MAX + 256] = "", *grown;
+	size_t i, changed = 0;
+
+	report(out, s->pick, s->ch, s->n);
+	for (i = 0; i < s->n; i++)
+		changed += s->ch[i] != DROID_UNCHANGED;
+	if (changed == 0 && s->existed) {
+		fprintf(out, "%s: nothing to change\n", s->path);
+		return EXIT_OK;
+	}
+	if ((grown = realloc(s->json, strlen(s->json) + 2)) == NULL) {
+		fprintf(stderr, "cli-proxy-api: out of memory\n");
+		return EXIT_SYS;
+	}
+	s->json = grown;
+	strcat(s->json, "\n");
+	if (make_dir(s->path, err, sizeof err) == -1 ||
+	    write_settings(s->path, &s->old, s->existed, s->mode, s->json,
+	    err, sizeof err) == -1) {
+		fprintf(stderr, "cli-proxy-api: %s\n", err);
+		return EXIT_SYS;
+	}
+	fprintf(out, "wrote %s%s%s%s\n", s->path, s->existed ? " (the old one "
+	    "is in " : "", s->existed ? s->path : "", s->existed ? ".bak)" :
+	    "");
+	return EXIT_OK;
+}
+
+int
+droid_setup(const struct config *cfg, int dry_run, FILE *out)
+{
+	struct setup s = { NULL, NULL, NULL, 0, BUF_SECRET, 0, 0600, NULL,
+	    NULL };
+	int rc;
+
+	if ((rc = setup_plan(cfg, &s)) != EXIT_OK ||
+	    (rc = setup_merge(cfg, &s)) != EXIT_OK)
+		goto out;
 	if (dry_run) {
 		/* stdout stays pure JSON for a pipe; the summary goes aside. */
-		report(stderr, pick, ch, n);
-		printf("%s\n", json);
-		rc = EXIT_OK;
-		goto out;
-	}
-	report(out, pick, ch, n);
-	if (changed == 0 && existed) {
-		fprintf(out, "%s: nothing to change\n", path);
-		rc = EXIT_OK;
-		goto out;
-	}
-	if ((grown = realloc(json, strlen(json) + 2)) == NULL) {
-		fprintf(stderr, "cli-proxy-api: out of memory\n");
-		goto out;
-	}
-	json = grown;
-	strcat(json, "\n");
-	if (make_dir(path, err, sizeof err) == -1 || write_settings(path,
-	    &old, existed, mode, json, err, sizeof err) == -1) {
-		fprintf(stderr, "cli-proxy-api: %s\n", err);
-		goto out;
-	}
-	fprintf(out, "wrote %s%s%s%s\n", path, existed ? " (the old one is in "
-	    : "", existed ? path : "", existed ? ".bak)" : "");
-	rc = EXIT_OK;
+		report(stderr, s.pick, s.ch, s.n);
+		printf("%s\n", s.json);
+	} else
+		rc = setup_write(&s, out);
 out:
-	if (json != NULL)
-		explicit_bzero(json, strlen(json));
-	free(json);
-	secret_json_delete(root);
-	buf_free(&old);
-	free(pick);
-	free(ch);
-	free(path);
+	/* The settings may hold other providers' API keys. */
+	if (s.json != NULL)
+		explicit_bzero(s.json, strlen(s.json));
+	free(s.json);
+	secret_json_delete(s.root);
+	buf_free(&s.old);
+	free(s.pick);
+	free(s.ch);
+	free(s.path);
 	return rc;
 }

@@ -1,5 +1,7 @@
 /* droid: Factory droid's custom models in ~/.factory/settings.json
- * (customModels) and the older ~/.factory/config.json (custom_models). */
+ * (customModels) and the older ~/.factory/config.json (custom_models).
+ * droid_models.c holds the pure parts (the models, the merge, the check),
+ * droid.c the command, --setup-droid. */
 #ifndef DROID_H
 #define DROID_H
 #include <stddef.h>

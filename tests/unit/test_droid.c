@@ -1,4 +1,4 @@
-/* droid.c's pure parts: the settings.json merge, the entry check, the
+/* droid_models.c's pure parts: the settings.json merge, the entry check, the
  * model family. */
 #include <stdlib.h>
 #include <string.h>
