@@ -66,6 +66,28 @@ report_refusals(struct doc *d, const struct view *v, time_t now, int *bad)
 	}
 }
 
+/* A window nearly used up: requests will soon wait for its reset. */
+static void
+report_windows(struct doc *d, const struct view *v, time_t now, int *bad)
+{
+	const struct quota_window *w;
+	char r[32];
+	int i;
+
+	for (i = 0; i < v->quota.n; i++) {
+		w = &v->quota.w[i];
+		if (w->used < 0.9 || (w->reset && w->reset <= now))
+			continue;
+		++*bad;
+		if (w->reset)
+			timefmt_rel(w->reset, now, r, sizeof r);
+		doctor_say(d, DOC_WARN, "wait for the reset, or add another "
+		    "account", "account %s %s: its %s window is at %.0f%%%s%s",
+		    v->provider, v->name, w->name, w->used * 100,
+		    w->reset ? "; it resets " : "", w->reset ? r : "");
+	}
+}
+
 /* Its expiry and refresh token: can it go on being refreshed? */
 static void
 report_expiry(struct doc *d, const struct view *v, time_t now,
@@ -117,6 +139,7 @@ report_account(struct doc *d, const struct view *v, time_t now)
 		    "(its refresh token was refused)", v->provider, v->name);
 	report_expiry(d, v, now, fix, &bad);
 	report_refusals(d, v, now, &bad);
+	report_windows(d, v, now, &bad);
 	if (v->cooldown_until && ++bad) {
 		timefmt_rel(v->cooldown_until, now, r, sizeof r);
 		doctor_say(d, DOC_WARN, "wait, or add another account",

@@ -176,3 +176,63 @@ page_usage(struct page *p, const cJSON *root, const char *name,
 		usage_row(p, name + 3, s, days, rmax, tmax);
 	page_put(p, "</table>\n");
 }
+
+/* One window: a bar of its used share, then "5h 71%", and when it
+ * resets. */
+static void
+limit_window(struct page *p, const cJSON *w)
+{
+	const cJSON *u = cJSON_GetObjectItemCaseSensitive(w, "used");
+	const cJSON *in = cJSON_GetObjectItemCaseSensitive(w, "resets_in");
+	char r[32];
+	double used = cJSON_IsNumber(u) ? u->valuedouble : 0;
+	long s;
+	int px = (int)(used > 1 ? 60 : used < 0 ? 0 : used * 60 + 0.5);
+
+	page_putf(p, "<div><svg class=\"chart\" width=\"60\" height=\"8\" "
+	    "role=\"img\"><rect class=\"room\" width=\"60\" height=\"8\"/>"
+	    "<rect class=\"%s\" width=\"%d\" height=\"8\"/></svg><span>",
+	    used >= 1 ? "full" : used >= 0.9 ? "hot" : "used", px);
+	page_esc(p, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w,
+	    "name")));
+	if (cJSON_IsNumber(u))
+		page_putf(p, " %.0f%%", used * 100);
+	else
+		page_put(p, " ?");
+	if (cJSON_IsNumber(in) && (s = (long)in->valuedouble) > 0) {
+		if (s >= 86400)
+			snprintf(r, sizeof r, "%ldd%ldh", s / 86400,
+			    s % 86400 / 3600);
+		else if (s >= 3600)
+			snprintf(r, sizeof r, "%ldh%02ldm", s / 3600,
+			    s % 3600 / 60);
+		else
+			snprintf(r, sizeof r, "%ldm", (s + 59) / 60);
+		page_putf(p, " <span class=\"mut\">resets in %s</span>", r);
+	}
+	page_put(p, "</span></div>");
+}
+
+void
+page_limits(struct page *p, const cJSON *a)
+{
+	const cJSON *q = cJSON_GetObjectItemCaseSensitive(a, "quota"), *w;
+	const char *st = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(q, "status"));
+
+	if (!cJSON_IsObject(q)) {
+		page_put(p, "<td class=\"mut\">&mdash;</td>");
+		return;
+	}
+	page_put(p, "<td class=\"lim\">");
+	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(q, "windows"))
+		limit_window(p, w);
+	/* allowed_warning: Anthropic's word for "close to the limit". */
+	if (st && strcmp(st, "allowed") != 0) {
+		page_put(p, strcmp(st, "rejected") == 0 ?
+		    "<div class=\"bad\">" : "<div class=\"warn\">");
+		page_esc(p, st);
+		page_put(p, "</div>");
+	}
+	page_put(p, "</td>");
+}

@@ -33,4 +33,8 @@ void page_esc(struct page *p, const char *s);
 void page_usage(struct page *p, const cJSON *root, const char *name,
     const char *title, const char *what);
 
+/* status_chart.c: an account's limits as a table cell: per window a bar
+ * of its used share and the reset; the status when it is a warning. */
+void page_limits(struct page *p, const cJSON *a);
+
 #endif

@@ -212,6 +212,76 @@ account_error(cJSON *o, const struct view *v, cJSON *errs)
 	cJSON_AddItemToArray(errs, e);
 }
 
+static void
+add_word(cJSON *o, const char *key, const char *v)
+{
+	if (v[0])
+		cJSON_AddStringToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+static void
+add_flag(cJSON *o, const char *key, int v)
+{
+	if (v < 0)
+		cJSON_AddNullToObject(o, key);
+	else
+		cJSON_AddBoolToObject(o, key, v);
+}
+
+/* What its answers said of its limits: per window the used fraction and
+ * the reset; null when they said nothing. */
+static void
+account_quota(cJSON *o, const struct quota *q, time_t now)
+{
+	cJSON *j, *ws, *w, *cr;
+	int i;
+
+	if (!quota_said(q)) {
+		cJSON_AddNullToObject(o, "quota");
+		return;
+	}
+	if ((j = cJSON_AddObjectToObject(o, "quota")) == NULL ||
+	    (ws = cJSON_AddArrayToObject(j, "windows")) == NULL)
+		return;
+	add_word(j, "status", q->status);
+	add_word(j, "claim", q->claim);
+	add_word(j, "overage", q->overage);
+	add_time(j, "at", q->at);
+	for (i = 0; i < q->n; i++) {
+		const struct quota_window *qw = &q->w[i];
+		/* A window past its reset starts afresh. */
+		int fresh = qw->reset && qw->reset <= now;
+
+		if ((w = cJSON_CreateObject()) == NULL)
+			return;
+		cJSON_AddItemToArray(ws, w);
+		cJSON_AddStringToObject(w, "name", qw->name);
+		if (qw->used < 0)
+			cJSON_AddNullToObject(w, "used");
+		else
+			cJSON_AddNumberToObject(w, "used", fresh ? 0 : qw->used);
+		add_time(w, "reset", fresh ? 0 : qw->reset);
+		if (qw->reset > now)
+			cJSON_AddNumberToObject(w, "resets_in",
+			    (double)(qw->reset - now));
+		else
+			cJSON_AddNullToObject(w, "resets_in");
+		add_word(w, "status", fresh ? "" : qw->status);
+	}
+	if (q->credits < 0 && q->unlimited < 0 && q->balance < 0)
+		return;
+	if ((cr = cJSON_AddObjectToObject(j, "credits")) == NULL)
+		return;
+	add_flag(cr, "has_credits", q->credits);
+	add_flag(cr, "unlimited", q->unlimited);
+	if (q->balance < 0)
+		cJSON_AddNullToObject(cr, "balance");
+	else
+		cJSON_AddNumberToObject(cr, "balance", q->balance);
+}
+
 /* One account of the view as the page shows it. */
 static void
 account_json(cJSON *o, const struct view *v, time_t now, cJSON *errs)
@@ -237,6 +307,7 @@ account_json(cJSON *o, const struct view *v, time_t now, cJSON *errs)
 	    (double)(v->cooldown_until - now) : 0);
 	cJSON_AddBoolToObject(o, "needs_login", v->needs_login);
 	account_refusals(o, v, now);
+	account_quota(o, &v->quota, now);
 	account_error(o, v, errs);
 }
 

@@ -118,6 +118,9 @@ static const char css[] =
     "svg.chart{display:block}svg .req{fill:var(--req)}"
     "svg .tok{fill:var(--tok)}svg .axis{stroke:var(--line)}"
     "svg text{fill:var(--mut);font-size:9px}"
+    "svg .used{fill:var(--tok)}svg .hot{fill:var(--warn)}"
+    "svg .full{fill:var(--bad)}svg .room{fill:var(--line)}"
+    "td.lim div{display:flex;gap:6px;align-items:center}"
     "p.summary{font-size:15px;margin:12px 0 0}";
 
 static void
@@ -267,6 +270,7 @@ account_row(struct page *p, const cJSON *a, time_t now)
 	} else
 		page_put(p, "<td class=\"mut\">&mdash;</td>");
 	state_cell(p, a);
+	page_limits(p, a);
 	page_put(p, "<td class=\"msg\">");
 	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(a,
 	    "last_error"))) {
@@ -301,7 +305,7 @@ accounts_html(struct page *p, const cJSON *root, const struct config *cfg,
 	}
 	page_put(p, "<table><tr><th>Provider</th><th>Account</th>"
 	    "<th>Expires</th><th>Cooldown</th><th>State</th>"
-	    "<th>Last error</th></tr>\n");
+	    "<th>Limits</th><th>Last error</th></tr>\n");
 	cJSON_ArrayForEach(a, accts)
 		account_row(p, a, now);
 	page_put(p, "</table>\n");

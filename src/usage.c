@@ -215,6 +215,7 @@ usage_each(const struct config *cfg,
 struct row {
 	char key[160];
 	unsigned long long req, err, in, out, cr, cw;
+	unsigned long long prompt;      /* every input token, cached or not */
 };
 
 struct table {
@@ -237,6 +238,7 @@ row_add(struct row *w, const struct row *add)
 	w->out += add->out;
 	w->cr += add->cr;
 	w->cw += add->cw;
+	w->prompt += add->prompt;
 }
 
 static int
@@ -282,6 +284,10 @@ tally(const struct usage_line *l, void *arg)
 	r.out = l->output;
 	r.cr = l->cache_read;
 	r.cw = l->cache_write;
+	/* OpenAI's input already holds the cached tokens; Anthropic's
+	 * leaves out what it read and wrote from the cache. */
+	r.prompt = strcmp(l->provider, "codex") == 0 ? r.in :
+	    r.in + r.cr + r.cw;
 	if (table_add(&t->day, day, &r) == -1 ||
 	    table_add(&t->account, l->account, &r) == -1 ||
 	    table_add(&t->model, l->model, &r) == -1)
@@ -297,11 +303,18 @@ by_key(const void *a, const void *b)
 	    ((const struct row *)b)->key);
 }
 
+/* The share of the prompt tokens read from the cache: a conversation
+ * kept on its account reads most of its prompt from there. */
 static void
 print_row(FILE *out, int w, const struct row *r)
 {
-	fprintf(out, "%-*s %9llu %7llu %12llu %12llu %12llu %12llu\n", w,
-	    r->key, r->req, r->err, r->in, r->out, r->cr, r->cw);
+	char share[16] = "-";
+
+	if (r->prompt > 0)
+		snprintf(share, sizeof share, "%.1f%%",
+		    100.0 * (double)r->cr / (double)r->prompt);
+	fprintf(out, "%-*s %9llu %7llu %12llu %12llu %12llu %12llu %7s\n", w,
+	    r->key, r->req, r->err, r->in, r->out, r->cr, r->cw, share);
 }
 
 static void
@@ -310,9 +323,9 @@ print_table(FILE *out, int w, struct table *t)
 	size_t i;
 
 	qsort(t->v, t->n, sizeof *t->v, by_key);
-	fprintf(out, "%-*s %9s %7s %12s %12s %12s %12s\n", w, t->title,
+	fprintf(out, "%-*s %9s %7s %12s %12s %12s %12s %7s\n", w, t->title,
 	    "REQUESTS", "ERRORS", "INPUT", "OUTPUT", "CACHE-READ",
-	    "CACHE-WRITE");
+	    "CACHE-WRITE", "CACHED");
 	for (i = 0; i < t->n; i++)
 		print_row(out, w, &t->v[i]);
 	fputc('\n', out);

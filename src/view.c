@@ -47,6 +47,8 @@ view_state(const struct config *cfg, const cJSON *root, struct view *v,
 		snprintf(v->last_error, sizeof v->last_error, "%s", s);
 		v->last_error_at = (time_t)state_num(st, "last_error_at");
 	}
+	quota_from_json(cJSON_GetObjectItemCaseSensitive(st, "quota"),
+	    &v->quota);
 	for (i = 0; i < 2; i++) {
 		if ((m = state_refusal(st, kinds[i],
 		    cfg->claude_refusal_cooldown, now)) == NULL)
@@ -156,11 +158,37 @@ view_has_usable(const struct config *cfg, const char *provider)
 	return ok;
 }
 
+void
+view_windows(const struct view *v, time_t now, char *out, size_t n)
+{
+	const struct quota_window *w;
+	size_t k = 0;
+	char r[32];
+	int i;
+
+	out[0] = '\0';
+	for (i = 0; i < v->quota.n && k < n; i++) {
+		w = &v->quota.w[i];
+		if (w->used < 0)
+			continue;
+		/* A window past its reset starts afresh. */
+		k += (size_t)snprintf(out + k, n - k, "%s%s %.0f%%", k ? " · " :
+		    "", w->name, w->reset && w->reset <= now ? 0 :
+		    w->used * 100);
+		if (k < n && w->reset > now) {
+			timefmt_rel(w->reset, now, r, sizeof r);
+			k += (size_t)snprintf(out + k, n - k, " (resets %s)", r);
+		}
+	}
+	if (k >= n && n > 0)
+		out[n - 1] = '\0';
+}
+
 /* One --status line. */
 static void
 print_one(const struct view *v, time_t now, FILE *out)
 {
-	char when[32], r[32];
+	char when[32], r[32], win[512];
 	size_t i;
 
 	fprintf(out, "%-7s", v->provider);
@@ -187,6 +215,10 @@ print_one(const struct view *v, time_t now, FILE *out)
 		timefmt_rel(v->cooldown_until, now, r, sizeof r);
 		fprintf(out, " cooling down until %s", r);
 	}
+	view_windows(v, now, win, sizeof win);
+	if (win[0] || v->quota.status[0])
+		fprintf(out, "; %s%s%s", win, win[0] && v->quota.status[0] ?
+		    " · " : "", v->quota.status);
 	for (i = 0; i < 2; i++)
 		if (v->refused[i].at) {
 			timefmt_rel(v->refused[i].at, now, r, sizeof r);

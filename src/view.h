@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "quota.h"
 #include "token.h"
 
 /* A refusal of a kind of client that still holds. */
@@ -34,6 +35,7 @@ struct view {
 	char last_error[512];   /* "" when none */
 	time_t last_error_at;
 	struct view_refusal refused[2]; /* third-party, Claude Code */
+	struct quota quota;     /* what its answers said of its limits */
 };
 
 /* Every account of both providers as of now, in --status's order (Claude
@@ -46,6 +48,9 @@ int view_accounts(const struct config *cfg, time_t now, struct view **out,
 int view_usable(const struct view *v, time_t now);
 /* Does provider have an account that can serve? */
 int view_has_usable(const struct config *cfg, const char *provider);
+/* Its windows as people read them, "5h 71% (resets in 42m) · 7d 40%",
+ * into out; "" when none is known. */
+void view_windows(const struct view *v, time_t now, char *out, size_t n);
 /* --status: one line per account on out. 0, or -1 when auth-dir cannot
  * be read (said on out). */
 int view_print(const struct config *cfg, FILE *out);

@@ -484,17 +484,17 @@ test_report(void)
 			break;
 		printf("#  %.*s\n", (int)(nl - p), p);
 	}
-	CHECK("report: day 1", has_row(out, "2026-01-02", "2 1 100 10 1000 5"));
-	CHECK("report: day 2", has_row(out, "2026-01-03", "1 0 2000 42 1500 0"));
+	CHECK("report: day 1", has_row(out, "2026-01-02", "2 1 100 10 1000 5 90.5%"));
+	CHECK("report: day 2", has_row(out, "2026-01-03", "1 0 2000 42 1500 0 75.0%"));
 	CHECK("report: account a", has_row(out, "a@example.com",
-	    "2 1 100 10 1000 5"));
+	    "2 1 100 10 1000 5 90.5%"));
 	CHECK("report: account b", has_row(out, "b@example.com",
-	    "1 0 2000 42 1500 0"));
+	    "1 0 2000 42 1500 0 75.0%"));
 	CHECK("report: model", has_row(out, "claude-sonnet-4-5",
-	    "2 1 100 10 1000 5"));
+	    "2 1 100 10 1000 5 90.5%"));
 	CHECK("report: model codex", has_row(out, "gpt-5-codex",
-	    "1 0 2000 42 1500 0"));
-	CHECK("report: total", has_row(out, "TOTAL", "3 1 2100 52 2500 5"));
+	    "1 0 2000 42 1500 0 75.0%"));
+	CHECK("report: total", has_row(out, "TOTAL", "3 1 2100 52 2500 5 80.5%"));
 	CHECK("report: days in order", out && strstr(out, "2026-01-02") <
 	    strstr(out, "2026-01-03"));
 	CHECK("report: bad lines counted", out && strstr(out, "3 lines") !=
