@@ -232,6 +232,23 @@ keep_alive(struct http_msg *m)
 		m->keep_alive = 1;
 }
 
+/* RFC 9112 3.2: a request with more than one Host is refused, as two
+ * parties could each believe a different one. */
+static int
+one_host(const struct http_msg *m, const char **why)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < m->nheaders; i++)
+		n += http_name_is(&m->headers[i], "host");
+	if (n > 1) {
+		*why = "more than one Host header";
+		return -1;
+	}
+	return 0;
+}
+
 int
 http_parse_request(const char *buf, size_t len,
     const struct http_limits *lim, struct http_msg *m, const char **why)
@@ -278,7 +295,7 @@ http_parse_request(const char *buf, size_t len,
 		*why = "malformed request head";
 		return -1;
 	}
-	if (framing(m, 1, why) == -1)
+	if (framing(m, 1, why) == -1 || one_host(m, why) == -1)
 		return -1;
 	keep_alive(m);
 	m->expect_continue = http_has_token(m, "expect", "100-continue");

@@ -59,25 +59,54 @@ upstream_ready(struct conn *c, const struct url *url, struct fail *f)
 	return -1;
 }
 
-/* Read the upstream's response head into c->rbuf. Returns the bytes in
- * rbuf (head and any body bytes after it), 0 on EOF before any byte, -1 on
- * error or timeout (c->up says which). */
+/* The status of a complete response head: 100..599, or 0. */
+static int
+head_status(const unsigned char *p, size_t n)
+{
+	if (n < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ' ||
+	    p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9' ||
+	    p[11] < '0' || p[11] > '9')
+		return 0;
+	return (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+}
+
+/* Read the upstream's final response head into c->rbuf. Interim answers
+ * (100 Continue, 103 Early Hints) come before it and are no answer to
+ * relay: they are read and dropped. Returns the bytes in rbuf (head and
+ * any body bytes after it), 0 on EOF before any byte, -1 on error, on
+ * timeout (c->up says which), or on 101 Switching Protocols (the proxy
+ * speaks HTTP, nothing else). */
 static ssize_t
 upstream_head(struct conn *c, size_t *hl)
 {
 	size_t have = 0;
+	int interim = 0, st;
 
 	for (;;) {
 		ssize_t n;
 
+		while (have > 0 && (*hl = http_head_len((char *)c->rbuf,
+		    have)) > 0) {
+			st = head_status(c->rbuf, *hl);
+			if (st < 100 || st >= 200)
+				return (ssize_t)have;
+			if (st == 101) {
+				log_err("upstream %s switched protocols; it must "
+				    "answer in HTTP", c->up->host);
+				return -1;
+			}
+			memmove(c->rbuf, c->rbuf + *hl, have - *hl);
+			have -= *hl;
+			interim = 1;
+		}
 		if (have >= RESP_HEAD_MAX)
 			return -1;
 		n = up_read(c->up, c->rbuf + have, RESP_HEAD_MAX - have);
+		/* After an interim answer the request is known to have
+		 * arrived: an EOF then is no closed kept connection. */
 		if (n <= 0)
-			return have == 0 && n == 0 ? 0 : -1;
+			return have == 0 && n == 0 && !interim ? 0 : -1;
 		have += (size_t)n;
-		if ((*hl = http_head_len((char *)c->rbuf, have)) > 0)
-			return (ssize_t)have;
 	}
 }
 

@@ -46,6 +46,12 @@ def good(ctx, data, **cfg):
         return c.up.requests[0]
 
 
+def test_two_host_headers(ctx):
+    # RFC 9112 3.2: two parties could each believe a different Host.
+    r = bad(ctx, head([b"Host: evil.example"]))
+    check("Host" in r.json()["error"]["message"], "message %r" % r.json())
+
+
 def test_head_over_max_head_bytes(ctx):
     bad(ctx, head([b"X-Pad: " + b"a" * 3000]), max_head_bytes=2048)
 

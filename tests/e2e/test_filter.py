@@ -635,6 +635,33 @@ def test_upstream_silent_504(ctx):
     check(took < 8, "504 took %.1fs with upstream-timeout 1" % took)
 
 
+def test_upstream_interim_answers_skipped(ctx):
+    # 103 Early Hints and 100 Continue come before the answer; the client
+    # gets the answer, and usage records its status.
+    def h(req, conn):
+        final = json_response({"id": "msg_final", "type": "message", "content": []},
+                              extra=b"request-id: req_final\r\n")
+        conn.send(b"HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n")
+        time.sleep(0.05)
+        conn.send(b"HTTP/1.1 100 Continue\r\n\r\n" + final)
+        return True
+    with Case(ctx["pki"], handler=h, usage_statistics_enabled=True) as c:
+        rc, out, err = c.run_pipe(droid_request() + droid_request())
+        rs = parse_responses(out, ["POST", "POST"])
+        check([r.status for r in rs] == [200, 200] and all(r.json()["id"] == "msg_final" for r in rs),
+              "client got %r" % rs)
+        with open(os.path.join(c.auth, "usage.jsonl")) as f:
+            st = [json.loads(x)["status"] for x in f]
+        check(st == [200, 200], "usage recorded %r" % st)
+
+
+def test_upstream_switching_protocols_502(ctx):
+    def h(req, conn):
+        conn.send(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n")
+        return False
+    _fails(ctx, 502, "api_error", reached=True, handler=h)
+
+
 def test_upstream_garbage_response_502(ctx):
     def h(req, conn):
         conn.send(b"SPDY/9 what\r\n\r\n")

@@ -74,6 +74,8 @@ static const struct {
 	{ "control in target", "GET /\x01 HTTP/1.1\r\n\r\n", 0, 0, 0, 0 },
 	{ "bad method char", "G(T / HTTP/1.1\r\n\r\n", 0, 0, 0, 0 },
 	{ "DEL in value", "GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n", 0, 0, 0, 0 },
+	{ "two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n"
+	    "host: b\r\n\r\n", 0, 0, 0, 0 },
 };
 
 static void
