@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "config_int.h"
+#include "http.h"
 #include "log.h"
 
 void
@@ -48,6 +49,12 @@ api_key_pair(struct load *ld, const struct key *k, const yaml_node_t *kn,
 		if (*v == '\0' || out->key != NULL) {
 			config_errat(ld, vn->start_mark, "%s: api-key is "
 			    "empty or given twice", k->name);
+			return -1;
+		}
+		if (!http_value_safe(v)) {
+			config_errat(ld, vn->start_mark, "%s: api-key holds a "
+			    "control character (a line break?): it would split "
+			    "the upstream request's head", k->name);
 			return -1;
 		}
 		if ((out->key = strdup(v)) == NULL) {

@@ -295,6 +295,27 @@ body_for(struct fwd *w, struct pieces *body)
 	return 0;
 }
 
+/* The upstream head could not be made: out of memory, or a credential
+ * that would split it (token files and the config refuse those when they
+ * are read; this is the last guard). Named, never quoted. */
+static void
+head_failed(struct fwd *w)
+{
+	char msg[1400];
+
+	if (errno != EINVAL)
+		snprintf(msg, sizeof msg, "cannot build the upstream request: "
+		    "out of memory");
+	else
+		snprintf(msg, sizeof msg, "the credential of account %.300s "
+		    "(%.700s) holds a control character and would split the "
+		    "request's head: log in again, or fix the %s", w->a.email ?
+		    w->a.email : w->a.id, w->a.file ? w->a.file : "config",
+		    w->a.file ? "file" : "key in the config");
+	log_err("%s", msg);
+	conn_error(w->c, w->r, 500, msg, 0, NULL);
+}
+
 /* Send the request to the account in hand and read the answer's head
  * into w->resp. 0, 1 when the client already has its answer, or -1 with
  * w->f filled. */
@@ -319,9 +340,7 @@ send_one(struct fwd *w)
 	    w->cfg, url, &w->a, body.len) : codex_head(&w->head, &r->msg, url,
 	    &w->a, w->cr.session_id[0] ? w->cr.session_id : conn_session(c),
 	    body.len)) == -1) {
-		conn_error(c, r, 500, "cannot build the upstream request "
-		    "(out of memory, or a control character in the account's "
-		    "token file)", 0, NULL);
+		head_failed(w);
 		return 1;
 	}
 	log_head("upstream request", w->head.p, w->head.len);

@@ -126,6 +126,17 @@ oauth_parse(int status, const char *body, size_t len, struct oauth_grant *g,
 		oauth_grant_free(g);
 		goto out;
 	}
+	/* A token goes into a header line and a token file: a control
+	 * character in it could split the head of every request. */
+	if (!http_value_safe(g->access_token) || (g->refresh_token &&
+	    !http_value_safe(g->refresh_token)) || (g->id_token &&
+	    !http_value_safe(g->id_token)) || (g->email &&
+	    !http_value_safe(g->email))) {
+		snprintf(err, errlen, "the token endpoint's answer has a "
+		    "control character in a token; it is not used");
+		oauth_grant_free(g);
+		goto out;
+	}
 	rc = OAUTH_OK;
 out:
 	secret_json_delete(root);

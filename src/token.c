@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "http.h"
 #include "timefmt.h"
 #include "secret.h"
 #include "token.h"
@@ -61,6 +62,21 @@ expiry(const cJSON *root)
 	return 0;
 }
 
+/* Every value that goes into a header line, without a control character
+ * that could end the line early. */
+static int
+printable(const struct account *a)
+{
+	const char *v[4] = { a->access_token, a->refresh_token,
+	    a->account_id, a->email };
+	size_t i;
+
+	for (i = 0; i < 4; i++)
+		if (v[i] && !http_value_safe(v[i]))
+			return 0;
+	return 1;
+}
+
 int
 token_parse(const char *json, size_t len, struct account *a, char *err,
     size_t errlen)
@@ -86,6 +102,12 @@ token_parse(const char *json, size_t len, struct account *a, char *err,
 	a->expires = expiry(root);
 	if (a->access_token == NULL) {
 		snprintf(err, errlen, "no access_token in it");
+		account_free(a);
+		goto out;
+	}
+	if (!printable(a)) {
+		snprintf(err, errlen, "a control character in one of its "
+		    "tokens or ids (it would split a request's head)");
 		account_free(a);
 		goto out;
 	}

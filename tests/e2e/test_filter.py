@@ -761,6 +761,29 @@ def test_token_group_readable_refused(ctx):
             check(not c.up.requests, "mode %o: forwarded with a refused token file" % mode)
 
 
+def test_token_with_line_break_refused(ctx):
+    # A token that would split the upstream head: the account is refused
+    # when its file is read, named, and nothing reaches the upstream.
+    with Case(ctx["pki"], token=False) as c:
+        c.add_token("user@example.com", "sk-ant-oat01-X\r\nX-Injected: yes")
+        rc, out, err = c.run_pipe(droid_request())
+        rs = parse_responses(out, ["POST"])
+        check(len(rs) == 1, "stdout %s" % short(out))
+        msg = expect_error(rs[0], 401, "authentication_error")
+        check("claude-user@example.com.json" in msg and "control character" in msg, "message %r" % msg)
+        time.sleep(0.05)
+        check(not c.up.requests, "forwarded: %r" % [q.headers for q in c.up.requests])
+        check("X-Injected" not in err, "the token reached the log: %s" % short(err))
+
+
+def test_api_key_with_line_break_refused(ctx):
+    with Case(ctx["pki"], token=False, claude_api_key=[{"api-key": "sk-ant-api03-K\r\nX-Injected: yes"}]) as c:
+        rc, out, err = c.run_pipe(droid_request())
+        check(rc == EX_CONFIG and "control character" in err and "X-Injected" not in err,
+              "exit %s, stderr %s" % (rc, short(err)))
+        check(not c.up.requests, "forwarded")
+
+
 def test_no_account_401(ctx):
     with Case(ctx["pki"], token=False) as c:
         rc, out, err = c.run_pipe(droid_request())

@@ -142,6 +142,13 @@ test_oauth_parse(void)
 	    !strstr(err, "SECRET"));
 	CHECK("200 not JSON", oauth_parse(200, "<html>", 6, &g, err,
 	    sizeof err) == OAUTH_FAIL);
+	CHECK("a line break in a token", oauth_parse(200, "{\"access_token\":"
+	    "\"a\\r\\nX-Injected: yes\"}", 41, &g, err, sizeof err) ==
+	    OAUTH_FAIL && strstr(err, "control character") &&
+	    !strstr(err, "Injected") && g.access_token == NULL);
+	CHECK("a line break in a refresh token", oauth_parse(200,
+	    "{\"access_token\":\"a\",\"refresh_token\":\"b\\nc\"}", 44, &g,
+	    err, sizeof err) == OAUTH_FAIL);
 }
 
 /* Parse a response head and ask when the account may serve again. */
