@@ -130,8 +130,7 @@ oauth_parse(int status, const char *body, size_t len, struct oauth_grant *g,
 	 * character in it could split the head of every request. */
 	if (!http_value_safe(g->access_token) || (g->refresh_token &&
 	    !http_value_safe(g->refresh_token)) || (g->id_token &&
-	    !http_value_safe(g->id_token)) || (g->email &&
-	    !http_value_safe(g->email))) {
+	    !http_value_safe(g->id_token))) {
 		snprintf(err, errlen, "the token endpoint's answer has a "
 		    "control character in a token; it is not used");
 		oauth_grant_free(g);
