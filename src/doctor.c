@@ -19,6 +19,7 @@
 
 #include "doctor.h"
 #include "doctor_int.h"
+#include "log.h"
 #include "timefmt.h"
 #include "view.h"
 
@@ -27,12 +28,16 @@ doctor_say(struct doc *d, enum doc_level l, const char *fix,
     const char *fmt, ...)
 {
 	static const char *const tag[] = { "ok   ", "warn ", "FAIL " };
+	char raw[4096], line[4096];
 	va_list ap;
 
-	fputs(tag[l], d->out);
 	va_start(ap, fmt);
-	vfprintf(d->out, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
+	/* Names and messages come from files: one line, no terminal codes. */
+	log_clean(line, sizeof line, raw);
+	fputs(tag[l], d->out);
+	fputs(line, d->out);
 	if (fix != NULL && *fix != '\0')
 		fprintf(d->out, " -> %s", fix);
 	fputc('\n', d->out);

@@ -166,13 +166,44 @@ static void
 vlog(int prio, const char *tag, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
+size_t
+log_clean(char *out, size_t n, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t k = 0;
+
+	if (n == 0)
+		return 0;
+	for (; *p && k + 1 < n; p++) {
+		/* C0 controls and DEL, and the C1 ones as UTF-8 (U+0080 to
+		 * U+009F, whose CSI U+009B a terminal may obey). */
+		int c1 = p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+
+		if (*p >= 0x20 && *p != 0x7f && !c1) {
+			out[k++] = (char)*p;
+			continue;
+		}
+		if (k + 4 + 4 * c1 >= n)
+			break;
+		k += (size_t)snprintf(out + k, n - k, "\\x%02X", *p);
+		if (c1)
+			k += (size_t)snprintf(out + k, n - k, "\\x%02X", *++p);
+	}
+	out[k] = '\0';
+	return k;
+}
+
 static void
 vlog(int prio, const char *tag, const char *fmt, va_list ap)
 {
-	char line[2048], out[2200];
+	char raw[2048], line[2048], out[2200];
 	int n, m;
 
-	vsnprintf(line, sizeof line, fmt, ap);
+	/* A model name, an upstream's message, a path: whatever a client or
+	 * an upstream wrote may reach a line; none may forge another line
+	 * or speak to the terminal. */
+	vsnprintf(raw, sizeof raw, fmt, ap);
+	log_clean(line, sizeof line, raw);
 	if (file_fd != -1)
 		file_write(tag, line);
 	if (to_syslog) {

@@ -13,6 +13,13 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* s into out (n bytes, NUL included) with every control character (C0,
+ * DEL, C1 as UTF-8) written \xHH: what a client or an upstream wrote can
+ * neither forge a line nor speak to a terminal. Every log line goes
+ * through it; printers use it on strings read from files. Returns the
+ * length written (cut at n - 1). */
+size_t log_clean(char *out, size_t n, const char *s);
+
 /* Where logging-to-file writes: the logs/ directory beside config_path, or
  * auth_dir/logs when there is no config file (config_path NULL). 0, or -1
  * with errno ENAMETOOLONG. */

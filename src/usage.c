@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "file.h"
+#include "log.h"
 #include "timefmt.h"
 #include "usage.h"
 
@@ -242,11 +243,15 @@ row_add(struct row *w, const struct row *add)
 }
 
 static int
-table_add(struct table *t, const char *key, const struct row *add)
+table_add(struct table *t, const char *raw, const struct row *add)
 {
+	char key[sizeof t->v[0].key];
 	struct row *v;
 	size_t i;
 
+	/* Model and account names come from clients and upstreams: they
+	 * reach a terminal as text, never as its codes. */
+	log_clean(key, sizeof key, raw);
 	for (i = 0; i < t->n; i++)
 		if (strcmp(t->v[i].key, key) == 0)
 			break;

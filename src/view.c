@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "authdir.h"
+#include "log.h"
 #include "state.h"
 #include "timefmt.h"
 #include "view.h"
@@ -231,6 +232,32 @@ print_one(const struct view *v, time_t now, FILE *out)
 	fputc('\n', out);
 }
 
+/* One line, made first and cleaned: its names and messages come from
+ * files, and an upstream's words reach them. */
+static void
+print_line(const struct view *v, time_t now, FILE *out)
+{
+	char *raw = NULL, *line;
+	size_t n = 0;
+	FILE *mem = open_memstream(&raw, &n);
+
+	if (mem == NULL)
+		return;
+	print_one(v, now, mem);
+	if (fclose(mem) != 0 || raw == NULL) {
+		free(raw);
+		return;
+	}
+	if (n > 0 && raw[n - 1] == '\n')
+		raw[--n] = '\0';
+	if ((line = malloc(4 * n + 1)) != NULL) {
+		log_clean(line, 4 * n + 1, raw);
+		fprintf(out, "%s\n", line);
+	}
+	free(line);
+	free(raw);
+}
+
 int
 view_print(const struct config *cfg, FILE *out)
 {
@@ -244,7 +271,7 @@ view_print(const struct config *cfg, FILE *out)
 		return -1;
 	}
 	for (i = 0; i < n; i++)
-		print_one(&v[i], now, out);
+		print_line(&v[i], now, out);
 	if (n == 0)
 		fprintf(out, "no accounts in %s and no api keys in the config: "
 		    "run cli-proxy-api --claude-login\n", cfg->auth_dir);

@@ -2,6 +2,7 @@
 a socketpair), a fake TLS upstream seeing what the proxy sends."""
 import copy
 import json
+import subprocess
 import os
 import sys
 import threading
@@ -855,6 +856,33 @@ def test_log_lines_are_text(ctx):
     for what, (rc, out, err) in runs:
         bad = [ch for ch in err if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\n\t")]
         check(not bad, "%s: stderr has non-text bytes: %r" % (what, err))
+
+
+def test_log_and_terminal_injection_escaped(ctx):
+    """A model name with a line break and terminal codes (a client's, and an
+    upstream's in usage.jsonl) reaches the log, --usage and --status only as
+    \\xHH text: no forged line, no escape sequence."""
+    evil = "gpt-5\nPOST /forged 200 x 1ms 1B\x1b]0;owned\x07\x1b[31m\u009b2J"
+    with Case(ctx["pki"], usage_statistics_enabled=True) as c:
+        hs = [("Host", "x"), ("Content-Type", "application/json")]
+        rc, out, err = c.run_pipe(request("POST", "/v1/responses", hs, {"model": evil, "input": "hi"}))
+        lines = [ln for ln in err.splitlines() if "/v1/responses" in ln]
+        check(len(lines) == 1 and "\\x0APOST /forged" in lines[0] and "\\x1B]0;owned\\x07" in lines[0]
+              and "\\xC2\\x9B2J" in lines[0], "log line %r" % lines)
+        check("\x1b" not in err and "\u009b" not in err and not any(ln.startswith("POST /forged") for ln in err.splitlines()),
+              "raw control bytes in the log: %r" % err)
+        with open(os.path.join(c.auth, "usage.jsonl"), "a") as f:
+            f.write(json.dumps({"time": "2026-01-02T03:04:05Z", "provider": "codex", "account": "a\x1b[2Jb",
+                                "model": evil, "status": 200, "input": 1, "output": 1}) + "\n")
+        with open(os.path.join(c.auth, "state.json"), "w") as f:
+            json.dump({"accounts": {"claude-user@example.com.json": {"last_error": "bad\x1b[2J\nnews"}}}, f)
+        for flag in ("--usage", "--status"):
+            r = subprocess.run([BIN, "--config", c.cfg, flag], capture_output=True, timeout=20, env=c.env(),
+                               stdin=subprocess.DEVNULL)
+            text = r.stdout.decode("utf-8", "replace")
+            check(r.returncode == 0 and "\x1b" not in text and "\u009b" not in text and "POST /forged" not in
+                  text.replace("\\x0APOST /forged", ""), "%s printed %r" % (flag, text))
+            check("\\x1B" in text, "%s: nothing escaped shown: %r" % (flag, text))
 
 
 if __name__ == "__main__":
