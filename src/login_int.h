@@ -57,9 +57,10 @@ void login_client_accept(struct login_wait *w);
 int login_client_read(struct login_wait *w, struct login_client *c);
 /* Half-close (the page gets out first), close and wipe; c is free. */
 void login_client_close(struct login_client *c);
-/* Judge the answer in w->a: a code with the right state (LOGIN_GOT), or a
- * refusal or a wrong state that ends the login (LOGIN_FAIL, logged and,
- * when fd is a browser's, told on a page). */
+/* Judge the answer in w->a: a code with the right state (LOGIN_GOT), a
+ * refusal with the right state that ends the login (LOGIN_FAIL, logged),
+ * or an answer with a missing or wrong state, wiped and ignored
+ * (LOGIN_MORE). When fd is a browser's, a page tells it which. */
 int login_judge(struct login_wait *w, int fd);
 /* A short HTML page with status on fd, sent as Connection: close: the
  * caller closes fd next. Nothing when fd is -1 (a paste). */

@@ -28,11 +28,14 @@ login_wait_init(struct login_wait *w, enum login_provider p)
 		w->c[i].fd = -1;
 }
 
-/* A line from the terminal. Unrecognised input gets a hint and another
- * chance; a wrong state ends the login like a forged redirect would. */
+/* A line from the terminal. Unrecognised input, or an answer with
+ * another login's state (the user's own slip: only they type here), gets
+ * a hint and another chance. */
 static int
 paste(struct login_wait *w, char *line)
 {
+	int rc;
+
 	if (line[strspn(line, " \t\r")] == '\0')
 		return LOGIN_MORE;
 	login_answer_free(&w->a);
@@ -42,8 +45,14 @@ paste(struct login_wait *w, char *line)
 		fflush(stdout);
 		return LOGIN_MORE;
 	}
-	w->pasted = 1;
-	return login_judge(w, -1);
+	if ((rc = login_judge(w, -1)) == LOGIN_MORE) {
+		printf("That answer does not carry this login's state (from "
+		    "an older URL?): ignored. Paste the address the newest "
+		    "URL above ends up on:\n");
+		fflush(stdout);
+	} else
+		w->pasted = 1;
+	return rc;
 }
 
 static int
