@@ -203,13 +203,16 @@ login_client_accept(struct login_wait *w)
 	for (i = 0; i < LOGIN_CLIENTS && c == NULL; i++)
 		if (w->c[i].fd == -1)
 			c = &w->c[i];
-	/* Full of idle spare connections: the oldest one goes. */
-	for (i = 0; c == NULL && i < LOGIN_CLIENTS; i++)
-		if (c == NULL || w->c[i].until < c->until)
-			c = &w->c[i];
+	/* Full of idle spare connections: the one accepted first goes. By
+	 * accept order, not by time: a burst comes within a millisecond. */
+	if (c == NULL)
+		for (c = &w->c[0], i = 1; i < LOGIN_CLIENTS; i++)
+			if (w->c[i].seq < c->seq)
+				c = &w->c[i];
 	login_client_close(c);
 	c->fd = fd;
 	c->until = net_now_ms() + CLIENT_MS;
+	c->seq = w->accepts++;
 }
 
 int

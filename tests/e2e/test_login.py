@@ -468,6 +468,43 @@ def test_denied(ctx):
         c.close()
 
 
+def test_spare_connections_oldest_goes(ctx):
+    """Ten idle connections at once, two more than the server keeps: the
+    ninth closes the first, the tenth the second (not the ninth)."""
+    g = Grants()
+    c = setup_case(ctx, g)
+    port = free_port()
+    lp = None
+    idle = []
+
+    def closed(s, wait):
+        s.settimeout(wait)
+        try:
+            return s.recv(1) == b""
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True
+
+    try:
+        lp = Login(c, "claude", port)
+        q = params(lp.url())[1]
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(10)]
+        check(closed(idle[0], 5), "the first connection is still open")
+        check(closed(idle[1], 5), "the second connection is still open")
+        still = [i + 1 for i in range(2, 10) if closed(idle[i], 0.2)]
+        check(still == [], "connections %s were closed, not the oldest" % still)
+        st, _, _ = browse(port, "/callback?code=c0de&state=" + q["state"])
+        check(st == 200, "callback answered %d" % st)
+        check(lp.wait() == 0, "exit %s" % lp.proc.returncode)
+    finally:
+        for s in idle:
+            s.close()
+        if lp:
+            lp.kill()
+        c.close()
+
+
 def test_other_paths_ignored(ctx):
     """favicon, / and a callback without a code get 404/400; the login keeps
     waiting and the real callback still works."""
