@@ -133,12 +133,14 @@ dispatch(struct login_wait *w, const struct pollfd *pf,
 		/* An accept may have evicted this one for a new fd. */
 		if (pf[i].revents == 0 || (who[i] && who[i]->fd != pf[i].fd))
 			continue;
+		/* The listener by its fd: with fd 0 closed at start it is
+		 * fd 0, and the terminal is polled only when w->tty says so. */
 		if (who[i])
 			rc = login_client_read(w, who[i]);
-		else if (pf[i].fd == 0)
-			rc = tty_read(w);
-		else
+		else if (pf[i].fd == w->lfd)
 			login_client_accept(w);
+		else
+			rc = tty_read(w);
 	}
 	return rc;
 }

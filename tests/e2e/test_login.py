@@ -78,7 +78,7 @@ class Login:
     """The login process; output collected by threads. pty=True runs it on
     a pseudo-terminal (stdin a tty), so it also reads pasted answers."""
 
-    def __init__(self, c, provider, port, timeout=30, use_pty=False, args=None):
+    def __init__(self, c, provider, port, timeout=30, use_pty=False, args=None, stdin_closed=False):
         self.out = b""
         self.err = b""
         self.lock = threading.Lock()
@@ -98,8 +98,11 @@ class Login:
                 os.close(slave)
             self.threads = [threading.Thread(target=self._pump_pty, daemon=True)]
         else:
+            # stdin_closed: fd 0 closed, so the first socket the login
+            # opens (its listener) is fd 0.
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, env=env, start_new_session=True)
+                                         stderr=subprocess.PIPE, env=env, start_new_session=True,
+                                         preexec_fn=(lambda: os.close(0)) if stdin_closed else None)
             self.threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, "out"), daemon=True),
                             threading.Thread(target=self._pump, args=(self.proc.stderr, "err"), daemon=True)]
         for t in self.threads:
@@ -500,6 +503,29 @@ def test_spare_connections_oldest_goes(ctx):
     finally:
         for s in idle:
             s.close()
+        if lp:
+            lp.kill()
+        c.close()
+
+
+def test_stdin_closed(ctx):
+    """Started with fd 0 closed: the listener is fd 0, and is still
+    served as the listener, not read as the terminal."""
+    g = Grants()
+    c = setup_case(ctx, g)
+    port = free_port()
+    lp = None
+    try:
+        lp = Login(c, "claude", port, timeout=8, stdin_closed=True)
+        q = params(lp.url())[1]
+        try:
+            st, body, _ = browse(port, "/callback?code=c0de&state=" + q["state"], timeout=5)
+        except socket.timeout:
+            raise TestFailure("the callback was never answered: %s" % short(lp.text()[1]))
+        check(st == 200, "callback answered %d %s" % (st, short(body)))
+        check(lp.wait() == 0, "exit %s: %s" % (lp.proc.returncode, short(lp.text()[1])))
+        check_file(c, "claude-new@example.com.json", "claude")
+    finally:
         if lp:
             lp.kill()
         c.close()
