@@ -97,20 +97,24 @@ printable(char *s)
 int
 login_judge(struct login_wait *w, int fd)
 {
+	/*
+	 * Any process here, and any web page open in the browser (an <img>
+	 * on the callback URL), can send a callback: one that is not this
+	 * login's must not end it. The state is checked before the error.
+	 */
+	if (login_check_state(&w->a, w->state) == -1) {
+		login_answer_free(&w->a);
+		login_page(fd, 403, "Not this login", "This answer does not "
+		    "carry the state of the login that is waiting (an old tab, "
+		    "or a request from another page): it was ignored. Finish "
+		    "the login at the newest URL the terminal shows.");
+		return LOGIN_MORE;
+	}
 	if (w->a.error) {
 		log_err("the provider refused the login: %s; run the login "
 		    "again", printable(w->a.error));
 		login_page(fd, 403, "Login refused", "The provider refused "
 		    "the login. Nothing was saved; run the login again.");
-		return LOGIN_FAIL;
-	}
-	if (login_check_state(&w->a, w->state) == -1) {
-		log_err("the answer's state does not match this login (an old "
-		    "or a forged redirect): nothing saved; run the login "
-		    "again and use the newest URL");
-		login_page(fd, 403, "Login failed", "The state does not "
-		    "match this login. Nothing was saved; run the login "
-		    "again.");
 		return LOGIN_FAIL;
 	}
 	return LOGIN_GOT;
@@ -199,13 +203,16 @@ login_client_accept(struct login_wait *w)
 	for (i = 0; i < LOGIN_CLIENTS && c == NULL; i++)
 		if (w->c[i].fd == -1)
 			c = &w->c[i];
-	/* Full of idle spare connections: the oldest one goes. */
-	for (i = 0; c == NULL && i < LOGIN_CLIENTS; i++)
-		if (c == NULL || w->c[i].until < c->until)
-			c = &w->c[i];
+	/* Full of idle spare connections: the one accepted first goes. By
+	 * accept order, not by time: a burst comes within a millisecond. */
+	if (c == NULL)
+		for (c = &w->c[0], i = 1; i < LOGIN_CLIENTS; i++)
+			if (w->c[i].seq < c->seq)
+				c = &w->c[i];
 	login_client_close(c);
 	c->fd = fd;
 	c->until = net_now_ms() + CLIENT_MS;
+	c->seq = w->accepts++;
 }
 
 int

@@ -14,6 +14,7 @@
 struct login_client {
 	int fd;
 	long long until;
+	unsigned long seq;      /* accept order: the oldest goes first */
 	size_t len;
 	char buf[LOGIN_REQ_MAX];
 };
@@ -27,6 +28,7 @@ struct login_wait {
 	size_t linelen;
 	char line[8192];
 	struct login_client c[LOGIN_CLIENTS];
+	unsigned long accepts;  /* connections accepted so far */
 	int answer_fd;          /* the browser waiting for the result page */
 	int pasted;             /* the answer came from the terminal */
 	struct login_answer a;
@@ -50,16 +52,18 @@ void login_wait_free(struct login_wait *w);
 
 /* A listening socket on 127.0.0.1:port, or -1 (logged). */
 int login_listen(int port);
-/* Accept one connection into a free (or the oldest) slot of w. */
+/* Accept one connection into a free slot of w, or the slot of the one
+ * accepted first. */
 void login_client_accept(struct login_wait *w);
 /* Read what c has sent; once its request head is complete, answer it and
  * close it. LOGIN_GOT hands the connection over to w->answer_fd. */
 int login_client_read(struct login_wait *w, struct login_client *c);
 /* Half-close (the page gets out first), close and wipe; c is free. */
 void login_client_close(struct login_client *c);
-/* Judge the answer in w->a: a code with the right state (LOGIN_GOT), or a
- * refusal or a wrong state that ends the login (LOGIN_FAIL, logged and,
- * when fd is a browser's, told on a page). */
+/* Judge the answer in w->a: a code with the right state (LOGIN_GOT), a
+ * refusal with the right state that ends the login (LOGIN_FAIL, logged),
+ * or an answer with a missing or wrong state, wiped and ignored
+ * (LOGIN_MORE). When fd is a browser's, a page tells it which. */
 int login_judge(struct login_wait *w, int fd);
 /* A short HTML page with status on fd, sent as Connection: close: the
  * caller closes fd next. Nothing when fd is -1 (a paste). */

@@ -28,11 +28,14 @@ login_wait_init(struct login_wait *w, enum login_provider p)
 		w->c[i].fd = -1;
 }
 
-/* A line from the terminal. Unrecognised input gets a hint and another
- * chance; a wrong state ends the login like a forged redirect would. */
+/* A line from the terminal. Unrecognised input, or an answer with
+ * another login's state (the user's own slip: only they type here), gets
+ * a hint and another chance. */
 static int
 paste(struct login_wait *w, char *line)
 {
+	int rc;
+
 	if (line[strspn(line, " \t\r")] == '\0')
 		return LOGIN_MORE;
 	login_answer_free(&w->a);
@@ -42,8 +45,14 @@ paste(struct login_wait *w, char *line)
 		fflush(stdout);
 		return LOGIN_MORE;
 	}
-	w->pasted = 1;
-	return login_judge(w, -1);
+	if ((rc = login_judge(w, -1)) == LOGIN_MORE) {
+		printf("That answer does not carry this login's state (from "
+		    "an older URL?): ignored. Paste the address the newest "
+		    "URL above ends up on:\n");
+		fflush(stdout);
+	} else
+		w->pasted = 1;
+	return rc;
 }
 
 static int
@@ -124,12 +133,14 @@ dispatch(struct login_wait *w, const struct pollfd *pf,
 		/* An accept may have evicted this one for a new fd. */
 		if (pf[i].revents == 0 || (who[i] && who[i]->fd != pf[i].fd))
 			continue;
+		/* The listener by its fd: with fd 0 closed at start it is
+		 * fd 0, and the terminal is polled only when w->tty says so. */
 		if (who[i])
 			rc = login_client_read(w, who[i]);
-		else if (pf[i].fd == 0)
-			rc = tty_read(w);
-		else
+		else if (pf[i].fd == w->lfd)
 			login_client_accept(w);
+		else
+			rc = tty_read(w);
 	}
 	return rc;
 }

@@ -78,7 +78,7 @@ class Login:
     """The login process; output collected by threads. pty=True runs it on
     a pseudo-terminal (stdin a tty), so it also reads pasted answers."""
 
-    def __init__(self, c, provider, port, timeout=30, use_pty=False, args=None):
+    def __init__(self, c, provider, port, timeout=30, use_pty=False, args=None, stdin_closed=False):
         self.out = b""
         self.err = b""
         self.lock = threading.Lock()
@@ -98,8 +98,11 @@ class Login:
                 os.close(slave)
             self.threads = [threading.Thread(target=self._pump_pty, daemon=True)]
         else:
+            # stdin_closed: fd 0 closed, so the first socket the login
+            # opens (its listener) is fd 0.
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, env=env, start_new_session=True)
+                                         stderr=subprocess.PIPE, env=env, start_new_session=True,
+                                         preexec_fn=(lambda: os.close(0)) if stdin_closed else None)
             self.threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, "out"), daemon=True),
                             threading.Thread(target=self._pump, args=(self.proc.stderr, "err"), daemon=True)]
         for t in self.threads:
@@ -379,38 +382,153 @@ def test_claude_code_hash_state_replaces(ctx):
         c.close()
 
 
-def test_wrong_state_rejected(ctx):
-    """A redirect with another state: failure page, non-zero exit, a message,
-    no exchange, nothing written."""
-    for bad in ("state=%s", "state=%s-but-not", "", "code_hash"):
-        g = Grants()
-        c = setup_case(ctx, g)
-        port = free_port()
-        lp = None
-        try:
-            lp = Login(c, "claude", port)
-            q = params(lp.url())[1]
-            code = "ac_" + secrets.token_urlsafe(20)
-            if bad == "code_hash":
-                target = "/callback?code=%s&state=%s" % (urllib.parse.quote(code + "#forged"), q["state"])
-            elif "%s" in bad:
-                target = "/callback?code=%s&%s" % (code, bad % (b64url(secrets.token_bytes(32)) if bad == "state=%s"
-                                                                 else q["state"]))
-            else:
-                target = "/callback?code=%s" % code
+def test_wrong_state_ignored(ctx):
+    """Callbacks with another state, none, or a code#STATE that is not this
+    login's (any local process or web page can send them, an error= too):
+    each gets 403 and is ignored; the login waits on, and the right one
+    still logs in. Only its code is exchanged."""
+    g = Grants()
+    c = setup_case(ctx, g)
+    port = free_port()
+    lp = None
+    try:
+        lp = Login(c, "claude", port)
+        q = params(lp.url())[1]
+        other = b64url(secrets.token_bytes(32))
+        bad_code = "ac_bad_" + secrets.token_urlsafe(20)
+        for name, target in (
+                ("another state", "/callback?code=%s&state=%s" % (bad_code, other)),
+                ("state with a suffix", "/callback?code=%s&state=%s-but-not" % (bad_code, q["state"])),
+                ("no state", "/callback?code=%s" % bad_code),
+                ("code#forged", "/callback?code=%s&state=%s" % (urllib.parse.quote(bad_code + "#forged"),
+                                                               q["state"])),
+                ("error, no state", "/callback?error=access_denied"),
+                ("error, another state", "/callback?error=access_denied&state=" + other)):
             st, body, _ = browse(port, target)
-            check(st >= 400 and "failed" in body.lower(), "%s: answered %d %s" % (bad, st, short(body)))
-            rc = lp.wait()
-            out, err = lp.text()
-            check(rc == EX_LOGIN, "%s: exit %d" % (bad, rc))
-            check("state" in err and "nothing saved" in err, "%s: message %s" % (bad, short(err)))
-            check(not g.token_requests(c.up), "%s: the code was exchanged anyway" % bad)
-            check(auth_files(c) == [], "%s: written: %s" % (bad, auth_files(c)))
-            no_secrets([out, err], code)
-        finally:
-            if lp:
-                lp.kill()
-            c.close()
+            check(st == 403 and "ignored" in body, "%s: answered %d %s" % (name, st, short(body)))
+            check(lp.proc.poll() is None, "%s: the login ended (exit %s): %s" % (
+                name, lp.proc.returncode, short(lp.text()[1])))
+        code = "ac_" + secrets.token_urlsafe(20)
+        st, body, _ = browse(port, "/callback?code=%s&state=%s" % (code, q["state"]))
+        check(st == 200 and "Logged in" in body, "callback answered %d %s" % (st, short(body)))
+        rc = lp.wait()
+        out, err = lp.text()
+        check(rc == 0, "exit %d: %s" % (rc, short(err)))
+        check_claude_exchange(g, c, q, port, code)
+        check_file(c, "claude-new@example.com.json", "claude")
+        no_secrets([out, err], code, bad_code)
+    finally:
+        if lp:
+            lp.kill()
+        c.close()
+
+
+def test_wrong_state_then_timeout(ctx):
+    """Only wrong callbacks: the login ends at its deadline, nothing
+    exchanged, nothing written."""
+    g = Grants()
+    c = setup_case(ctx, g)
+    port = free_port()
+    lp = None
+    try:
+        lp = Login(c, "claude", port, timeout=3)
+        q = params(lp.url())[1]
+        st, _, _ = browse(port, "/callback?code=c0de_secret&state=" + b64url(secrets.token_bytes(32)))
+        check(st == 403, "answered %d" % st)
+        rc = lp.wait(20)
+        out, err = lp.text()
+        check(rc == EX_LOGIN and "3 seconds" in err, "exit %d: %s" % (rc, short(err)))
+        check(not g.token_requests(c.up) and auth_files(c) == [], "exchanged or written: %s" % auth_files(c))
+        no_secrets([out, err], "c0de_secret")
+    finally:
+        if lp:
+            lp.kill()
+        c.close()
+
+
+def test_denied(ctx):
+    """The user said no: error= with this login's state ends the login
+    (after a stray error= without a state was ignored)."""
+    g = Grants()
+    c = setup_case(ctx, g)
+    port = free_port()
+    lp = None
+    try:
+        lp = Login(c, "claude", port)
+        q = params(lp.url())[1]
+        st, body, _ = browse(port, "/callback?error=access_denied")
+        check(st == 403 and "ignored" in body, "no state: answered %d %s" % (st, short(body)))
+        st, body, _ = browse(port, "/callback?error=access_denied&error_description=no&state=" + q["state"])
+        check(st == 403 and "refused" in body, "answered %d %s" % (st, short(body)))
+        rc = lp.wait()
+        out, err = lp.text()
+        check(rc == EX_LOGIN, "exit %d" % rc)
+        check("refused the login: access_denied" in err, "message %s" % short(err))
+        check(not g.token_requests(c.up) and auth_files(c) == [], "exchanged or written: %s" % auth_files(c))
+    finally:
+        if lp:
+            lp.kill()
+        c.close()
+
+
+def test_spare_connections_oldest_goes(ctx):
+    """Ten idle connections at once, two more than the server keeps: the
+    ninth closes the first, the tenth the second (not the ninth)."""
+    g = Grants()
+    c = setup_case(ctx, g)
+    port = free_port()
+    lp = None
+    idle = []
+
+    def closed(s, wait):
+        s.settimeout(wait)
+        try:
+            return s.recv(1) == b""
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True
+
+    try:
+        lp = Login(c, "claude", port)
+        q = params(lp.url())[1]
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(10)]
+        check(closed(idle[0], 5), "the first connection is still open")
+        check(closed(idle[1], 5), "the second connection is still open")
+        still = [i + 1 for i in range(2, 10) if closed(idle[i], 0.2)]
+        check(still == [], "connections %s were closed, not the oldest" % still)
+        st, _, _ = browse(port, "/callback?code=c0de&state=" + q["state"])
+        check(st == 200, "callback answered %d" % st)
+        check(lp.wait() == 0, "exit %s" % lp.proc.returncode)
+    finally:
+        for s in idle:
+            s.close()
+        if lp:
+            lp.kill()
+        c.close()
+
+
+def test_stdin_closed(ctx):
+    """Started with fd 0 closed: the listener is fd 0, and is still
+    served as the listener, not read as the terminal."""
+    g = Grants()
+    c = setup_case(ctx, g)
+    port = free_port()
+    lp = None
+    try:
+        lp = Login(c, "claude", port, timeout=8, stdin_closed=True)
+        q = params(lp.url())[1]
+        try:
+            st, body, _ = browse(port, "/callback?code=c0de&state=" + q["state"], timeout=5)
+        except socket.timeout:
+            raise TestFailure("the callback was never answered: %s" % short(lp.text()[1]))
+        check(st == 200, "callback answered %d %s" % (st, short(body)))
+        check(lp.wait() == 0, "exit %s: %s" % (lp.proc.returncode, short(lp.text()[1])))
+        check_file(c, "claude-new@example.com.json", "claude")
+    finally:
+        if lp:
+            lp.kill()
+        c.close()
 
 
 def test_other_paths_ignored(ctx):
@@ -438,7 +556,7 @@ def test_other_paths_ignored(ctx):
         c.close()
 
 
-def _paste(ctx, make_line, want_code, first=None):
+def _paste(ctx, make_line, want_code, first=None, hint="not a redirect URL or a code"):
     g = Grants()
     c = setup_case(ctx, g)
     port = free_port()
@@ -450,8 +568,8 @@ def _paste(ctx, make_line, want_code, first=None):
         check("remote" in prompt and "tunnel" in prompt, "the prompt does not say it is for remote machines: %s"
               % short(prompt, 800))
         if first:   # something that is no answer: a hint, and another chance
-            lp.paste(first)
-            lp.wait_for("not a redirect URL or a code")
+            lp.paste(first(q, port) if callable(first) else first)
+            lp.wait_for(hint)
         lp.paste(make_line(q, port))
         rc = lp.wait()
         out, _ = lp.text()
@@ -482,17 +600,33 @@ def test_paste_bare_code(ctx):
 
 
 def test_paste_wrong_state(ctx):
+    """A pasted answer of another login is the user's slip: a hint, the
+    prompt stays, and the right paste still logs in."""
+    _paste(ctx, lambda q, port: "pasted_c0de#%s" % q["state"], "pasted_c0de",
+           first="c0de#" + b64url(secrets.token_bytes(32)), hint="state (from an older URL?): ignored")
+
+
+def test_paste_no_state(ctx):
+    """A pasted redirect URL without its state is no answer to this login."""
+    _paste(ctx, lambda q, port: "http://localhost:%d/callback?code=pasted_c0de&state=%s" % (port, q["state"]),
+           "pasted_c0de", first=lambda q, port: "http://localhost:%d/callback?code=c0de" % port,
+           hint="state (from an older URL?): ignored")
+
+
+def test_paste_denied(ctx):
+    """The address of the provider's refusal, pasted: the login ends."""
     g = Grants()
     c = setup_case(ctx, g)
+    port = free_port()
     lp = None
     try:
-        lp = Login(c, "claude", free_port(), use_pty=True)
-        lp.url()
+        lp = Login(c, "claude", port, use_pty=True)
+        q = params(lp.url())[1]
         lp.wait_for("here:")
-        lp.paste("c0de#" + b64url(secrets.token_bytes(32)))
+        lp.paste("http://localhost:%d/callback?error=access_denied&state=%s" % (port, q["state"]))
         rc = lp.wait()
         check(rc == EX_LOGIN, "exit %d" % rc)
-        check("state" in lp.text()[0], "no message about the state: %s" % short(lp.text()[0], 800))
+        check("refused the login: access_denied" in lp.text()[0], "message %s" % short(lp.text()[0], 800))
         check(not g.token_requests(c.up) and auth_files(c) == [], "exchanged or written")
     finally:
         if lp:

@@ -1,12 +1,14 @@
 /* The pure parts of the logins: base64url, PKCE (RFC 7636 appendix B),
  * authorize URLs parsed back, callback and pasted answers, CODE#STATE,
- * Codex id_token claims, email sanity, the token file's JSON. */
+ * the verdict on an answer, Codex id_token claims, email sanity, the
+ * token file's JSON. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "login.h"
+#include "login_int.h"
 #include "pkce.h"
 #include "timefmt.h"
 #include "token.h"
@@ -287,6 +289,43 @@ test_answers(void)
 	    &a) == -1);
 }
 
+/* The state first, then the error: an answer that is not this login's
+ * is ignored (and wiped) whatever it says; only a refusal with the right
+ * state ends the login. */
+static void
+test_judge(void)
+{
+	static const struct {
+		const char *query;
+		int want;
+	} t[] = {
+		{ "code=c0de&state=S1", LOGIN_GOT },
+		{ "code=c0de%23S1", LOGIN_GOT },
+		{ "code=c0de&state=S2", LOGIN_MORE },
+		{ "code=c0de", LOGIN_MORE },
+		{ "code=c0de%23S2&state=S1", LOGIN_MORE },
+		{ "error=access_denied", LOGIN_MORE },
+		{ "error=access_denied&state=S2", LOGIN_MORE },
+		{ "error=access_denied&state=S1", LOGIN_FAIL },
+	};
+	struct login_wait w;
+	char name[96];
+	size_t i;
+	int rc;
+
+	login_wait_init(&w, LOGIN_CLAUDE);
+	w.state = "S1";
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		snprintf(name, sizeof name, "judge: %s", t[i].query);
+		rc = login_parse_query(t[i].query, &w.a) == 0 ?
+		    login_judge(&w, -1) : -1;
+		CHECK(name, rc == t[i].want && (rc != LOGIN_MORE ||
+		    (w.a.code == NULL && w.a.error == NULL)));
+		login_answer_free(&w.a);
+	}
+	login_wait_free(&w);
+}
+
 /* header.payload.signature with the payload given as JSON. */
 static char *
 jwt(const char *payload)
@@ -450,6 +489,7 @@ main(void)
 	test_urls();
 	test_query();
 	test_answers();
+	test_judge();
 	test_claims();
 	test_email();
 	test_token_json();
