@@ -3,6 +3,7 @@
  * modules named after what they do.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -118,6 +119,20 @@ stderr_is_client(void)
 	    a.st_ino == b.st_ino;
 }
 
+/* Started with fd 0, 1 or 2 closed, the first file or socket opened
+ * would take its number: a log line would go into an upstream's TLS
+ * stream or a login's browser page. /dev/null holds the place. */
+static void
+std_fds(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -148,6 +163,7 @@ main(int argc, char **argv)
 	long v;
 	int ch, mode = 0, rc, dry_run = 0;
 
+	std_fds();
 	while ((ch = getopt_long(argc, argv, "c:ishV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':

@@ -858,6 +858,18 @@ def test_log_lines_are_text(ctx):
         check(not bad, "%s: stderr has non-text bytes: %r" % (what, err))
 
 
+def test_stderr_closed_logs_go_nowhere(ctx):
+    """Started with fd 2 closed (a careless inetd): log lines must not land
+    in whatever the proxy opens next, such as the upstream's TLS stream."""
+    with Case(ctx["pki"], debug=True) as c:
+        r = subprocess.run([BIN, "--config", c.cfg], input=droid_request(), capture_output=False,
+                           stdout=subprocess.PIPE, env=c.env(), timeout=20, pass_fds=(),
+                           preexec_fn=lambda: os.close(2))
+        rs = parse_responses(r.stdout, ["POST"])
+        check(len(rs) == 1 and rs[0].status == 200, "with stderr closed: %s" % short(r.stdout))
+        check(not c.up.errors, "upstream saw garbage: %r" % c.up.errors)
+
+
 def test_log_and_terminal_injection_escaped(ctx):
     """A model name with a line break and terminal codes (a client's, and an
     upstream's in usage.jsonl) reaches the log, --usage and --status only as
