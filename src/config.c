@@ -79,6 +79,7 @@ static const struct key keys[] = {
 	    0 },
 	{ "claude-third-party",		K_CHOICE, OFF(claude_third_party), 0, 0 },
 	{ "routing",			K_CHOICE, OFF(routing), 0, 0 },
+	{ "status",			K_CHOICE, OFF(status_page), 0, 0 },
 	{ "claude-refusal-cooldown",	K_INT,	OFF(claude_refusal_cooldown), 0,
 	    604800 },
 	{ "droid-models",		K_DROID, 0, 0, 0 },

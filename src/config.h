@@ -43,6 +43,7 @@ struct config {
 	int codex_encrypted_reasoning; /* 1: reasoning.encrypted_content in
 	                        * include (the backend stores nothing) */
 	int routing;            /* ROUTING_HEADROOM, ROUTING_ROUND_ROBIN */
+	int status_page;        /* STATUS_PAGE_LOCAL, _OFF, _API_KEY */
 	int claude_third_party; /* THIRD_PARTY_SUBSCRIPTION, _API_KEY, _REFUSE */
 	int claude_refusal_cooldown; /* 3600 s: an account that refused a kind
 	                        * of client is not asked for it again */
@@ -80,6 +81,9 @@ struct config {
 
 /* sandbox: auto (the default: what the kernel supports), required, off. */
 enum { SANDBOX_AUTO = 0, SANDBOX_REQUIRED, SANDBOX_OFF };
+/* status: the status page for local peers (with a key when api-keys are
+ * set), for nobody, or for whoever has a client key. */
+enum { STATUS_PAGE_LOCAL = 0, STATUS_PAGE_OFF, STATUS_PAGE_API_KEY };
 /* routing: a conversation stays on its account and a new one goes where
  * the most headroom is; or every request to the next account in turn. */
 enum { ROUTING_HEADROOM = 0, ROUTING_ROUND_ROBIN };

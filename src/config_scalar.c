@@ -283,6 +283,7 @@ static const struct {
 	{ "claude-third-party",
 	    { "subscription", "api-key", "refuse", NULL } },
 	{ "routing", { "headroom", "round-robin", NULL } },
+	{ "status", { "local", "off", "api-key", NULL } },
 };
 
 /* One of the key's words (case-insensitive; YAML's plain off is a string

@@ -197,12 +197,23 @@ status_reply(const struct config *cfg, int fd, const struct http_msg *m,
 	int json = plen == 12 && memcmp(m->target, "/status.json", 12) == 0;
 	int rc;
 
-	if (!status_peer_local(fd))
+	if (cfg->status_page == STATUS_PAGE_OFF)
+		return refuse(out, 404, "the status page is off (status: off in "
+		    "the config)", flags);
+	if (cfg->status_page == STATUS_PAGE_API_KEY && cfg->n_api_keys == 0)
+		return refuse(out, 403, "the status page wants a client key "
+		    "(status: api-key) and the config has no api-keys", flags);
+	/* A pipe or a Unix socket counts as local: behind a relay (socat
+	 * from a public address) that is wrong, and status: api-key is the
+	 * setting for it. */
+	if (cfg->status_page == STATUS_PAGE_LOCAL && !status_peer_local(fd))
 		return refuse(out, 403, "the status page is served to "
 		    "loopback clients only", flags);
 	/* A browser that reached us through a rebound DNS name sends that
-	 * name: refusing it keeps other web sites from reading the page. */
-	if (h && !status_host_local(h->value, h->vlen))
+	 * name: refusing it keeps other web sites from reading the page.
+	 * With a key required, the key does that. */
+	if (cfg->status_page == STATUS_PAGE_LOCAL && h &&
+	    !status_host_local(h->value, h->vlen))
 		return refuse(out, 403, "the status page answers to Host "
 		    "localhost, 127.0.0.1 or [::1] only", flags);
 	if (!authorized && !(q && status_query_key(cfg, q + 1,

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Run every unit test binary given as arguments, then (unless E2E=0) every
-# end-to-end test in tests/e2e, and count "ok"/"not ok" lines. A program that exits non-zero
+# end-to-end test in tests/e2e, and count "ok"/"not ok" lines ("skipped"
+# lines are shown and counted as neither). A program that exits non-zero
 # without reporting a failure, or runs past its time, counts as one failure.
 # Ends with "N passed, N failed".
 cd "$(dirname "$0")/.." || exit 111
@@ -16,6 +17,8 @@ runone() { # name, command...
 	rc=$?
 	p=$(grep -c '^ok ' "$log"); f=$(grep -c '^not ok ' "$log")
 	grep '^not ok ' "$log"
+	# A test that cannot run here says why; it counts as neither.
+	grep '^skipped ' "$log"
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "not ok - $name exited $rc"; tail -n 20 "$log" | sed 's/^/    /'
 		f=1

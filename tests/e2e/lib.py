@@ -34,6 +34,11 @@ class TestFailure(AssertionError):
     pass
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here: reported as skipped, with the
+    reason, and counted neither as passed nor as failed."""
+
+
 def check(cond, msg):
     if not cond:
         raise TestFailure(msg)
@@ -870,6 +875,8 @@ def run(tests, setup=None):
                     raise TestFailure("%s not built" % BIN)
                 fn(ctx)
                 print("ok - %s (%.1fs)" % (name, time.monotonic() - t0), flush=True)
+            except Skip as e:
+                print("skipped - %s: %s" % (name, e), flush=True)
             except TestFailure as e:
                 failed += 1
                 print("not ok - %s: %s" % (name, str(e).replace("\n", " | ")), flush=True)
