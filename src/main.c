@@ -1,6 +1,6 @@
 /*
- * cli-proxy-api: arguments, mode, exit codes. Everything else lives in the
- * modules named after what they do.
+ * cli-proxy-api: arguments, the table of modes, exit codes. Everything
+ * else lives in the modules named after what they do.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +26,6 @@
 #include "usage.h"
 #include "version.h"
 #include "view.h"
-
 
 /* Long options without a letter: values past any char getopt returns. */
 enum {
@@ -133,163 +132,238 @@ std_fds(void)
 		close(fd);
 }
 
-int
-main(int argc, char **argv)
+/* What the command line asked for. */
+struct args {
+	const char *config_path;
+	int mode;               /* a mode's option; 0: by what stdin is */
+	int dry_run;
+	struct login_opts lo;
+};
+
+/* Each mode, run on the loaded config; returns an exit code. */
+static int
+run_filter(struct config *cfg, struct args *a)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "inetd", no_argument, NULL, 'i' },
-		{ "serve", no_argument, NULL, 's' },
-		{ "status", no_argument, NULL, 'S' },
-		{ "refresh", no_argument, NULL, 'R' },
-		{ "usage", no_argument, NULL, 'U' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "claude-login", no_argument, NULL, OPT_CLAUDE_LOGIN },
-		{ "codex-login", no_argument, NULL, OPT_CODEX_LOGIN },
-		{ "no-browser", no_argument, NULL, OPT_NO_BROWSER },
-		{ "oauth-callback-port", required_argument, NULL, OPT_CB_PORT },
-		{ "sandbox-check", no_argument, NULL, OPT_SANDBOX_CHECK },
-		{ "doctor", no_argument, NULL, OPT_DOCTOR },
-		{ "setup-droid", no_argument, NULL, OPT_SETUP_DROID },
-		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct config cfg;
-	const char *config_path = NULL;
-	char err[1024];
-	struct login_opts lo = { 0 };
+	/* Locked down before the first byte from the client. */
+	return sandbox_apply(cfg) == -1 ? EXIT_SYS : filter_run(cfg, 0, 1);
+}
+
+static int
+run_serve(struct config *cfg, struct args *a)
+{
+	return serve_run(cfg);
+}
+
+static int
+run_status(struct config *cfg, struct args *a)
+{
+	return view_print(cfg, stdout) == 0 ? EXIT_OK : EXIT_SYS;
+}
+
+static int
+run_refresh(struct config *cfg, struct args *a)
+{
+	return refresh_all(cfg, stdout) == 0 ? EXIT_OK : EXIT_ACCOUNTS;
+}
+
+static int
+run_usage(struct config *cfg, struct args *a)
+{
+	return usage_report(cfg, stdout) == 0 ? EXIT_OK : EXIT_SYS;
+}
+
+static int
+run_login(struct config *cfg, struct args *a)
+{
+	a->lo.provider = a->mode == OPT_CODEX_LOGIN ? LOGIN_CODEX :
+	    LOGIN_CLAUDE;
+	a->lo.config_path = a->config_path;
+	return login_run(cfg, &a->lo);
+}
+
+static int
+run_sandbox_check(struct config *cfg, struct args *a)
+{
+	return sandbox_check(cfg, stdout) == 0 ? EXIT_OK : EXIT_SANDBOX;
+}
+
+static int
+run_setup_droid(struct config *cfg, struct args *a)
+{
+	return droid_setup(cfg, a->dry_run, stdout);
+}
+
+static const struct mode {
+	int opt;
+	int (*run)(struct config *, struct args *);
+} modes[] = {
+	{ 'i', run_filter },
+	{ 's', run_serve },
+	{ 'S', run_status },
+	{ 'R', run_refresh },
+	{ 'U', run_usage },
+	{ OPT_CLAUDE_LOGIN, run_login },
+	{ OPT_CODEX_LOGIN, run_login },
+	{ OPT_SANDBOX_CHECK, run_sandbox_check },
+	{ OPT_SETUP_DROID, run_setup_droid },
+	{ OPT_DOCTOR, NULL },   /* runs before the config is loaded */
+};
+
+static const struct option opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "inetd", no_argument, NULL, 'i' },
+	{ "serve", no_argument, NULL, 's' },
+	{ "status", no_argument, NULL, 'S' },
+	{ "refresh", no_argument, NULL, 'R' },
+	{ "usage", no_argument, NULL, 'U' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "claude-login", no_argument, NULL, OPT_CLAUDE_LOGIN },
+	{ "codex-login", no_argument, NULL, OPT_CODEX_LOGIN },
+	{ "no-browser", no_argument, NULL, OPT_NO_BROWSER },
+	{ "oauth-callback-port", required_argument, NULL, OPT_CB_PORT },
+	{ "sandbox-check", no_argument, NULL, OPT_SANDBOX_CHECK },
+	{ "doctor", no_argument, NULL, OPT_DOCTOR },
+	{ "setup-droid", no_argument, NULL, OPT_SETUP_DROID },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct mode *
+mode_of(int opt)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof modes / sizeof modes[0]; i++)
+		if (modes[i].opt == opt)
+			return &modes[i];
+	return NULL;
+}
+
+/* One option into a. 0 to go on, else the exit code to end with (-1:
+ * EXIT_OK after --help or --version). */
+static int
+option(int ch, struct args *a)
+{
 	char *end;
 	long v;
-	int ch, mode = 0, rc, dry_run = 0;
 
-	std_fds();
-	while ((ch = getopt_long(argc, argv, "c:ishV", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'i':
-		case 's':
-		case 'S':
-		case 'R':
-		case 'U':
-		case OPT_CLAUDE_LOGIN:
-		case OPT_CODEX_LOGIN:
-		case OPT_SANDBOX_CHECK:
-		case OPT_DOCTOR:
-		case OPT_SETUP_DROID:
-			if (mode && mode != ch) {
-				fprintf(stderr, "cli-proxy-api: choose one of "
-				    "--inetd, --serve, --status, --refresh, "
-				    "--claude-login, --codex-login, "
-				    "--sandbox-check, --doctor, --setup-droid\n");
-				return EXIT_USAGE;
-			}
-			mode = ch;
-			break;
-		case OPT_DRY_RUN:
-			dry_run = 1;
-			break;
-		case OPT_NO_BROWSER:
-			lo.no_browser = 1;
-			break;
-		case OPT_CB_PORT:
-			v = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || v < 1 ||
-			    v > 65535) {
-				fprintf(stderr, "cli-proxy-api: "
-				    "--oauth-callback-port wants a port "
-				    "number (1 to 65535), not '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			lo.port = (int)v;
-			break;
-		case 'V':
-			printf("cli-proxy-api %s\n", VERSION);
-			return EXIT_OK;
-		case 'h':
-			fputs(usage_text, stdout);
-			return EXIT_OK;
-		default:
-			fputs(usage_text, stderr);
+	if (mode_of(ch)) {
+		if (a->mode && a->mode != ch) {
+			fprintf(stderr, "cli-proxy-api: choose one of "
+			    "--inetd, --serve, --status, --refresh, "
+			    "--claude-login, --codex-login, "
+			    "--sandbox-check, --doctor, --setup-droid\n");
 			return EXIT_USAGE;
 		}
+		a->mode = ch;
+		return 0;
 	}
+	switch (ch) {
+	case 'c':
+		a->config_path = optarg;
+		return 0;
+	case OPT_DRY_RUN:
+		a->dry_run = 1;
+		return 0;
+	case OPT_NO_BROWSER:
+		a->lo.no_browser = 1;
+		return 0;
+	case OPT_CB_PORT:
+		v = strtol(optarg, &end, 10);
+		if (*optarg == '\0' || *end != '\0' || v < 1 || v > 65535) {
+			fprintf(stderr, "cli-proxy-api: --oauth-callback-port "
+			    "wants a port number (1 to 65535), not '%s'\n",
+			    optarg);
+			return EXIT_USAGE;
+		}
+		a->lo.port = (int)v;
+		return 0;
+	case 'V':
+		printf("cli-proxy-api %s\n", VERSION);
+		return -1;
+	case 'h':
+		fputs(usage_text, stdout);
+		return -1;
+	default:
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+}
+
+/* The command line into a. 0, or the exit code to end with (as option). */
+static int
+parse_args(int argc, char **argv, struct args *a)
+{
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "c:ishV", opts, NULL)) != -1)
+		if ((rc = option(ch, a)) != 0)
+			return rc;
 	if (optind < argc) {
 		fprintf(stderr, "cli-proxy-api: unexpected argument '%s'\n%s",
 		    argv[optind], usage_text);
 		return EXIT_USAGE;
 	}
-	if ((lo.no_browser || lo.port) && mode != OPT_CLAUDE_LOGIN &&
-	    mode != OPT_CODEX_LOGIN) {
+	if ((a->lo.no_browser || a->lo.port) && a->mode != OPT_CLAUDE_LOGIN &&
+	    a->mode != OPT_CODEX_LOGIN) {
 		fprintf(stderr, "cli-proxy-api: --no-browser and "
 		    "--oauth-callback-port go with --claude-login or "
 		    "--codex-login\n");
 		return EXIT_USAGE;
 	}
-	if (dry_run && mode != OPT_SETUP_DROID) {
+	if (a->dry_run && a->mode != OPT_SETUP_DROID) {
 		fprintf(stderr, "cli-proxy-api: --dry-run goes with "
 		    "--setup-droid\n");
 		return EXIT_USAGE;
 	}
-	/* The doctor reports a broken config instead of dying of it. */
-	if (mode == OPT_DOCTOR) {
-		log_init(0, 0);
-		signal(SIGPIPE, SIG_IGN);
-		return doctor_run(config_path, stdout);
-	}
-	if (mode == 0)
-		mode = stdin_is_stream() ? 'i' : 's';
-	log_init(0, mode == 'i' && stderr_is_client());
-	if (config_load(config_path, &cfg, err, sizeof err) == -1) {
+	return 0;
+}
+
+/* The config, and where the log goes. 0, or EXIT_CONFIG. */
+static int
+setup(struct config *cfg, const struct args *a)
+{
+	char err[1024], dir[4096] = "logs";
+	int to_syslog = a->mode == 'i' && stderr_is_client();
+
+	log_init(0, to_syslog);
+	if (config_load(a->config_path, cfg, err, sizeof err) == -1) {
 		log_err("%s", err);
 		return EXIT_CONFIG;
 	}
-	log_init(cfg.debug, mode == 'i' && stderr_is_client());
-	if (cfg.logging_to_file) {
-		char dir[4096] = "logs";
-
-		if (log_dir(cfg.path, cfg.auth_dir, dir, sizeof dir) == -1 ||
-		    log_open_file(dir, cfg.log_max) == -1)
-			log_warn("logging-to-file: cannot write %s/"
-			    "cli-proxy-api.log: %s; logging to stderr only",
-			    dir, strerror(errno));
-	}
+	log_init(cfg->debug, to_syslog);
+	if (cfg->logging_to_file && (log_dir(cfg->path, cfg->auth_dir, dir,
+	    sizeof dir) == -1 || log_open_file(dir, cfg->log_max) == -1))
+		log_warn("logging-to-file: cannot write %s/cli-proxy-api.log: "
+		    "%s; logging to stderr only", dir, strerror(errno));
 	/* A client or upstream that goes away shows up as EPIPE. */
 	signal(SIGPIPE, SIG_IGN);
-	switch (mode) {
-	case 'i':
-		/* Locked down before the first byte from the client. */
-		rc = sandbox_apply(&cfg) == -1 ? EXIT_SYS :
-		    filter_run(&cfg, 0, 1);
-		break;
-	case OPT_SANDBOX_CHECK:
-		rc = sandbox_check(&cfg, stdout) == 0 ? EXIT_OK : EXIT_SANDBOX;
-		break;
-	case OPT_SETUP_DROID:
-		rc = droid_setup(&cfg, dry_run, stdout);
-		break;
-	case 'S':
-		rc = view_print(&cfg, stdout) == 0 ? EXIT_OK : EXIT_SYS;
-		break;
-	case 'U':
-		rc = usage_report(&cfg, stdout) == 0 ? EXIT_OK : EXIT_SYS;
-		break;
-	case 'R':
-		rc = refresh_all(&cfg, stdout) == 0 ? EXIT_OK :
-		    EXIT_ACCOUNTS;
-		break;
-	case OPT_CLAUDE_LOGIN:
-	case OPT_CODEX_LOGIN:
-		lo.provider = mode == OPT_CODEX_LOGIN ? LOGIN_CODEX :
-		    LOGIN_CLAUDE;
-		lo.config_path = config_path;
-		rc = login_run(&cfg, &lo);
-		break;
-	default:
-		rc = serve_run(&cfg);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args a;
+	struct config cfg;
+	int rc;
+
+	std_fds();
+	memset(&a, 0, sizeof a);
+	if ((rc = parse_args(argc, argv, &a)) != 0)
+		return rc == -1 ? EXIT_OK : rc;
+	/* The doctor reports a broken config instead of dying of it. */
+	if (a.mode == OPT_DOCTOR) {
+		log_init(0, 0);
+		signal(SIGPIPE, SIG_IGN);
+		return doctor_run(a.config_path, stdout);
 	}
+	if (a.mode == 0)
+		a.mode = stdin_is_stream() ? 'i' : 's';
+	if ((rc = setup(&cfg, &a)) != 0)
+		return rc;
+	rc = mode_of(a.mode)->run(&cfg, &a);
 	config_free(&cfg);
 	return rc;
 }
