@@ -1,8 +1,9 @@
-"""Deployment: the systemd units verify and score, the filter works within
-the address families the units allow, the real xinetd and
-systemd-socket-activate start the filter per connection, make install puts
-every file where systemd and man look, and --serve will not expose the
-accounts on a non-loopback address by accident."""
+"""Deployment: the systemd units verify and score, the per-user units carry
+the sandbox a user manager can build, the filter works within the address
+families the units allow, the real xinetd and systemd-socket-activate start
+the filter per connection, make install puts every file where systemd and
+man look, and --serve will not expose the accounts on a non-loopback
+address by accident."""
 import os
 import platform
 import re
@@ -104,6 +105,14 @@ def test_service_security_score(ctx):
         check(got <= 1.2, "%s: exposure %s, want 1.2 or lower" % (unit, got))
 
 
+def test_user_service_security_score(ctx):
+    # Above the system service's 1.2: ProtectProc= and ProtectControlGroups=,
+    # which a user manager cannot do, and no User=, which counts as root.
+    for unit in ("cli-proxy-api@.service", "cli-proxy-api-refresh.service"):
+        got = exposure(unit, user=True)
+        check(got <= 1.9, "user %s: exposure %s, want 1.9 or lower" % (unit, got))
+
+
 def directives(path):
     """A unit file's settings: name -> list of values, in order."""
     out = {}
@@ -114,6 +123,27 @@ def directives(path):
                 k, v = line.split("=", 1)
                 out.setdefault(k, []).append(v)
     return out
+
+
+def test_user_units_sandbox(ctx):
+    """A user manager builds these only inside the user namespace
+    PrivateUsers= gives the service; the ones systemd documents as
+    system-only would fail the unit or be ignored."""
+    want = {"PrivateUsers": "yes", "NoNewPrivileges": "yes", "ProtectSystem": "strict",
+            "ProtectHome": "read-only", "PrivateTmp": "yes", "PrivateDevices": "yes",
+            "PrivateIPC": "yes", "PrivateMounts": "yes", "ProtectKernelTunables": "yes",
+            "ProtectKernelModules": "yes", "ProtectKernelLogs": "yes", "ProtectClock": "yes",
+            "ProtectHostname": "yes", "RestrictNamespaces": "yes", "RestrictSUIDSGID": "yes",
+            "CapabilityBoundingSet": "", "UMask": "0077"}
+    system_only = ("User", "ProtectProc", "ProcSubset", "ProtectControlGroups", "RemoveIPC")
+    for n in ("cli-proxy-api@.service", "cli-proxy-api-refresh.service"):
+        d = directives(os.path.join(ROOT, "units", "user", n))
+        for k, v in want.items():
+            check(d.get(k, [None])[-1] == v, "user %s: %s=%r, want %r" % (n, k, d.get(k), v))
+        rw = " ".join(d.get("ReadWritePaths", [])).split()
+        check("-%h/.cli-proxy-api" in rw, "user %s: ReadWritePaths %r lacks auth-dir" % (n, rw))
+        for k in system_only:
+            check(k not in d, "user %s sets %s, which a user manager cannot apply" % (n, k))
 
 
 # Installs a seccomp filter like the one RestrictAddressFamilies= makes
