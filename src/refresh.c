@@ -171,107 +171,143 @@ refresh_locked(const struct config *cfg, struct account *a, cJSON *root,
 	return OAUTH_OK;
 }
 
-/* strict: any failed refresh is a failure, even with a token left. */
+/* One refresh under the token file's exclusive lock. */
+struct job {
+	const struct config *cfg;
+	struct account *a;      /* the caller's: gets the fresh tokens */
+	struct account cur;     /* the file as read under the lock */
+	cJSON *root;            /* its JSON, written back with the grant */
+	int fd;                 /* the lock, or -1 */
+	long lead;
+	time_t now, retry_at;
+	char *err;
+	size_t errlen;
+};
+
+/* Take the lock and read the file again. 0, or -1 with err. */
+static int
+job_lock(struct job *j)
+{
+	secret_json_delete(j->root);
+	j->root = NULL;
+	account_free(&j->cur);
+	if (j->fd != -1)
+		close(j->fd);
+	if ((j->fd = token_lock(j->a->file, LOCK_EX)) == -1) {
+		snprintf(j->err, j->errlen, "token file %s: %s", j->a->file,
+		    strerror(errno));
+		return -1;
+	}
+	return reread(j->fd, j->a, &j->root, &j->cur, j->err, j->errlen);
+}
+
+/* The grant, and once more when it was refused because someone else
+ * rotated the refresh token meanwhile (read again under the lock).
+ * Returns an enum oauth_rc. */
+static int
+job_grant(struct job *j)
+{
+	char *used = NULL;
+	int r = OAUTH_FAIL, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		secret_free(&used);
+		used = strdup(j->cur.refresh_token);
+		r = refresh_locked(j->cfg, j->a, j->root, &j->cur,
+		    &j->retry_at, j->err, j->errlen);
+		if (r != OAUTH_INVALID || tries > 0 || used == NULL)
+			break;
+		if (job_lock(j) == -1 || j->cur.refresh_token == NULL ||
+		    strcmp(j->cur.refresh_token, used) == 0)
+			break;
+		if (!stale(&j->cur, j->lead, j->now) &&
+		    strcmp(j->cur.access_token, j->a->access_token) != 0) {
+			adopt(j->a, &j->cur);
+			r = OAUTH_OK;
+			break;
+		}
+	}
+	if (used)
+		secret_free(&used);
+	return r;
+}
+
+/* What the state should say after grant result r (m), and whether the
+ * account can serve: 0 or -1. strict: any failed refresh is a failure,
+ * even with a token left. */
+static int
+job_outcome(struct job *j, int r, int force, int strict,
+    time_t refresh_after, struct state_mark *m)
+{
+	struct account *a = j->a;
+
+	if (r == OAUTH_OK) {
+		m->needs_login = 0;
+		m->error = "";
+		return 0;
+	}
+	m->error = j->err;
+	if (r == OAUTH_INVALID) {
+		m->needs_login = 1;
+		log_err("%s account %s needs a new login: %s", a->provider,
+		    a->email ? a->email : a->id, j->err);
+		return -1;
+	}
+	if (r == OAUTH_LIMITED && refresh_after <= j->now)
+		m->refresh_after = j->retry_at > j->now ? j->retry_at :
+		    j->now + 60;
+	/* Not expired yet: better a working token than none. */
+	if (!force && !strict && (a->expires == 0 || a->expires > j->now)) {
+		log_warn("%s; using the current %s token of %s until it "
+		    "expires", j->err, a->provider, a->email ? a->email :
+		    a->id);
+		return 0;
+	}
+	return -1;
+}
+
 static int
 fresh(const struct config *cfg, struct account *a, int force, int strict,
     char *err, size_t errlen)
 {
-	long lead = lead_of(cfg, a->provider);
-	time_t now = time(NULL), retry_at = 0;
-	struct account cur;
+	struct job j = { cfg, a, { 0 }, NULL, -1, lead_of(cfg, a->provider),
+	    time(NULL), 0, err, errlen };
 	struct peek pk = { a->id, 0, NULL, 0 };
 	struct state_mark m = { a->id, -1, 0, -1, -1, NULL, 0, 0 };
-	cJSON *root = NULL;
-	char *used_rt = NULL;
-	int fd, rc = -1, r, tries;
+	int rc = -1, r;
 
-	memset(&cur, 0, sizeof cur);
 	if (a->kind == ACCT_APIKEY || a->file == NULL)
 		return force ? -1 : 0;
-	if (!force && !stale(a, lead, now))
+	if (!force && !stale(a, j.lead, j.now))
 		return 0;
-	if ((fd = token_lock(a->file, LOCK_EX)) == -1) {
-		snprintf(err, errlen, "token file %s: %s", a->file,
-		    strerror(errno));
-		return -1;
-	}
-	if (reread(fd, a, &root, &cur, err, errlen) == -1)
+	if (job_lock(&j) == -1)
 		goto out;
-	/* Someone refreshed (or logged in) while we waited for the lock. */
-	if (strcmp(cur.access_token, a->access_token) != 0 &&
-	    !stale(&cur, lead, now)) {
-		adopt(a, &cur);
-		rc = 0;
-		goto out;
-	}
-	if (!force && !stale(&cur, lead, now)) {
-		adopt(a, &cur);
+	/* Someone refreshed (or logged in) while we waited for the lock,
+	 * or it is no longer due. */
+	if ((strcmp(j.cur.access_token, a->access_token) != 0 || !force) &&
+	    !stale(&j.cur, j.lead, j.now)) {
+		adopt(a, &j.cur);
 		rc = 0;
 		goto out;
 	}
 	(void)state_run(cfg, 0, 0, peek_fn, &pk);
-	if (pk.refresh_after > now) {
+	if (pk.refresh_after > j.now) {
 		snprintf(err, errlen, "the %s token endpoint asked to wait",
 		    a->provider);
 		r = OAUTH_LIMITED;
-	} else if (cur.refresh_token == NULL) {
+	} else if (j.cur.refresh_token == NULL) {
 		snprintf(err, errlen, "token file %s has no refresh_token: log "
 		    "in again with cli-proxy-api --%s-login", a->file,
 		    a->provider);
 		r = OAUTH_INVALID;
-	} else {
-		for (tries = 0; tries < 2; tries++) {
-			free(used_rt);
-			used_rt = strdup(cur.refresh_token);
-			r = refresh_locked(cfg, a, root, &cur, &retry_at, err,
-			    errlen);
-			if (r != OAUTH_INVALID || tries > 0 || used_rt == NULL)
-				break;
-			/* Someone else may have rotated it: re-read once. */
-			cJSON_Delete(root);
-			account_free(&cur);
-			close(fd);
-			if ((fd = token_lock(a->file, LOCK_EX)) == -1 ||
-			    reread(fd, a, &root, &cur, err, errlen) == -1 ||
-			    cur.refresh_token == NULL ||
-			    strcmp(cur.refresh_token, used_rt) == 0)
-				break;
-			if (!stale(&cur, lead, now) && strcmp(cur.access_token,
-			    a->access_token) != 0) {
-				adopt(a, &cur);
-				r = OAUTH_OK;
-				break;
-			}
-		}
-	}
-	if (r == OAUTH_OK) {
-		rc = 0;
-		m.needs_login = 0;
-		m.error = "";
-	} else if (r == OAUTH_INVALID) {
-		m.needs_login = 1;
-		m.error = err;
-		log_err("%s account %s needs a new login: %s", a->provider,
-		    a->email ? a->email : a->id, err);
-	} else {
-		m.error = err;
-		if (r == OAUTH_LIMITED && pk.refresh_after <= now)
-			m.refresh_after = retry_at > now ? retry_at : now + 60;
-		/* Not expired yet: better a working token than none. */
-		if (!force && !strict && (a->expires == 0 || a->expires > now)) {
-			log_warn("%s; using the current %s token of %s until "
-			    "it expires", err, a->provider,
-			    a->email ? a->email : a->id);
-			rc = 0;
-		}
-	}
+	} else
+		r = job_grant(&j);
+	rc = job_outcome(&j, r, force, strict, pk.refresh_after, &m);
 out:
-	if (fd != -1)
-		close(fd);
-	secret_json_delete(root);
-	account_free(&cur);
-	if (used_rt)
-		secret_free(&used_rt);
+	if (j.fd != -1)
+		close(j.fd);
+	secret_json_delete(j.root);
+	account_free(&j.cur);
 	/* The state is touched after the token file's lock is gone. */
 	if (m.needs_login >= 0 || m.error || m.refresh_after >= 0)
 		state_mark(cfg, &m, m.needs_login == 1);
