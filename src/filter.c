@@ -165,6 +165,7 @@ filter_run(const struct config *cfg, int in, int out)
 	c->in_buf.secret = 1;   /* client keys pass through it */
 	c->in = in;
 	c->out = out;
+	c->first_by = net_now_ms() + cfg->head_timeout * 1000LL;
 	c->out_sock = fstat(out, &st) == 0 && S_ISSOCK(st.st_mode);
 	c->in_sock = in == out ? c->out_sock : fstat(in, &st) == 0 &&
 	    S_ISSOCK(st.st_mode);

@@ -1,0 +1,107 @@
+"""What one client may hold: a new connection's first-byte-timeout and its
+first head due within head-timeout of the connection's start, and a
+request body due whole within body-timeout."""
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import *  # noqa: E402,F401,F403
+
+
+# ------------------------------------------------------------ first request
+
+def test_silent_connection_closed_after_first_byte_timeout(ctx):
+    with Case(ctx["pki"], first_byte_timeout=1) as c:
+        p = c.spawn()
+        t0 = time.monotonic()
+        check(p.reader.closed_within(5), "a silent new connection kept past first-byte-timeout 1 "
+              "(idle-timeout 600)")
+        took = time.monotonic() - t0
+        check(took >= 0.5, "closed after %.2fs, before first-byte-timeout" % took)
+        check(p.reader.buf == b"", "answered a connection that sent nothing: %s" % short(p.reader.buf))
+        check(p.wait(5) == EX_OK, "exit code %r" % p.proc.returncode)
+
+
+def test_first_head_due_from_connection_start(ctx):
+    """head-timeout counts from the connection's start for its first request,
+    so a first byte sent late does not buy a whole head-timeout more."""
+    with Case(ctx["pki"], head_timeout=3, first_byte_timeout=10) as c:
+        p = c.spawn()
+        t0 = time.monotonic()
+        time.sleep(2.5)
+        p.send(b"GET /health HTTP/1.1\r\nHo")
+        r = p.reader.read_response("GET", timeout=6)
+        took = time.monotonic() - t0
+        check(r.status == 408, "want 408, got %r" % r)
+        check(took < 4.5, "408 after %.1fs: the head's deadline ran from its first byte, "
+              "not from the connection's start (head-timeout 3)" % took)
+        check(p.wait(5) == EX_TIMEOUT, "exit code %r, want %d" % (p.proc.returncode, EX_TIMEOUT))
+
+
+def test_kept_connection_waits_idle_timeout(ctx):
+    with Case(ctx["pki"], first_byte_timeout=1) as c:
+        p = c.spawn()
+        p.send(request("GET", "/health", [("Host", "x")]))
+        check(p.reader.read_response("GET").status == 200, "first request failed")
+        time.sleep(2)
+        check(p.proc.poll() is None, "a kept connection was closed by first-byte-timeout (exit %r)"
+              % p.proc.returncode)
+        p.send(request("GET", "/health", [("Host", "x")]))
+        check(p.reader.read_response("GET").status == 200, "second request after idling failed")
+        p.shutdown_wr()
+        check(p.wait(5) == EX_OK, "exit code %r" % p.proc.returncode)
+
+
+# ------------------------------------------------------------ body deadline
+
+def test_trickled_body_ends_at_body_timeout(ctx):
+    """One body byte every 1.5 s never trips head-timeout's stall timer; the
+    whole body is due within body-timeout."""
+    with Case(ctx["pki"], body_timeout=2) as c:
+        p = c.spawn()
+        p.send(request("POST", "/v1/messages", [("Host", "x"), ("Content-Type", "application/json"),
+                                                ("Content-Length", "40")]))
+        stop = threading.Event()
+
+        def trickle():
+            while not stop.is_set():
+                try:
+                    p.sock.send(b" ")
+                except OSError:
+                    return
+                stop.wait(1.5)
+        t = threading.Thread(target=trickle, daemon=True)
+        t0 = time.monotonic()
+        t.start()
+        try:
+            try:
+                r = p.reader.read_response("POST", timeout=2 + 3)
+            except TestFailure as e:
+                raise TestFailure("no answer within body-timeout 2 + 3 s to a trickling body: %s" % e)
+            took = time.monotonic() - t0
+            msg = expect_error(r, 408, "invalid_request_error")
+            check("body-timeout" in msg, "408 does not name body-timeout: %r" % msg)
+            check(took > 1.5, "dropped after %.1fs, before body-timeout 2" % took)
+            check(p.reader.closed_within(3), "connection kept open after the 408")
+            check(p.wait(5) == EX_TIMEOUT, "exit code %r, want %d" % (p.proc.returncode, EX_TIMEOUT))
+            check(not c.up.requests, "a partial body was forwarded")
+        finally:
+            stop.set()
+            t.join(3)
+
+
+def test_large_body_within_body_timeout(ctx):
+    body = droid_body(messages=[{"role": "user", "content": "x" * (10 * 1024 * 1024)}])
+    with Case(ctx["pki"], body_timeout=2) as c:
+        p = c.spawn()
+        p.send(droid_request(body))
+        r = p.reader.read_response("POST", timeout=20)
+        check(r.status == 200, "10 MB body with body-timeout 2: %r" % r)
+        check(len(c.up.requests) == 1 and len(c.up.requests[0].body) > 10 * 1024 * 1024,
+              "upstream did not get the whole body")
+
+
+if __name__ == "__main__":
+    run([v for k, v in list(globals().items()) if k.startswith("test_") and callable(v)], setup_pki)
