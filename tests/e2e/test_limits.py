@@ -1,6 +1,8 @@
 """What one client may hold: a new connection's first-byte-timeout and its
-first head due within head-timeout of the connection's start, and a
-request body due whole within body-timeout."""
+first head due within head-timeout of the connection's start, a request
+body due whole within body-timeout, and the client key checked before any
+body is read (a GET to /health or /status with a body is refused
+unread)."""
 import os
 import sys
 import threading
@@ -8,6 +10,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import *  # noqa: E402,F401,F403
+
+KEY = "client-key-for-limits"
 
 
 # ------------------------------------------------------------ first request
@@ -101,6 +105,50 @@ def test_large_body_within_body_timeout(ctx):
         check(r.status == 200, "10 MB body with body-timeout 2: %r" % r)
         check(len(c.up.requests) == 1 and len(c.up.requests[0].body) > 10 * 1024 * 1024,
               "upstream did not get the whole body")
+
+
+# ------------------------------------------------------------ key before body
+
+def test_status_body_never_read_without_key(ctx):
+    """The head only, announcing a body that never comes: the key check
+    answers at once instead of waiting head-timeout for the body."""
+    with Case(ctx["pki"], upstream=False, api_keys=[KEY]) as c:
+        p = c.spawn()
+        p.send(request("GET", "/status", [("Host", "localhost"), ("Content-Length", "100")]))
+        try:
+            r = p.reader.read_response("GET", timeout=3)
+        except TestFailure as e:
+            raise TestFailure("no answer to /status without a key until its body came: %s" % e)
+        expect_error(r, 401, "authentication_error")
+        check((r.header("connection") or "").lower() == "close", "connection kept with the body unread")
+        check(p.reader.closed_within(3), "connection kept open with the body unread")
+
+
+def test_status_body_with_key_refused(ctx):
+    for target, hs in (("/status", [("x-api-key", KEY)]), ("/status.json?key=" + KEY, [])):
+        with Case(ctx["pki"], upstream=False, api_keys=[KEY]) as c:
+            p = c.spawn()
+            p.send(request("GET", target, [("Host", "localhost"), ("Content-Length", "100")] + hs))
+            r = p.reader.read_response("GET", timeout=3)
+            expect_error(r, 400, "invalid_request_error")
+            check(p.reader.closed_within(3), "%s: connection kept open with the body unread" % target)
+            check(p.wait(5) == EX_BADREQ, "%s: exit code %r" % (target, p.proc.returncode))
+
+
+def test_health_with_body_400(ctx):
+    with Case(ctx["pki"], upstream=False, api_keys=[KEY]) as c:
+        p = c.spawn()
+        p.send(request("GET", "/health", [("Host", "x")], body=b"x"))
+        r = p.reader.read_response("GET", timeout=3)
+        expect_error(r, 400, "invalid_request_error")
+        check((r.header("connection") or "").lower() == "close", "connection kept with the body unread")
+        check(p.reader.closed_within(3), "connection kept open with the body unread")
+        check(p.wait(5) == EX_BADREQ, "exit code %r, want %d" % (p.proc.returncode, EX_BADREQ))
+    # Without a body, /health still answers without a key.
+    with Case(ctx["pki"], upstream=False, api_keys=[KEY]) as c:
+        rc, out, err = c.run_pipe(request("GET", "/health", [("Host", "x"), ("Content-Length", "0")]))
+        rs = parse_responses(out, ["GET"])
+        check(len(rs) == 1 and rs[0].status == 200, "health without a key: %r; stderr %s" % (rs, short(err)))
 
 
 if __name__ == "__main__":
