@@ -1,9 +1,10 @@
-"""What one client may hold: a new connection's first-byte-timeout and its
-first head due within head-timeout of the connection's start, a request
-body due whole within body-timeout, and the client key checked before any
-body is read (a GET to /health or /status with a body is refused
-unread)."""
+"""What one client may hold: --serve's max-connections (503 past it, no
+fork), a new connection's first-byte-timeout and its first head due within
+head-timeout of the connection's start, a request body due whole within
+body-timeout, and the client key checked before any body is read (a GET
+to /health or /status with a body is refused unread)."""
 import os
+import socket
 import sys
 import threading
 import time
@@ -12,6 +13,69 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import *  # noqa: E402,F401,F403
 
 KEY = "client-key-for-limits"
+
+
+def connect(port, timeout=5):
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=2)
+        except OSError:
+            if time.monotonic() > end:
+                raise TestFailure("nothing listening on 127.0.0.1:%d after %ds" % (port, timeout))
+            time.sleep(0.05)
+
+
+def wait_children(pid, n, timeout=5):
+    end = time.monotonic() + timeout
+    while True:
+        kids = children(pid)
+        if len(kids) == n or time.monotonic() > end:
+            return kids
+        time.sleep(0.05)
+
+
+# ------------------------------------------------------------ max-connections
+
+def test_serve_max_connections_answers_503_without_forking(ctx):
+    port = free_port()
+    with Case(ctx["pki"], port=port, api_keys=[KEY], max_connections=3, first_byte_timeout=60) as c:
+        p = c.spawn_serve()
+        silent = []
+        try:
+            for _ in range(3):
+                silent.append(connect(port))
+            # Three children, each holding a silent connection, and the spare.
+            kids = wait_children(p.proc.pid, 4)
+            check(len(kids) == 4, "3 connections: %d children, want 3 and the spare" % len(kids))
+            for i in range(5):
+                s = connect(port)
+                try:
+                    rd = Reader(s)
+                    r = rd.read_response("GET", timeout=3)
+                    expect_error(r, 503, "api_error")
+                    check(r.header("retry-after") == "1", "Retry-After %r" % r.header("retry-after"))
+                    check((r.header("connection") or "").lower() == "close", "no Connection: close: %r" % r)
+                    check(rd.closed_within(3), "connection %d past max-connections kept open" % i)
+                finally:
+                    s.close()
+                n = len(children(p.proc.pid))
+                check(n <= 4, "connection %d past max-connections: %d children" % (i, n))
+            check("max-connections" in p.stderr(), "the limit is not logged: %s" % short(p.stderr()))
+            # One ends: the next connection is served again.
+            silent.pop().close()
+            kids = wait_children(p.proc.pid, 3)
+            check(len(kids) == 3, "a connection ended: %d children, want 2 and the spare" % len(kids))
+            s = connect(port)
+            try:
+                s.sendall(request("GET", "/health", [("Host", "127.0.0.1:%d" % port)]))
+                r = Reader(s).read_response("GET")
+                check(r.status == 200, "below max-connections again: %r" % r)
+            finally:
+                s.close()
+        finally:
+            for s in silent:
+                s.close()
 
 
 # ------------------------------------------------------------ first request
