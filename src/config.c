@@ -55,6 +55,11 @@ static const struct key keys[] = {
 	{ "max-body-bytes",		K_SIZE,	OFF(max_body), 1, 4294967295ULL },
 	{ "head-timeout",		K_INT,	OFF(head_timeout), 1, 86400 },
 	{ "idle-timeout",		K_INT,	OFF(idle_timeout), 1, 86400 },
+	{ "first-byte-timeout",		K_INT,	OFF(first_byte_timeout), 1,
+	    86400 },
+	{ "body-timeout",		K_INT,	OFF(body_timeout), 1, 86400 },
+	{ "max-connections",		K_INT,	OFF(max_connections), 1,
+	    65536 },
 	{ "connect-timeout",		K_INT,	OFF(connect_timeout), 1, 86400 },
 	{ "upstream-timeout",		K_INT,	OFF(upstream_timeout), 1, 86400 },
 	{ "proxy-url",			K_PROXY, OFF(proxy), 0, 0 },
@@ -386,6 +391,9 @@ defaults_base(struct config *c)
 	c->max_body = 33554432;
 	c->head_timeout = 30;
 	c->idle_timeout = 600;
+	c->first_byte_timeout = 10;
+	c->body_timeout = 120;
+	c->max_connections = 256;
 	c->connect_timeout = 10;
 	c->upstream_timeout = 600;
 	c->request_retry = 3;

@@ -52,6 +52,9 @@ struct config {
 	size_t max_body;       /* 32 MiB */
 	int head_timeout;      /* 30 s: client stalls mid-request */
 	int idle_timeout;      /* 600 s: idle keep-alive connection */
+	int first_byte_timeout; /* 10 s: a new connection's silence */
+	int body_timeout;      /* 120 s: a whole request body */
+	int max_connections;   /* 256: --serve's connections at once */
 	int connect_timeout;   /* 10 s: TCP connect and TLS handshake */
 	int upstream_timeout;  /* 600 s: upstream silent while we wait on it */
 	struct proxy proxy;    /* proxy-url; kind PROXY_NONE: direct */

@@ -1,7 +1,9 @@
 /*
  * The client's side of a connection: reading requests (a head within
- * head-timeout of its first byte, a body however it is framed) and
- * writing answers, on fds that may be a socket, a pipe or a file.
+ * head-timeout of its first byte, a body however it is framed within
+ * body-timeout) and writing answers, on fds that may be a socket, a pipe
+ * or a file. Every wait for the client has an end that no trickle of
+ * bytes can push back, but idle-timeout's between kept requests.
  */
 #include <errno.h>
 #include <poll.h>
@@ -164,11 +166,29 @@ conn_error(struct conn *c, struct req *r, int status, const char *msg,
 	buf_free(&b);
 }
 
+/* How long to wait for the first byte of a request, in ms. A kept
+ * connection waits idle-timeout; a new one first-byte-timeout at most,
+ * and no longer than its first head is due: a connection that never
+ * says anything must not hold a process for long. */
+static long long
+idle_wait(const struct conn *c)
+{
+	const struct config *cfg = c->cfg;
+	long long ms = cfg->idle_timeout * 1000LL, due;
+
+	if (c->first_by == 0)
+		return ms;
+	if (ms > cfg->first_byte_timeout * 1000LL)
+		ms = cfg->first_byte_timeout * 1000LL;
+	due = c->first_by - net_now_ms();
+	return ms < due ? ms : due;
+}
+
 ssize_t
 conn_read_head(struct conn *c, struct req *r)
 {
 	const struct config *cfg = c->cfg;
-	long long deadline = 0, left;
+	long long deadline = c->first_by, left;
 	size_t hl;
 	int rd;
 
@@ -176,12 +196,14 @@ conn_read_head(struct conn *c, struct req *r)
 		if ((hl = http_head_len(c->in_buf.p, c->in_buf.len)) > 0) {
 			if (hl > cfg->max_head)
 				break;
+			c->first_by = 0;
 			return (ssize_t)hl;
 		}
 		if (c->in_buf.len > cfg->max_head)
 			break;
 		if (c->in_buf.len == 0) {
-			rd = fill(c, cfg->idle_timeout * 1000, 0);
+			left = idle_wait(c);
+			rd = left > 0 ? fill(c, (int)left, 0) : RD_TIMEOUT;
 			if (rd == RD_TIMEOUT)
 				log_debug("idle connection closed");
 			if (rd == RD_EOF || rd == RD_TIMEOUT)
@@ -190,8 +212,9 @@ conn_read_head(struct conn *c, struct req *r)
 				goto sys;
 			continue;
 		}
-		/* The whole head within head-timeout of its first byte: a
-		 * trickle cannot hold the process. */
+		/* The whole head within head-timeout of its first byte (of
+		 * the connection's start for the first): a trickle cannot
+		 * hold the process. */
 		if (deadline == 0)
 			deadline = net_now_ms() + cfg->head_timeout * 1000LL;
 		left = deadline - net_now_ms();
@@ -222,15 +245,17 @@ sys:
 	return -1;
 }
 
-/* A read of the body came short (rd: RD_EOF, RD_TIMEOUT or RD_ERR):
- * answer, and end the connection. -1. */
+/* A read of the body came short (rd: RD_EOF, RD_TIMEOUT or RD_ERR;
+ * late: the timeout was body-timeout's, not a stall's): answer, and end
+ * the connection. -1. */
 static int
-body_short(struct conn *c, struct req *r, int rd)
+body_short(struct conn *c, struct req *r, int rd, int late)
 {
 	r->close = 1;
 	if (rd == RD_TIMEOUT) {
-		conn_error(c, r, 408, "the request body stalled for "
-		    "head-timeout", 0, NULL);
+		conn_error(c, r, 408, late ? "the request body did not "
+		    "arrive within body-timeout" : "the request body stalled "
+		    "for head-timeout", 0, NULL);
 		c->exit = EXIT_CLIENT_TIMEOUT;
 	} else {
 		conn_error(c, r, 400, "the connection ended before the "
@@ -248,6 +273,10 @@ conn_read_body(struct conn *c, struct req *r)
 	const char *why = NULL;
 	size_t got, room;
 	ssize_t used, n;
+	/* One deadline for the whole body: a stall timer alone restarts at
+	 * each byte, and a byte now and then would hold the process. */
+	long long due = net_now_ms() + cfg->body_timeout * 1000LL, left;
+	long long stall = cfg->head_timeout * 1000LL;
 
 	http_body_init(&hb, &r->msg);
 	if (hb.framing == HTTP_BODY_LENGTH && r->msg.length > cfg->max_body)
@@ -279,10 +308,11 @@ conn_read_body(struct conn *c, struct req *r)
 		    READ_CHUNK;
 		if (buf_reserve(&r->body, room + 1) == -1)
 			goto oom;
-		n = client_read(c, r->body.p + r->body.len, room,
-		    cfg->head_timeout * 1000, 1);
+		left = due - net_now_ms();
+		n = left <= 0 ? RD_TIMEOUT : client_read(c, r->body.p +
+		    r->body.len, room, (int)(left < stall ? left : stall), 1);
 		if (n <= 0)
-			return body_short(c, r, (int)n);
+			return body_short(c, r, (int)n, left < stall);
 		got = 0;
 		if ((used = http_body_feed(&hb, r->body.p + r->body.len,
 		    (size_t)n, r->body.p + r->body.len, &got, &why)) == -1)

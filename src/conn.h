@@ -24,6 +24,8 @@ struct conn {
 	int in_sock;            /* in is a socket: reads may be tried first */
 	struct buf in_buf;      /* client bytes read, not yet consumed */
 	int in_eof;
+	long long first_by;     /* ms: the first head is due by then; 0 once
+	                         * it came (idle-timeout from there on) */
 	int exit;               /* exit code once the connection ends */
 	struct trust ta;
 	int ta_loaded;
@@ -66,11 +68,14 @@ int conn_write(struct conn *c, const void *p, size_t n);
  * in reply.h; extra is more header lines or NULL. */
 void conn_error(struct conn *c, struct req *r, int status, const char *msg,
     int flags, const char *extra);
-/* Wait for a complete request head in c->in_buf. Returns its length, 0
- * when the client is done (EOF or idle-timeout before a byte of a new
+/* Wait for a complete request head in c->in_buf: the first of a
+ * connection by c->first_by, its first byte within first-byte-timeout;
+ * later ones within head-timeout of their first byte. Returns its length,
+ * 0 when the client is done (EOF, or silence before a byte of a new
  * request), or -1 after answering the error and setting c->exit. */
 ssize_t conn_read_head(struct conn *c, struct req *r);
-/* Read the request body into r->body, however it is framed. 0, or -1
+/* Read the request body into r->body, however it is framed: all of it
+ * within body-timeout, no read waiting longer than head-timeout. 0, or -1
  * after answering the error. */
 int conn_read_body(struct conn *c, struct req *r);
 /* After an error the client may still be sending: read a little of it

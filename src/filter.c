@@ -56,6 +56,89 @@ is(const char *s, size_t n, const char *lit)
 	return strlen(lit) == n && memcmp(s, lit, n) == 0;
 }
 
+static void
+unauthorized(struct conn *c, struct req *r)
+{
+	/* The body, if any, stays unread: after the answer, nothing of the
+	 * connection can be trusted to be a request's start. */
+	r->close |= r->msg.framing != HTTP_BODY_NONE;
+	conn_error(c, r, 401, "missing or wrong API key: send one of the "
+	    "config's api-keys as x-api-key or Authorization: Bearer", 0,
+	    NULL);
+}
+
+/*
+ * GET and HEAD on /health and the status page are answered without
+ * reading a body. One that comes is refused unread, after the key check
+ * for the status page (a client without a key gets nothing read), and
+ * the connection closed, its bytes still on the way. keyed: the status
+ * page's key came, in a header or in the query; 1 for /health.
+ */
+static void
+body_refused(struct conn *c, struct req *r, int keyed)
+{
+	r->close = 1;
+	if (!keyed) {
+		unauthorized(c, r);
+		return;
+	}
+	conn_error(c, r, 400, "a GET or HEAD request carries no body here",
+	    0, NULL);
+	c->exit = EXIT_BADREQ;
+}
+
+/* Answer r, routed by method and path (plen bytes of the target). */
+static void
+route(struct conn *c, struct req *r, size_t plen)
+{
+	const struct config *cfg = c->cfg;
+	const char *q = memchr(r->msg.target, '?', r->msg.tlen);
+	int get = is(r->msg.method, r->msg.mlen, "GET");
+	int head = is(r->msg.method, r->msg.mlen, "HEAD");
+	int health = (get || head) && (!strcmp(r->path, "/health") ||
+	    !strcmp(r->path, "/healthz"));
+	int status = (get || head) && status_route(r->path), keyed;
+	enum codex_route cx = codex_route(r->msg.method, r->msg.mlen,
+	    r->path, plen);
+
+	/* OpenAI clients get OpenAI's error shape. */
+	r->openai = cx != CODEX_NONE || ((get || head) &&
+	    !strcmp(r->path, "/v1/models") &&
+	    !http_header_get(&r->msg, "anthropic-version"));
+
+	if ((health || status) && (r->msg.framing == HTTP_BODY_CHUNKED ||
+	    (r->msg.framing == HTTP_BODY_LENGTH && r->msg.length > 0))) {
+		keyed = health || client_authorized(cfg, &r->msg) || (q &&
+		    status_query_key(cfg, q + 1, r->msg.tlen - plen - 1));
+		body_refused(c, r, keyed);
+	} else if (health) {
+		local_answer(c, r, head, LOCAL_HEALTH);
+	} else if (status) {
+		local_status(c, r, head, client_authorized(cfg, &r->msg));
+	} else if (!client_authorized(cfg, &r->msg)) {
+		unauthorized(c, r);
+	} else if ((get || head) && !strcmp(r->path, "/v1/models")) {
+		if (conn_read_body(c, r) == 0)
+			local_answer(c, r, head, r->openai ?
+			    LOCAL_MODELS_OPENAI : LOCAL_MODELS_ANTHROPIC);
+	} else if (claude_route(r->msg.method, r->msg.mlen, r->path, plen)) {
+		forward(c, r, ROUTE_CLAUDE);
+	} else if (cx != CODEX_NONE) {
+		forward(c, r, cx == CODEX_CHAT ? ROUTE_CHAT : ROUTE_RESPONSES);
+	} else {
+		char msg[1400];
+
+		r->close |= r->msg.framing != HTTP_BODY_NONE;
+		snprintf(msg, sizeof msg, "no route for %.*s %s: this proxy "
+		    "serves POST /v1/messages, POST /v1/messages/count_tokens, "
+		    "POST /responses, POST /v1/responses, POST "
+		    "/v1/chat/completions, GET /v1/models, GET /health and "
+		    "GET /status",
+		    (int)r->msg.mlen, r->msg.method, r->path);
+		conn_error(c, r, 404, msg, 0, NULL);
+	}
+}
+
 /* One request, read, answered. Returns 1 to go on with the next. */
 static int
 one_request(struct conn *c)
@@ -66,8 +149,7 @@ one_request(struct conn *c)
 	const char *why, *q;
 	ssize_t hl;
 	size_t plen;
-	int get, head, more = 0;
-	enum codex_route cx;
+	int more = 0;
 
 	memset(&r, 0, sizeof r);
 	if ((hl = conn_read_head(c, &r)) <= 0)
@@ -90,47 +172,7 @@ one_request(struct conn *c)
 	plen = q ? (size_t)(q - r.msg.target) : r.msg.tlen;
 	snprintf(r.path, sizeof r.path, "%.*s", (int)plen, r.msg.target);
 	r.close = !r.msg.keep_alive;
-	get = is(r.msg.method, r.msg.mlen, "GET");
-	head = is(r.msg.method, r.msg.mlen, "HEAD");
-	cx = codex_route(r.msg.method, r.msg.mlen, r.path, plen);
-	/* OpenAI clients get OpenAI's error shape. */
-	r.openai = cx != CODEX_NONE || ((get || head) &&
-	    !strcmp(r.path, "/v1/models") &&
-	    !http_header_get(&r.msg, "anthropic-version"));
-
-	if ((get || head) && (!strcmp(r.path, "/health") ||
-	    !strcmp(r.path, "/healthz"))) {
-		if (conn_read_body(c, &r) == 0)
-			local_answer(c, &r, head, LOCAL_HEALTH);
-	} else if ((get || head) && status_route(r.path)) {
-		if (conn_read_body(c, &r) == 0)
-			local_status(c, &r, head,
-			    client_authorized(cfg, &r.msg));
-	} else if (!client_authorized(cfg, &r.msg)) {
-		r.close |= r.msg.framing != HTTP_BODY_NONE;
-		conn_error(c, &r, 401, "missing or wrong API key: send one "
-		    "of the config's api-keys as x-api-key or Authorization: "
-		    "Bearer", 0, NULL);
-	} else if ((get || head) && !strcmp(r.path, "/v1/models")) {
-		if (conn_read_body(c, &r) == 0)
-			local_answer(c, &r, head, r.openai ?
-			    LOCAL_MODELS_OPENAI : LOCAL_MODELS_ANTHROPIC);
-	} else if (claude_route(r.msg.method, r.msg.mlen, r.path, plen)) {
-		forward(c, &r, ROUTE_CLAUDE);
-	} else if (cx != CODEX_NONE) {
-		forward(c, &r, cx == CODEX_CHAT ? ROUTE_CHAT : ROUTE_RESPONSES);
-	} else {
-		char msg[1400];
-
-		r.close |= r.msg.framing != HTTP_BODY_NONE;
-		snprintf(msg, sizeof msg, "no route for %.*s %s: this proxy "
-		    "serves POST /v1/messages, POST /v1/messages/count_tokens, "
-		    "POST /responses, POST /v1/responses, POST "
-		    "/v1/chat/completions, GET /v1/models, GET /health and "
-		    "GET /status",
-		    (int)r.msg.mlen, r.msg.method, r.path);
-		conn_error(c, &r, 404, msg, 0, NULL);
-	}
+	route(c, &r, plen);
 	log_info("%.*s %s %s %d %s%s%s%s%s %lldms %lluB", (int)r.msg.mlen,
 	    r.msg.method, r.path, r.model[0] ? r.model : "-", r.status,
 	    r.who[0] ? r.who : "-", r.via ? " " : "", r.via ? r.via : "",
@@ -165,6 +207,7 @@ filter_run(const struct config *cfg, int in, int out)
 	c->in_buf.secret = 1;   /* client keys pass through it */
 	c->in = in;
 	c->out = out;
+	c->first_by = net_now_ms() + cfg->head_timeout * 1000LL;
 	c->out_sock = fstat(out, &st) == 0 && S_ISSOCK(st.st_mode);
 	c->in_sock = in == out ? c->out_sock : fstat(in, &st) == 0 &&
 	    S_ISSOCK(st.st_mode);

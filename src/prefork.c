@@ -31,8 +31,10 @@
 static const int *listen_fds;
 static int n_listen;
 
-/* The parent's end of the spare's socketpair, -1 when there is none. */
+/* The parent's end of the spare's socketpair, -1 when there is none;
+ * and the spare's pid. */
 static int spare = -1;
+static pid_t spare_pid;
 /* Whether a prepared ruleset is there, and (without a watch) the inodes
  * it and the spare were made on. */
 static int rules;
@@ -182,10 +184,15 @@ run(const struct config *cfg, int sock)
 	struct fdmsg f;
 	struct cmsghdr *cm;
 	ssize_t r;
+	sigset_t chld;
 	int i, c = -1, sb;
 
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+	/* The parent blocks it between its polls. */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_UNBLOCK, &chld, NULL);
 	for (i = 0; i < n_listen; i++)
 		close(listen_fds[i]);
 	watch_stop();
@@ -243,6 +250,7 @@ prefork_new(const struct config *cfg)
 		return;
 	}
 	spare = sv[0];
+	spare_pid = pid;
 }
 
 void
@@ -269,7 +277,7 @@ prefork_watch_event(const struct config *cfg)
 	}
 }
 
-int
+pid_t
 prefork_give(const struct config *cfg, int c)
 {
 	struct fdmsg f;
@@ -294,5 +302,5 @@ prefork_give(const struct config *cfg, int c)
 	while (r == -1 && errno == EINTR);
 	close(spare);
 	spare = -1;
-	return r == 1 ? 0 : -1;
+	return r == 1 ? spare_pid : -1;
 }

@@ -1,6 +1,8 @@
 /* prefork: --serve's child for the next connection, made ahead of time. */
 #ifndef PREFORK_H
 #define PREFORK_H
+#include <sys/types.h>
+
 #include "config.h"
 
 /* Start watching the files the sandbox holds by inode and make the first
@@ -11,10 +13,11 @@ int prefork_watch_fd(void);
 /* The watch's fd is readable: retire the spare if a file its sandbox
  * holds was replaced. */
 void prefork_watch_event(const struct config *cfg);
-/* Hand connection c to the spare. 0, or -1 when there is none to take it
- * (none made, it died, or its sandbox holds a replaced file): then fork a
- * child for it. Either way prefork_new afterwards. */
-int prefork_give(const struct config *cfg, int c);
+/* Hand connection c to the spare. Returns the spare's pid, or -1 when
+ * there is none to take it (none made, it died, or its sandbox holds a
+ * replaced file): then fork a child for it. Either way prefork_new
+ * afterwards. */
+pid_t prefork_give(const struct config *cfg, int c);
 /* Make the next spare, unless there is one. */
 void prefork_new(const struct config *cfg);
 

@@ -13,15 +13,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "filter.h"
 #include "log.h"
+#include "reply.h"
 #include "sandbox.h"
 #include "prefork.h"
 #include "serve.h"
 
 #define MAX_LISTEN 8
+
+/*
+ * The children serving a connection, held to max-connections as a socket
+ * unit's MaxConnections holds its own. The spare is not one of them until
+ * it is given a connection: waiting, it serves none. A retired spare or
+ * one that died is reaped without having been counted.
+ */
+static struct {
+	pid_t *pid;             /* max-connections of them */
+	int n;
+	int full;               /* the limit was met, and said so */
+	struct buf busy;        /* the answer past it */
+} kids;
 
 /* Sockets handed over by systemd (Accept=no): LISTEN_FDS from fd 3. */
 static int
@@ -91,13 +107,65 @@ listen_on(const char *host, int port, int *fds, int nfds, char *desc,
 	return nfds;
 }
 
+/* SIGCHLD only ends the wait in ppoll: the loop reaps after it. */
+static void
+on_child(int sig)
+{
+	(void)sig;
+}
+
+/* Forget the children that ended. */
+static void
+reap(void)
+{
+	pid_t pid;
+	int i;
+
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+		for (i = 0; i < kids.n; i++) {
+			if (kids.pid[i] == pid) {
+				kids.pid[i] = kids.pid[--kids.n];
+				break;
+			}
+		}
+	}
+}
+
+/*
+ * Past max-connections: a 503 from the parent, without a fork. What the
+ * client sent already is read first, so that closing does not reset the
+ * connection before the answer is read; nothing here may block, and a new
+ * socket's empty send buffer takes the answer whole.
+ */
+static void
+busy(const struct config *cfg, int c)
+{
+	char junk[4096];
+	int i;
+
+	if (!kids.full)
+		log_warn("max-connections (%d) reached: new connections get "
+		    "503 until one ends", cfg->max_connections);
+	kids.full = 1;
+	for (i = 0; i < 16 && recv(c, junk, sizeof junk, MSG_DONTWAIT) > 0;
+	    i++)
+		;
+	(void)send(c, kids.busy.p, kids.busy.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	shutdown(c, SHUT_WR);
+	close(c);
+}
+
 static void
 child(const struct config *cfg, int *fds, int nfds, int c)
 {
+	sigset_t chld;
 	int i;
 
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_UNBLOCK, &chld, NULL);
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
 	if (prefork_watch_fd() != -1)
@@ -136,10 +204,78 @@ loopback(const char *host)
 	return all;
 }
 
+/* A connection waits on lfd: hand it to the spare or a child forked for
+ * it, or answer 503 past max-connections. */
+static void
+take(const struct config *cfg, int *fds, int nfds, int lfd)
+{
+	int c;
+	pid_t pid;
+
+	if ((c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		/* Out of fds or a reset before accept: keep serving the
+		 * others. */
+		if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
+			log_warn("accept: %s", strerror(errno));
+		if (errno == EMFILE || errno == ENFILE)
+			usleep(100000);
+		return;
+	}
+	if (kids.n >= cfg->max_connections)
+		reap();
+	if (kids.n >= cfg->max_connections) {
+		busy(cfg, c);
+		return;
+	}
+	kids.full = 0;
+	if ((pid = prefork_give(cfg, c)) == -1) {
+		if ((pid = fork()) == 0)
+			child(cfg, fds, nfds, c);
+		if (pid == -1)
+			log_warn("fork: %s", strerror(errno));
+	}
+	if (pid > 0)
+		kids.pid[kids.n++] = pid;
+	close(c);
+	prefork_new(cfg);
+}
+
+/* Count the children from now on. SIGCHLD stays blocked but in ppoll,
+ * whose mask goes into polling: a child that ends between a reap and the
+ * wait still ends the wait. */
+static int
+count_children(const struct config *cfg, sigset_t *polling)
+{
+	struct sigaction sa;
+	sigset_t chld;
+
+	if ((kids.pid = calloc((size_t)cfg->max_connections,
+	    sizeof *kids.pid)) == NULL || reply_error_ex(&kids.busy, 503,
+	    "too many connections at once (max-connections): try again in a "
+	    "moment", REPLY_CLOSE, "Retry-After: 1\r\n") == -1) {
+		log_err("out of memory");
+		return -1;
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_child;
+	sa.sa_flags = SA_NOCLDSTOP;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	if (sigaction(SIGCHLD, &sa, NULL) == -1 ||
+	    sigprocmask(SIG_BLOCK, &chld, polling) == -1) {
+		log_err("SIGCHLD: %s", strerror(errno));
+		return -1;
+	}
+	sigdelset(polling, SIGCHLD);
+	return 0;
+}
+
 int
 serve_run(const struct config *cfg)
 {
 	struct pollfd pfd[MAX_LISTEN + 1];
+	sigset_t polling;
 	int fds[MAX_LISTEN], nfds, i, n;
 	char desc[512] = "systemd sockets";
 
@@ -170,8 +306,8 @@ serve_run(const struct config *cfg)
 		if (nfds <= 0)
 			return EXIT_SYS;
 	}
-	/* Children are reaped by the kernel. */
-	signal(SIGCHLD, SIG_IGN);
+	if (count_children(cfg, &polling) == -1)
+		return EXIT_SYS;
 	log_info("listening on %s (config %s, auth-dir %s)", desc,
 	    cfg->path ? cfg->path : "built-in defaults", cfg->auth_dir);
 	for (i = 0; i < nfds; i++) {
@@ -183,45 +319,18 @@ serve_run(const struct config *cfg)
 		/* The spare's watch, when there is one, last in the set. */
 		pfd[nfds].fd = prefork_watch_fd();
 		pfd[nfds].events = POLLIN;
-		if ((n = poll(pfd, (nfds_t)nfds + 1, -1)) == -1) {
-			if (errno == EINTR)
-				continue;
+		if ((n = ppoll(pfd, (nfds_t)nfds + 1, NULL, &polling)) == -1 &&
+		    errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			return EXIT_SYS;
 		}
+		reap();
+		if (n == -1)
+			continue;
 		if (pfd[nfds].revents & POLLIN)
 			prefork_watch_event(cfg);
-		for (i = 0; i < nfds; i++) {
-			int c;
-			pid_t pid;
-
-			if (!(pfd[i].revents & POLLIN))
-				continue;
-			if ((c = accept4(fds[i], NULL, NULL, SOCK_CLOEXEC))
-			    == -1) {
-				/* Out of fds or a reset before accept: keep
-				 * serving the others. */
-				if (errno != EINTR && errno != EAGAIN &&
-				    errno != ECONNABORTED)
-					log_warn("accept: %s", strerror(errno));
-				if (errno == EMFILE || errno == ENFILE)
-					usleep(100000);
-				continue;
-			}
-			if (prefork_give(cfg, c) == 0) {
-				close(c);
-				prefork_new(cfg);
-				continue;
-			}
-			if ((pid = fork()) == -1) {
-				log_warn("fork: %s", strerror(errno));
-				close(c);
-				continue;
-			}
-			if (pid == 0)
-				child(cfg, fds, nfds, c);
-			close(c);
-			prefork_new(cfg);
-		}
+		for (i = 0; i < nfds; i++)
+			if (pfd[i].revents & POLLIN)
+				take(cfg, fds, nfds, fds[i]);
 	}
 }
