@@ -110,7 +110,9 @@ class World:
         port = lib.free_port()
         vals = {"host": "127.0.0.1", "port": port, "auth-dir": auth, "debug": False,
                 "claude-base-url": "https://localhost:%d" % up_port,
-                "ca-file": self.pki.ca_file}
+                "ca-file": self.pki.ca_file,
+                # Benchmark 6 holds 500 streams open at once.
+                "max-connections": 1024}
         vals.update({k.replace("_", "-"): v for k, v in more.items()})
         path = os.path.join(self.dir, name + ".yaml")
         with open(path, "w") as f:

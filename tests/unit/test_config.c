@@ -165,6 +165,15 @@ show(const struct config *c, const char *field)
 		snprintf(s, sizeof s, "%d", c->connect_timeout);
 	else if (strcmp(field, "upstream_timeout") == 0)
 		snprintf(s, sizeof s, "%d", c->upstream_timeout);
+	else if (strcmp(field, "choices") == 0)
+		snprintf(s, sizeof s, "%d,%d,%d,%d", c->claude_third_party,
+		    c->routing, c->status_page, c->sandbox);
+	else if (strcmp(field, "limits") == 0)
+		snprintf(s, sizeof s, "%d,%d,%d,%d", c->max_connections,
+		    c->first_byte_timeout, c->body_timeout,
+		    c->claude_refusal_cooldown);
+	else if (strcmp(field, "codex_encrypted_reasoning") == 0)
+		snprintf(s, sizeof s, "%d", c->codex_encrypted_reasoning);
 	else
 		snprintf(s, sizeof s, "(no field %s)", field);
 	return s;
@@ -382,6 +391,16 @@ static const struct {
 	{ "foo: bar\nport: 1234\n", "port", "1234" },
 	{ "codex-api-key:\n  - api-key: x\nport: 4321\n", "port", "4321" },
 	{ "---\nport: 777\n...\n", "port", "777" },
+	{ "port: 1\n", "choices", "0,0,0,0" },
+	{ "claude-third-party: api-key\nrouting: round-robin\nstatus: off\n"
+	    "sandbox: required\n", "choices", "1,1,1,1" },
+	{ "claude-third-party: REFUSE\nstatus: api-key\n", "choices",
+	    "2,0,2,0" },
+	{ "port: 1\n", "limits", "256,10,120,3600" },
+	{ "max-connections: 1\nfirst-byte-timeout: 2\nbody-timeout: 3\n"
+	    "claude-refusal-cooldown: 0\n", "limits", "1,2,3,0" },
+	{ "codex-encrypted-reasoning: false\n", "codex_encrypted_reasoning",
+	    "0" },
 };
 
 static void
@@ -434,6 +453,14 @@ static const struct {
 	    "connect-timeout" },
 	{ "upstream-timeout float", "upstream-timeout: 1.5\n", ":1:",
 	    "upstream-timeout" },
+	{ "routing unknown", "routing: random\n", ":1:10: ",
+	    "routing must be headroom or round-robin, not 'random'" },
+	{ "third party unknown", "claude-third-party: yes\n", ":1:",
+	    "claude-third-party must be subscription, api-key or refuse" },
+	{ "max-connections 0", "max-connections: 0\n", ":1:",
+	    "max-connections must be a number from 1" },
+	{ "api key with a line break", "claude-api-key:\n  - api-key: "
+	    "\"k\\r\\nX: y\"\n", ":2:", "control character" },
 	{ "debug maybe", "debug: maybe\n", ":1:8: ",
 	    "debug must be true or false" },
 	{ "debug 1", "debug: 1\n", ":1:", "debug must be true or false" },
