@@ -41,7 +41,7 @@ void sandbox_quiet(void);
 enum {
 	SB_TRY_READ,            /* read a byte of path */
 	SB_TRY_OPENDIR,         /* open directory path */
-	SB_TRY_WRITE,           /* create path.tmp, rename it to path, remove */
+	SB_TRY_WRITE,           /* make path.tmp, rename it to path, remove */
 	SB_TRY_EXEC,            /* execve path */
 	SB_TRY_BIND,            /* bind TCP 127.0.0.1:port */
 	SB_TRY_CONNECT,         /* connect TCP 127.0.0.1:port (refused: ok) */
@@ -150,6 +150,10 @@ struct sandbox_syscall {
 	struct sandbox_arg args[3];
 };
 
+/* The table's length at most (a run per entry and per gap is room the
+ * program builder sets aside on its stack). */
+#define SB_MAX_SYSCALLS 192
+
 /* Every jump's offset must fit in 8 bits: no program longer than this
  * (tests/unit/test_sandbox checks the table's). */
 #define SB_PROG_MAX 256
@@ -168,7 +172,8 @@ int sandbox_seccomp_apply(int udp, char *why, size_t whylen);
 /*
  * For tests/unit/test_sandbox.c, which runs the program in a classic BPF
  * interpreter and compares each verdict with the table's.
- * sandbox_seccomp_table: the table and, in *n, its length.
+ * sandbox_seccomp_table (sandbox_syscalls.c): the table and, in *n, its
+ * length.
  * sandbox_seccomp_program: build program udp afresh into f[SB_PROG_MAX];
  * its length, 0 with why set when the table is wrong.
  * sandbox_seccomp_built: the program sandbox_seccomp_apply installs, its
@@ -187,5 +192,8 @@ const struct sock_filter *sandbox_seccomp_built(int udp, size_t *len);
  * Landlock has no UDP rules before ABI 10.
  */
 int sandbox_udp(const struct config *cfg);
+
+/* Some host the filter may connect to is a name, not an address. */
+int sandbox_names_a_host(const struct config *cfg);
 
 #endif
