@@ -282,10 +282,9 @@ is_name(const char *host)
 	    inet_pton(AF_INET6, host, a) != 1;
 }
 
-/* Some host the filter may connect to is a name, not an address: the
- * hosts of sandbox_ports. */
-static int
-names_a_host(const struct config *cfg)
+/* The hosts of sandbox_ports. */
+int
+sandbox_names_a_host(const struct config *cfg)
 {
 	size_t i;
 	int n;
@@ -308,7 +307,7 @@ names_a_host(const struct config *cfg)
 int
 sandbox_udp(const struct config *cfg)
 {
-	if (!names_a_host(cfg))
+	if (!sandbox_names_a_host(cfg))
 		return 0;
 	return res_init() == -1 || !(_res.options & RES_USEVC);
 }

@@ -371,7 +371,8 @@ sandbox_check(const struct config *cfg, FILE *out)
 	    (long)getpid());
 	fixtures_open(&fx, ports, tmp);
 
-	n = forbidden(a, &fx, sandbox_udp(cfg), ssh, key, outside);
+	n = forbidden(a, &fx, cfg->sandbox != SANDBOX_OFF && sandbox_udp(cfg),
+	    ssh, key, outside);
 	a[n++] = (struct attempt){ "read ca-file", SB_TRY_READ, cfg->ca_file,
 	    0, 1, exists(cfg->ca_file) ? NULL : NOT_THERE };
 	a[n++] = (struct attempt){ "write in auth-dir", SB_TRY_WRITE, inside,
@@ -379,7 +380,9 @@ sandbox_check(const struct config *cfg, FILE *out)
 	a[n++] = (struct attempt){ "resolve localhost", SB_TRY_RESOLVE,
 	    "localhost", 0, 1, NULL };
 	a[n++] = (struct attempt){ "resolve through DNS", SB_TRY_DNS,
-	    DNS_NAME, 0, 1, dns_control(cfg, dns_why, sizeof dns_why) };
+	    DNS_NAME, 0, 1, !sandbox_names_a_host(cfg) ? "every host in the "
+	    "config is an address: a filter resolves no name" :
+	    dns_control(cfg, dns_why, sizeof dns_why) };
 	a[n++] = (struct attempt){ "connect TCP 127.0.0.1 to the first "
 	    "upstream's port", SB_TRY_CONNECT, NULL, (int)ports[0], 1, NULL };
 
