@@ -35,8 +35,11 @@ void
 log_init(int debug, int use_syslog)
 {
 	debug_on = debug;
+	/* Connected now: the filter's sandbox leaves it no Unix socket to
+	 * make later (a /dev/log that goes away takes the lines after with
+	 * it). */
 	if (use_syslog && !to_syslog)
-		openlog("cli-proxy-api", LOG_PID, LOG_DAEMON);
+		openlog("cli-proxy-api", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	to_syslog = use_syslog;
 }
 

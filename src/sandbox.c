@@ -10,7 +10,10 @@
  *
  *   seccomp-bpf: an allow-list of the system calls a filter makes (found
  *   by running the test suite under strace -f), EPERM for anything else,
- *   and death for the calls that can only mean an attacker is at work.
+ *   and death for the calls that can only mean an attacker is at work;
+ *   TCP sockets (UDP too where the resolver needs it), no memory writable
+ *   and executable at once. With it goes PR_SET_MDWE (6.3+): no memory
+ *   executable once written.
  *
  * Only the per-connection filter is sandboxed: the login flow binds a
  * callback port and starts a browser, --status and --refresh are short
@@ -21,7 +24,10 @@
  * libseccomp: one table) in sandbox_seccomp.c; --sandbox-check is in
  * sandbox_check.c.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,7 +235,7 @@ sandbox_prepare(const struct config *cfg)
 {
 	sandbox_unprepare();
 	if (cfg->sandbox != SANDBOX_OFF)
-		sandbox_seccomp_build();
+		sandbox_seccomp_build(sandbox_udp(cfg));
 #if defined(__SANITIZE_ADDRESS__)
 	/* The /proc rule of SANITIZE builds must name the child's own /proc
 	 * directory: those build theirs in the child. */
@@ -254,11 +260,87 @@ sandbox_unprepare(void)
 	ready.fd = -1;
 }
 
+/* No memory made executable once written: the seccomp list refuses only
+ * writable and executable at once, blind to what a page was before. 0, or
+ * -1 with why set (before Linux 6.3: EINVAL). */
+static int
+refuse_exec_gain(char *why, size_t whylen)
+{
+	if (prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) == 0)
+		return 0;
+	snprintf(why, whylen, "PR_SET_MDWE: %s: memory once written may "
+	    "still be made executable", strerror(errno));
+	return -1;
+}
+
+static int
+is_name(const char *host)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+
+	return host != NULL && inet_pton(AF_INET, host, a) != 1 &&
+	    inet_pton(AF_INET6, host, a) != 1;
+}
+
+/* The hosts of sandbox_ports. */
+int
+sandbox_names_a_host(const struct config *cfg)
+{
+	size_t i;
+	int n;
+
+	n = is_name(cfg->claude_base.host) || is_name(cfg->codex_base.host) ||
+	    is_name(cfg->claude_token_url.host) ||
+	    is_name(cfg->codex_token_url.host) ||
+	    (cfg->proxy.kind != PROXY_NONE && is_name(cfg->proxy.host));
+	for (i = 0; !n && i < cfg->n_claude_keys; i++)
+		n = is_name(cfg->claude_keys[i].base.host);
+	for (i = 0; !n && i < cfg->n_codex_keys; i++)
+		n = is_name(cfg->codex_keys[i].base.host);
+	return n;
+}
+
+/* A nameserver may answer only over UDP (some container and VM networks
+ * carry nothing else on port 53), so the resolver keeps it unless told to
+ * use TCP; res_init reads that where getaddrinfo will, resolv.conf and
+ * RES_OPTIONS. */
+int
+sandbox_udp(const struct config *cfg)
+{
+	if (!sandbox_names_a_host(cfg))
+		return 0;
+	return res_init() == -1 || !(_res.options & RES_USEVC);
+}
+
+/* A layer that could not be applied under sandbox: auto is said at warning
+ * level, once per process. */
+static int warned;
+
+void
+sandbox_quiet(void)
+{
+	warned = 1;
+}
+
+static void
+warn_once(int ll, const char *ll_why, int sc, const char *sc_why)
+{
+	/* Without PR_SET_NO_NEW_PRIVS both say the same. */
+	int both = ll == -1 && sc == -1 && strcmp(ll_why, sc_why) != 0;
+
+	if (warned || (ll != -1 && sc != -1))
+		return;
+	log_warn("sandbox: %s%s%s: serving without %s (sandbox: auto)",
+	    ll == -1 ? ll_why : sc_why, both ? " and " : "", both ? sc_why :
+	    "", ll == -1 && sc == -1 ? "Landlock and seccomp" : ll == -1 ?
+	    "Landlock's file and port rules" : "the seccomp system call list");
+}
+
 int
 sandbox_apply(const struct config *cfg)
 {
-	char ll_why[256] = "", sc_why[256] = "";
-	int ll, sc = -1;
+	char ll_why[256] = "", sc_why[256] = "", wx_why[128] = "";
+	int ll, sc = -1, udp;
 
 	if (cfg->sandbox == SANDBOX_OFF)
 		return 0;
@@ -270,10 +352,13 @@ sandbox_apply(const struct config *cfg)
 		ll = -1;
 		snprintf(sc_why, sizeof sc_why, "%s", ll_why);
 	} else {
-		/* Landlock first: its system calls are not on the list. */
+		/* Landlock and MDWE first: their calls are not on the list. */
+		if (refuse_exec_gain(wx_why, sizeof wx_why) == -1)
+			log_debug("sandbox: %s", wx_why);
+		udp = sandbox_udp(cfg);
 		ll = landlock_apply(cfg, sandbox_landlock_abi(), ll_why,
 		    sizeof ll_why);
-		sc = sandbox_seccomp_apply(sc_why, sizeof sc_why);
+		sc = sandbox_seccomp_apply(udp, sc_why, sizeof sc_why);
 	}
 	if (cfg->sandbox == SANDBOX_REQUIRED && (ll == -1 || sc == -1)) {
 		log_err("sandbox: required, but %s%s%s: not serving; set "
@@ -283,9 +368,10 @@ sandbox_apply(const struct config *cfg)
 		    sc == -1 ? sc_why : "");
 		return -1;
 	}
-	if (ll != 0)
+	/* Landlock without TCP port rules (ABI < 4) is there in part. */
+	if (ll == 1)
 		log_debug("sandbox: %s", ll_why);
-	if (sc != 0)
-		log_debug("sandbox: %s", sc_why);
+	warn_once(ll, ll_why, sc, sc_why);
+	warned = 1;
 	return 0;
 }

@@ -13,10 +13,14 @@
  * the config file, read and write in auth-dir and the logs directory, read
  * what name resolution needs; TCP connect only to the ports of the
  * configured upstreams, token endpoints and proxy; a seccomp allow-list of
- * system calls. Irreversible, and inherited by any child.
+ * system calls, with TCP sockets only (and UDP ones where the resolver asks
+ * over UDP) and no memory writable and executable; PR_SET_MDWE where the
+ * kernel has it. Irreversible, and inherited by any child. Under inetd,
+ * log_init must have connected syslog's socket before.
  *
  * cfg->sandbox SANDBOX_OFF: nothing. SANDBOX_AUTO: whatever the kernel
- * supports, what it does not is said once with log_debug; returns 0.
+ * supports; Landlock or seccomp not applied is said with log_warn (once per
+ * process), a part of one the kernel lacks with log_debug; returns 0.
  * SANDBOX_REQUIRED: -1 (after log_err) when Landlock or seccomp cannot be
  * applied; the caller must then not serve.
  *
@@ -30,9 +34,11 @@ int sandbox_apply(const struct config *cfg);
  * --sandbox-check: for each probe, fork a child that applies the sandbox as
  * a filter would and then tries something: forbidden things (read
  * /etc/shadow, /etc/passwd and ~/.ssh, write outside auth-dir, exec /bin/sh,
- * bind a TCP port, connect to a port that is no upstream's) and allowed
- * ones (read ca-file, write in auth-dir, resolve localhost, connect to an
- * upstream's port). One line per probe on out. Returns 0 when every
+ * bind a TCP port, connect to a port that is no upstream's or to a Unix
+ * stream socket, send UDP to a port no resolver uses, open a raw socket,
+ * map memory writable and executable) and allowed ones (read ca-file,
+ * write in auth-dir, resolve localhost and a name through DNS, connect to
+ * an upstream's port). One line per probe on out. Returns 0 when every
  * forbidden attempt was denied and every allowed one worked, else 1
  * (main exits EXIT_SANDBOX).
  */
