@@ -83,36 +83,40 @@ fail:
 }
 
 int
-file_read(const char *path, size_t cap, struct buf *b, struct stat *st)
+file_read_fd(int fd, size_t cap, struct buf *b)
 {
 	ssize_t r;
-	int fd, e;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return -1;
-	if (st && fstat(fd, st) == -1)
-		goto fail;
 	for (;;) {
 		if (buf_reserve(b, 4096) == -1)
-			goto fail;
-		r = read(fd, b->p + b->len, b->cap - b->len);
+			return -1;
+		r = read(fd, b->p + b->len, b->cap - b->len - 1);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1)
-			goto fail;
+			return -1;
 		if (r == 0)
 			break;
 		b->len += (size_t)r;
 		if (b->len > cap) {
 			errno = EFBIG;
-			goto fail;
+			return -1;
 		}
 	}
-	close(fd);
+	b->p[b->len] = '\0';
 	return 0;
-fail:
+}
+
+int
+file_read(const char *path, size_t cap, struct buf *b, struct stat *st)
+{
+	int fd, rc, e;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return -1;
+	rc = st && fstat(fd, st) == -1 ? -1 : file_read_fd(fd, cap, b);
 	e = errno;
 	close(fd);
 	errno = e;
-	return -1;
+	return rc;
 }

@@ -17,6 +17,10 @@ int file_write_all(int fd, const void *p, size_t n);
 int file_replace(const char *path, const void *data, size_t len,
     int durable, char *err, size_t errlen);
 
+/* Append what is left to read of fd to b, when that is at most cap
+ * bytes, NUL-terminated. 0, or -1 with errno (EFBIG past the cap). */
+int file_read_fd(int fd, size_t cap, struct buf *b);
+
 /* Append the file at path (not followed if a symlink) to b, when it holds
  * at most cap bytes; st, when given, gets its stat taken before the read.
  * 0, or -1 with errno (EFBIG past the cap). b may hold part of the file

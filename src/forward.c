@@ -18,7 +18,7 @@
 #include "convkey.h"
 #include "convo.h"
 #include "filter.h"
-#include "limits.h"
+#include "ratelimit.h"
 #include "log.h"
 #include "quota.h"
 #include "refresh.h"
@@ -256,9 +256,9 @@ note_limits(struct fwd *w)
 	struct quota q;
 
 	if (w->route == ROUTE_CLAUDE)
-		limits_claude_quota(&w->resp, &q);
+		ratelimit_claude_quota(&w->resp, &q);
 	else
-		limits_codex_quota(&w->resp, time(NULL), &q);
+		ratelimit_codex_quota(&w->resp, time(NULL), &q);
 	quota_record(w->cfg, w->a.id, &q);
 }
 
@@ -433,14 +433,14 @@ on_limited(struct fwd *w)
 	time_t now = time(NULL), when;
 
 	if (w->route == ROUTE_CLAUDE)
-		when = limits_claude_cooldown(&w->resp, now);
+		when = ratelimit_claude_cooldown(&w->resp, now);
 	else {
 		/* Codex says when in the body. */
 		w->ebody.len = 0;
 		(void)relay_collect(w->c, &w->resp, w->hl, (size_t)w->n -
 		    w->hl, &w->ebody);
 		w->collected = 1;
-		when = limits_codex_cooldown(&w->resp, w->ebody.p ? w->ebody.p : "",
+		when = ratelimit_codex_cooldown(&w->resp, w->ebody.p ? w->ebody.p : "",
 		    w->ebody.len, now);
 	}
 	w->until = store_cooldown(w->cfg, &w->a, when, "429 rate limited");

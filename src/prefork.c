@@ -154,15 +154,16 @@ retire(const struct config *cfg)
 		watch_start(cfg);
 }
 
-/* One byte and one fd over the socketpair. */
+/* One byte and one fd over the socketpair. The control buffer goes
+ * last: glibc's cmsghdr ends in a flexible array. */
 struct fdmsg {
 	char byte;
+	struct iovec iov;
+	struct msghdr m;
 	union {
 		struct cmsghdr h;
 		char space[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct iovec iov;
-	struct msghdr m;
 };
 
 static void

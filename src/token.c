@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "file.h"
 #include "http.h"
 #include "timefmt.h"
 #include "secret.h"
@@ -146,7 +147,6 @@ int
 token_read(int fd, const char *path, struct buf *b, char *err, size_t errlen)
 {
 	struct stat st;
-	ssize_t r;
 
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "token file %s: not a regular file",
@@ -158,27 +158,16 @@ token_read(int fd, const char *path, struct buf *b, char *err, size_t errlen)
 		    "chmod 600 it", path);
 		return -1;
 	}
-	if (lseek(fd, 0, SEEK_SET) == -1)
-		goto fail;
 	b->len = 0;
-	for (;;) {
-		if (buf_reserve(b, 4096) == -1)
-			goto fail;
-		r = read(fd, b->p + b->len, b->cap - b->len - 1);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			goto fail;
-		if (r == 0)
-			break;
-		b->len += (size_t)r;
-		if (b->len > TOKEN_FILE_MAX) {
+	if (lseek(fd, 0, SEEK_SET) == -1 ||
+	    file_read_fd(fd, TOKEN_FILE_MAX, b) == -1) {
+		if (errno == EFBIG) {
 			snprintf(err, errlen, "token file %s is too large",
 			    path);
 			return -1;
 		}
+		goto fail;
 	}
-	b->p[b->len] = '\0';
 	return 0;
 fail:
 	snprintf(err, errlen, "token file %s: %s", path, strerror(errno));

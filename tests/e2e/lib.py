@@ -394,6 +394,18 @@ def children(pid):
     return out
 
 
+def connect(port, timeout=5):
+    """A TCP connection to 127.0.0.1:port, waiting for a listener."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=2)
+        except OSError:
+            if time.monotonic() > end:
+                raise TestFailure("nothing listening on 127.0.0.1:%d after %ds" % (port, timeout))
+            time.sleep(0.05)
+
+
 def free_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))

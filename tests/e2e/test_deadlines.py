@@ -15,17 +15,6 @@ from lib import *  # noqa: E402,F401,F403
 KEY = "client-key-for-limits"
 
 
-def connect(port, timeout=5):
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            return socket.create_connection(("127.0.0.1", port), timeout=2)
-        except OSError:
-            if time.monotonic() > end:
-                raise TestFailure("nothing listening on 127.0.0.1:%d after %ds" % (port, timeout))
-            time.sleep(0.05)
-
-
 def wait_children(pid, n, timeout=5):
     end = time.monotonic() + timeout
     while True:

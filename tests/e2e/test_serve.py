@@ -14,17 +14,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import *  # noqa: E402,F401,F403
 
 
-def connect(port, timeout=5):
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            return socket.create_connection(("127.0.0.1", port), timeout=2)
-        except OSError:
-            if time.monotonic() > end:
-                raise TestFailure("nothing listening on 127.0.0.1:%d after %ds" % (port, timeout))
-            time.sleep(0.05)
-
-
 def test_serve_health_proxy_and_sigterm(ctx):
     port = free_port()
     with Case(ctx["pki"], port=port) as c:

@@ -12,7 +12,7 @@
 #include "http.h"
 #include "fuzz.h"
 #include "httpbody.h"
-#include "limits.h"
+#include "ratelimit.h"
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput
@@ -53,8 +53,8 @@ FUZZ_ENTRY(const uint8_t *data, size_t size)
 	blen = size - hl;
 	if ((h = http_header_get(m, "retry-after")) != NULL)
 		(void)http_retry_after(h->value, h->vlen, 1700000000);
-	(void)limits_claude_cooldown(m, 1700000000);
-	(void)limits_codex_cooldown(m, body, blen, 1700000000);
+	(void)ratelimit_claude_cooldown(m, 1700000000);
+	(void)ratelimit_codex_cooldown(m, body, blen, 1700000000);
 	if (m->framing != HTTP_BODY_CHUNKED)
 		goto out;
 	memset(&c, 0, sizeof c);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "codex.h"
-#include "limits.h"
+#include "ratelimit.h"
 #include "sse.h"
 #include "unit.h"
 
@@ -1140,7 +1140,7 @@ test_cooldown(void)
 			CHECK(t[i].name, 0);
 			continue;
 		}
-		got = limits_codex_cooldown(&m, t[i].body, strlen(t[i].body), now);
+		got = ratelimit_codex_cooldown(&m, t[i].body, strlen(t[i].body), now);
 		CHECK(t[i].name, got == (t[i].want ? now + t[i].want : 0));
 	}
 }

@@ -6,7 +6,7 @@
 
 #include "claude.h"
 #include "http.h"
-#include "limits.h"
+#include "ratelimit.h"
 #include "oauth.h"
 #include "timefmt.h"
 #include "token.h"
@@ -160,7 +160,7 @@ cooldown(const char *head, time_t now)
 
 	if (http_parse_response(head, strlen(head), "POST", &m, &why) == -1)
 		return -2;
-	return (long long)limits_claude_cooldown(&m, now);
+	return (long long)ratelimit_claude_cooldown(&m, now);
 }
 
 static void

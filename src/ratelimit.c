@@ -13,7 +13,7 @@
 
 #include "http.h"
 #include "json.h"
-#include "limits.h"
+#include "ratelimit.h"
 #include "timefmt.h"
 
 #define WEEK (7L * 86400)
@@ -38,7 +38,7 @@ reset_time(const struct http_header *h)
 }
 
 time_t
-limits_claude_cooldown(const struct http_msg *resp, time_t now)
+ratelimit_claude_cooldown(const struct http_msg *resp, time_t now)
 {
 	const struct http_header *h;
 	time_t t, best = 0;
@@ -108,7 +108,7 @@ body_reset(const char *body, size_t blen, time_t now)
 }
 
 time_t
-limits_codex_cooldown(const struct http_msg *resp, const char *body, size_t blen,
+ratelimit_codex_cooldown(const struct http_msg *resp, const char *body, size_t blen,
     time_t now)
 {
 	const struct http_header *h;
@@ -218,7 +218,7 @@ claude_window(struct quota *q, const struct http_header *h,
 }
 
 void
-limits_claude_quota(const struct http_msg *resp, struct quota *q)
+ratelimit_claude_quota(const struct http_msg *resp, struct quota *q)
 {
 	static const char pre[] = "anthropic-ratelimit-unified-";
 	const size_t pl = sizeof pre - 1;
@@ -308,7 +308,7 @@ boolean(const struct http_msg *resp, const char *name)
 }
 
 void
-limits_codex_quota(const struct http_msg *resp, time_t now, struct quota *q)
+ratelimit_codex_quota(const struct http_msg *resp, time_t now, struct quota *q)
 {
 	const struct http_header *h;
 	char v[64];

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "http.h"
-#include "limits.h"
+#include "ratelimit.h"
 #include "quota.h"
 #include "unit.h"
 
@@ -49,7 +49,7 @@ test_claude(void)
 	    "anthropic-ratelimit-unified-reset: 1767225600\r\n"
 	    "anthropic-ratelimit-unified-b.d-utilization: 0.5\r\n"
 	    "Content-Length: 0\r\n\r\n") == 0);
-	limits_claude_quota(&m, &q);
+	ratelimit_claude_quota(&m, &q);
 	CHECK("overall status", strcmp(q.status, "allowed_warning") == 0);
 	CHECK("claim named as its window", strcmp(q.claim, "7d") == 0);
 	CHECK("overage is no window", strcmp(q.overage, "rejected") == 0 &&
@@ -66,7 +66,7 @@ test_claude(void)
 	CHECK("not blocked below 100 %", quota_blocked(&q, 1767200000) == 0);
 
 	CHECK("parse none", parse("HTTP/1.1 200 OK\r\n\r\n") == 0);
-	limits_claude_quota(&m, &q);
+	ratelimit_claude_quota(&m, &q);
 	CHECK("no headers, nothing said", !quota_said(&q));
 }
 
@@ -85,7 +85,7 @@ test_codex(void)
 	    "x-codex-secondary-reset-at: 1767225600\r\n"
 	    "x-codex-credits-has-credits: True\r\n"
 	    "x-codex-credits-balance: 3.5\r\n\r\n") == 0);
-	limits_codex_quota(&m, 1000, &q);
+	ratelimit_codex_quota(&m, 1000, &q);
 	w = win(&q, "5h");
 	CHECK("primary as 5h", w && w->used == 1.0 && w->reset == 1600);
 	w = win(&q, "7d");
