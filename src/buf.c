@@ -68,11 +68,23 @@ buf_addf(struct buf *b, const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	/* Formatted once when it fits in the room there is, else measured
+	 * and formatted again after the buffer grew. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len :
+	    0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || buf_reserve(b, (size_t)n + 1) == -1)
+	if (n < 0)
 		return -1;
+	if (b->p && (size_t)n < b->cap - b->len) {
+		b->len += (size_t)n;
+		return 0;
+	}
+	if (buf_reserve(b, (size_t)n + 1) == -1) {
+		if (b->p && b->cap > b->len)
+			b->p[b->len] = '\0';
+		return -1;
+	}
 	va_start(ap, fmt);
 	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);

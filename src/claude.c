@@ -61,7 +61,9 @@ beta_has(const struct http_msg *req, const char *t)
 static int
 line(struct buf *out, const struct http_header *h, const char *v)
 {
-	return buf_addf(out, "%.*s: %s\r\n", (int)h->nlen, h->name, v);
+	struct http_header l = { h->name, h->nlen, v, strlen(v) };
+
+	return http_header_add(out, &l);
 }
 
 /* The account's credential line. */

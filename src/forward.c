@@ -198,7 +198,6 @@ prepare(struct fwd *w)
 	if (w->route == ROUTE_CLAUDE) {
 		if (claude_read(p, r->body.len, &w->cq, &w->bad_json) == 0)
 			snprintf(r->model, sizeof r->model, "%s", w->cq.model);
-		convkey_claude(&r->msg, p, &w->cq, w->conv);
 		w->want.kind = claude_first_party(&r->msg, &w->cq) ?
 		    CLIENT_FIRST_PARTY : CLIENT_THIRD_PARTY;
 		r->client = w->want.kind == CLIENT_FIRST_PARTY ? "claude-code" :
@@ -224,15 +223,23 @@ prepare(struct fwd *w)
 		return -1;
 	}
 	snprintf(r->model, sizeof r->model, "%s", w->cr.model);
-	convkey_codex(&r->msg, &w->cr, w->conv);
 	return 0;
 }
 
-/* Where the request's conversation is: its account goes first. */
+/* Where the request's conversation is: its account goes first. Named
+ * only when there is a choice of account to make. */
 static void
 find_conversation(struct fwd *w)
 {
-	if (w->cfg->routing != ROUTING_HEADROOM || !w->conv[0])
+	if (w->cfg->routing != ROUTING_HEADROOM ||
+	    store_count(w->cfg, w->want.provider) < 2)
+		return;
+	if (w->route == ROUTE_CLAUDE)
+		convkey_claude(&w->r->msg, w->r->body.p ? w->r->body.p : "",
+		    &w->cq, w->conv);
+	else
+		convkey_codex(&w->r->msg, &w->cr, w->conv);
+	if (!w->conv[0])
 		return;
 	if ((w->known = convo_find(w->cfg, w->conv, w->was, sizeof w->was,
 	    &w->seen)) != 0)

@@ -221,15 +221,31 @@ framing(struct http_msg *m, int is_request, const char **why)
 	return 0;
 }
 
+/* One Connection token: close, keep-alive, or a header's name. */
+static int
+conn_token(const char *t, size_t n, void *arg)
+{
+	struct http_msg *m = arg;
+
+	if (n == 5 && strncasecmp(t, "close", 5) == 0)
+		m->conn_close = 1;
+	else if (n == 10 && strncasecmp(t, "keep-alive", 10) == 0)
+		m->conn_keep = 1;
+	else
+		m->conn_names = 1;
+	return 0;
+}
+
 static void
 keep_alive(struct http_msg *m)
 {
-	if (http_has_token(m, "connection", "close"))
-		m->keep_alive = 0;
-	else if (m->minor == 0)
-		m->keep_alive = http_has_token(m, "connection", "keep-alive");
-	else
-		m->keep_alive = 1;
+	size_t i;
+
+	for (i = 0; i < m->nheaders; i++)
+		if (http_name_is(&m->headers[i], "connection"))
+			(void)http_list_each(m->headers[i].value,
+			    m->headers[i].vlen, conn_token, m);
+	m->keep_alive = !m->conn_close && (m->minor > 0 || m->conn_keep);
 }
 
 /* RFC 9112 3.2: a request with more than one Host is refused, as two

@@ -39,6 +39,8 @@ struct http_msg {
 	enum http_framing framing;
 	uint64_t length;        /* with HTTP_BODY_LENGTH */
 	int keep_alive;         /* the peer wants the connection kept */
+	int conn_close, conn_keep; /* Connection: close, keep-alive */
+	int conn_names;         /* Connection names other headers */
 	int expect_continue;    /* requests: Expect: 100-continue */
 	size_t head_len;        /* bytes of the head, final CRLFCRLF included */
 };

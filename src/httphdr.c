@@ -10,10 +10,24 @@
 #include "buf.h"
 #include "http.h"
 
+static unsigned char
+lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* a[0..alen) is b, ASCII case folded: every header line meets a dozen of
+ * these, so no strlen first. */
 static int
 ieq(const char *a, size_t alen, const char *b)
 {
-	return strlen(b) == alen && strncasecmp(a, b, alen) == 0;
+	size_t i;
+
+	for (i = 0; i < alen; i++)
+		if (b[i] == '\0' || lower((unsigned char)a[i]) !=
+		    lower((unsigned char)b[i]))
+			return 0;
+	return b[alen] == '\0';
 }
 
 int
@@ -105,7 +119,7 @@ http_is_hop(const struct http_msg *m, const struct http_header *h)
 	if (http_name_in(h, hop))
 		return 1;
 	/* Headers the sender named in Connection are hop-by-hop too. */
-	if (h->nlen >= sizeof name)
+	if (!m->conn_names || h->nlen >= sizeof name)
 		return 0;
 	memcpy(name, h->name, h->nlen);
 	name[h->nlen] = '\0';

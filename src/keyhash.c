@@ -3,13 +3,13 @@
  * session id, a prompt): the first half of a SHA-256, in hex.
  */
 #include <bearssl.h>
-#include <stdio.h>
 
 #include "keyhash.h"
 
 void
 keyhash(const struct keyhash_part *parts, int n, char out[KEYHASH_LEN])
 {
+	static const char hex[] = "0123456789abcdef";
 	br_sha256_context h;
 	unsigned char d[32], len[8];
 	size_t k;
@@ -24,6 +24,9 @@ keyhash(const struct keyhash_part *parts, int n, char out[KEYHASH_LEN])
 		br_sha256_update(&h, parts[i].p, parts[i].n);
 	}
 	br_sha256_out(&h, d);
-	for (k = 0; k < 16; k++)
-		snprintf(out + 2 * k, 3, "%02x", d[k]);
+	for (k = 0; k < 16; k++) {
+		out[2 * k] = hex[d[k] >> 4];
+		out[2 * k + 1] = hex[d[k] & 15];
+	}
+	out[32] = '\0';
 }

@@ -19,8 +19,8 @@ local_answer(struct conn *c, struct req *r, int head_only, enum local what)
 	int flags = (head_only ? REPLY_HEAD : 0) | (r->close ? REPLY_CLOSE : 0);
 
 	if ((what == LOCAL_MODELS_ANTHROPIC ? models_anthropic(&json) :
-	    what == LOCAL_MODELS_OPENAI ? models_openai(store_has(c->cfg,
-	    "claude"), store_has(c->cfg, "codex"), &json) :
+	    what == LOCAL_MODELS_OPENAI ? models_openai(store_count(c->cfg,
+	    "claude") > 0, store_count(c->cfg, "codex") > 0, &json) :
 	    buf_adds(&json, "{\"status\":\"ok\"}")) == -1)
 		goto out;
 	if (reply_json(&b, 200, json.p, flags) == 0) {

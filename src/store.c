@@ -366,8 +366,8 @@ store_refused(const struct config *cfg, const struct account *a,
 	state_refuse(cfg, a->id, kind, reason, message);
 }
 
-int
-store_has(const struct config *cfg, const char *provider)
+size_t
+store_count(const struct config *cfg, const char *provider)
 {
 	struct acct_ref *c;
 	size_t n;
@@ -375,6 +375,6 @@ store_has(const struct config *cfg, const char *provider)
 	if (authdir_accounts(cfg, provider, &c, &n) == -1)
 		return 0;
 	free(c);
-	return n > 0;
+	return n;
 }
 

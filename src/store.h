@@ -63,7 +63,8 @@ void store_warm(const struct config *cfg);
  * recently it did: a new connection sees auth-dir as it is now. */
 void store_recheck(void);
 
-/* Does provider have any account (a token file or an API key)? */
-int store_has(const struct config *cfg, const char *provider);
+/* How many accounts provider has (token files and API keys, usable or
+ * not); 0 when auth-dir cannot be read. */
+size_t store_count(const struct config *cfg, const char *provider);
 
 #endif

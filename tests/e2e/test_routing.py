@@ -152,6 +152,21 @@ def test_steady_state_writes_nothing(ctx):
               [os.path.basename(f) for f, b, a in zip(files, before, after) if b != a])
 
 
+def test_one_account_keeps_no_table(ctx):
+    # With no choice of account there is nothing to stick to: no table is
+    # written, and the conversation is not even named.
+    with Accounts(ctx["pki"], ["a"]) as w:
+        w.quota = {"a": claude_quota(0.5)}
+        got = [w.ask("only", session="s-1"), w.ask("only")]
+        check(got == ["a", "a"], "one account served %r" % got)
+        check(not os.path.exists(os.path.join(w.auth, "conversations")),
+              "one account, yet a conversations table was written")
+        w.add_token("b@example.com", "sk-ant-oat01-B-" + secrets.token_hex(8))
+        w.ask("only")
+        check(os.path.exists(os.path.join(w.auth, "conversations")),
+              "with a second account the conversation was not recorded")
+
+
 def test_conversation_named_by_session_header(ctx):
     with primed(ctx) as w:
         sid = "00000000-0000-4000-8000-%012d" % 7

@@ -39,6 +39,32 @@ grow(struct buf *b, const char *secret)
 		(void)buf_adds(b, "0123456789");
 }
 
+/* buf_addf formats in place when the room is there, and grows the buffer
+ * (formatting again) when it is not, at every distance from the edge. */
+static void
+addf_fits_or_grows(void)
+{
+	char want[700];
+	size_t at, i;
+	int ok = 1;
+
+	for (at = 200; at < 300 && ok; at++) {
+		struct buf b = { 0 };
+
+		for (i = 0; i < at; i++)
+			(void)buf_add(&b, "x", 1);
+		ok = buf_addf(&b, "%s=%d;%.*s", "key", 42, 50,
+		    "0123456789012345678901234567890123456789012345678901")
+		    == 0;
+		memset(want, 'x', at);
+		snprintf(want + at, sizeof want - at, "key=42;%.50s",
+		    "0123456789012345678901234567890123456789012345678901");
+		ok = ok && b.len == strlen(want) && strcmp(b.p, want) == 0;
+		buf_free(&b);
+	}
+	CHECK("buf_addf at every distance from the buffer's end", ok);
+}
+
 int
 main(void)
 {
@@ -68,5 +94,6 @@ main(void)
 	buf_free(&plain);
 	printf("# under ASan free is not watched\n");
 #endif
+	addf_fits_or_grows();
 	return UNIT_END();
 }
