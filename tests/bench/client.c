@@ -9,7 +9,7 @@
  *             ",resume" (TLS: resume the previous session) and
  *             ",unlink=PATH" (delete PATH before each connection)
  *   ka        keep-alive latency: one connection per variant, -n requests
- *             each, variants taken in turn (rotating the order), µs from
+ *             each, variants taken in turn (shuffled each round), µs from
  *             the first byte written to the last byte of the response
  *   conn      new-connection latency: -n connections per variant, in turn;
  *             µs from connect() to the first response byte, and to the last
@@ -495,6 +495,30 @@ sleep_ms(int ms)
 
 /* ---------------------------------------------------------- modes */
 
+/* The order of the variants in one round: shuffled (the same sequence on
+ * every run), so that no variant always follows the same one. A fixed
+ * rotation is not enough: each variant would still come right after the
+ * same neighbour, and the one after the direct TLS client (the busiest
+ * for the CPUs) would pay for it in every round. */
+static void
+shuffle(int *ord, int nv)
+{
+	static unsigned long long st = 0x9e3779b97f4a7c15ULL;
+	int k, j, t;
+
+	for (k = 0; k < nv; k++)
+		ord[k] = k;
+	for (k = nv - 1; k > 0; k--) {
+		st ^= st << 13;
+		st ^= st >> 7;
+		st ^= st << 17;
+		j = (int)(st % (unsigned long long)(k + 1));
+		t = ord[k];
+		ord[k] = ord[j];
+		ord[j] = t;
+	}
+}
+
 static int
 mode_ka(struct variant *v, int nv, int n, int warm)
 {
@@ -502,16 +526,15 @@ mode_ka(struct variant *v, int nv, int n, int warm)
 	struct resp r;
 	size_t qlen;
 	char *q = make_request("Connection: keep-alive\r\n", &qlen);
-	int i, k;
+	int i, k, ord[MAXV];
 
 	for (k = 0; k < nv; k++)
 		if (cx_open(&c[k], &v[k]) == -1)
 			die("cannot connect");
 	for (i = -warm; i < n; i++) {
+		shuffle(ord, nv);
 		for (k = 0; k < nv; k++) {
-			/* Rotate who goes first: no variant always follows
-			 * the same one. */
-			struct variant *x = &v[(k + (i < 0 ? 0 : i)) % nv];
+			struct variant *x = &v[ord[k]];
 			struct cx *cc = &c[x - v];
 			double t0 = now_us();
 
@@ -544,11 +567,12 @@ mode_conn(struct variant *v, int nv, int n, int warm, int gap)
 	struct resp r;
 	size_t qlen;
 	char *q = make_request("Connection: close\r\n", &qlen);
-	int i, k;
+	int i, k, ord[MAXV];
 
 	for (i = -warm; i < n; i++) {
+		shuffle(ord, nv);
 		for (k = 0; k < nv; k++) {
-			struct variant *x = &v[(k + (i < 0 ? 0 : i)) % nv];
+			struct variant *x = &v[ord[k]];
 			double t0, first = 0;
 
 			sleep_ms(gap);
@@ -581,14 +605,15 @@ mode_get(struct variant *v, int nv, int n, long long bytes)
 	char more[128];
 	size_t qlen;
 	char *q;
-	int i, k;
+	int i, k, ord[MAXV];
 
 	snprintf(more, sizeof more, "Connection: close\r\n"
 	    "x-bench-bytes: %lld\r\n", bytes);
 	q = make_request(more, &qlen);
 	for (i = 0; i < n; i++) {
+		shuffle(ord, nv);
 		for (k = 0; k < nv; k++) {
-			struct variant *x = &v[(k + i) % nv];
+			struct variant *x = &v[ord[k]];
 			double t0 = now_us();
 
 			if (cx_open(&c, x) == -1 ||
