@@ -325,13 +325,28 @@ form_add(struct buf *b, const char *k, const char *v)
 	return url_pct_encode(b, v, 1);
 }
 
+/* A grant's JSON object printed into b, then wiped and freed with what
+ * printed it; ok 0 when filling it failed. */
+static int
+json_body(cJSON *o, int ok, struct buf *b)
+{
+	char *s;
+	int rc = -1;
+
+	if (ok && (s = cJSON_PrintUnformatted(o)) != NULL) {
+		rc = buf_adds(b, s);
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+	secret_json_delete(o);
+	return rc;
+}
+
 static int
 refresh_body(const char *provider, const char *rt, struct buf *b,
     const char **ctype)
 {
 	cJSON *o;
-	char *s;
-	int rc = -1;
 
 	if (strcmp(provider, "codex") == 0) {
 		*ctype = "application/x-www-form-urlencoded";
@@ -343,16 +358,10 @@ refresh_body(const char *provider, const char *rt, struct buf *b,
 	*ctype = "application/json";
 	if ((o = cJSON_CreateObject()) == NULL)
 		return -1;
-	if (cJSON_AddStringToObject(o, "grant_type", "refresh_token") &&
+	return json_body(o,
+	    cJSON_AddStringToObject(o, "grant_type", "refresh_token") &&
 	    cJSON_AddStringToObject(o, "refresh_token", rt) &&
-	    cJSON_AddStringToObject(o, "client_id", CLAUDE_CLIENT_ID) &&
-	    (s = cJSON_PrintUnformatted(o)) != NULL) {
-		rc = buf_adds(b, s);
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-	secret_json_delete(o);
-	return rc;
+	    cJSON_AddStringToObject(o, "client_id", CLAUDE_CLIENT_ID), b);
 }
 
 /* POST a grant body to provider's token endpoint and parse the answer.
@@ -408,8 +417,6 @@ code_body(const char *provider, const char *code, const char *verifier,
     const char **ctype)
 {
 	cJSON *o;
-	char *s;
-	int rc = -1;
 
 	if (strcmp(provider, "codex") == 0) {
 		*ctype = "application/x-www-form-urlencoded";
@@ -422,19 +429,13 @@ code_body(const char *provider, const char *code, const char *verifier,
 	*ctype = "application/json";
 	if ((o = cJSON_CreateObject()) == NULL)
 		return -1;
-	if (cJSON_AddStringToObject(o, "grant_type", "authorization_code") &&
+	return json_body(o,
+	    cJSON_AddStringToObject(o, "grant_type", "authorization_code") &&
 	    cJSON_AddStringToObject(o, "code", code) &&
 	    cJSON_AddStringToObject(o, "redirect_uri", redirect_uri) &&
 	    cJSON_AddStringToObject(o, "client_id", CLAUDE_CLIENT_ID) &&
 	    cJSON_AddStringToObject(o, "code_verifier", verifier) &&
-	    cJSON_AddStringToObject(o, "state", state) &&
-	    (s = cJSON_PrintUnformatted(o)) != NULL) {
-		rc = buf_adds(b, s);
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-	secret_json_delete(o);
-	return rc;
+	    cJSON_AddStringToObject(o, "state", state), b);
 }
 
 int

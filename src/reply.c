@@ -74,28 +74,36 @@ reply_error(struct buf *out, int status, const char *message, int flags)
 	return reply_error_ex(out, status, message, flags, NULL);
 }
 
+/* The answer with root as its body, printed; root is deleted. ok 0 when
+ * filling root failed. */
+static int
+json_tree(struct buf *out, int status, cJSON *root, int ok, int flags,
+    const char *extra)
+{
+	char *s;
+	int rc = -1;
+
+	if (ok && (s = cJSON_PrintUnformatted(root)) != NULL) {
+		rc = json_ex(out, status, s, flags, extra);
+		free(s);
+	}
+	cJSON_Delete(root);
+	return rc;
+}
+
 int
 reply_error_ex(struct buf *out, int status, const char *message, int flags,
     const char *extra)
 {
 	cJSON *root, *err;
-	char *s;
-	int rc = -1;
 
 	if ((root = cJSON_CreateObject()) == NULL)
 		return -1;
-	if (!cJSON_AddStringToObject(root, "type", "error") ||
-	    (err = cJSON_AddObjectToObject(root, "error")) == NULL ||
-	    !cJSON_AddStringToObject(err, "type", error_type(status)) ||
-	    !cJSON_AddStringToObject(err, "message", message))
-		goto out;
-	if ((s = cJSON_PrintUnformatted(root)) == NULL)
-		goto out;
-	rc = json_ex(out, status, s, flags, extra);
-	free(s);
-out:
-	cJSON_Delete(root);
-	return rc;
+	return json_tree(out, status, root,
+	    cJSON_AddStringToObject(root, "type", "error") &&
+	    (err = cJSON_AddObjectToObject(root, "error")) != NULL &&
+	    cJSON_AddStringToObject(err, "type", error_type(status)) &&
+	    cJSON_AddStringToObject(err, "message", message), flags, extra);
 }
 
 /* OpenAI's error type for a status. */
@@ -116,22 +124,13 @@ reply_openai_error(struct buf *out, int status, const char *message,
     int flags, const char *extra)
 {
 	cJSON *root, *err;
-	char *s;
-	int rc = -1;
 
 	if ((root = cJSON_CreateObject()) == NULL)
 		return -1;
-	if ((err = cJSON_AddObjectToObject(root, "error")) == NULL ||
-	    !cJSON_AddStringToObject(err, "message", message) ||
-	    !cJSON_AddStringToObject(err, "type", openai_type(status)) ||
-	    !cJSON_AddNullToObject(err, "param") ||
-	    !cJSON_AddNullToObject(err, "code"))
-		goto out;
-	if ((s = cJSON_PrintUnformatted(root)) == NULL)
-		goto out;
-	rc = json_ex(out, status, s, flags, extra);
-	free(s);
-out:
-	cJSON_Delete(root);
-	return rc;
+	return json_tree(out, status, root,
+	    (err = cJSON_AddObjectToObject(root, "error")) != NULL &&
+	    cJSON_AddStringToObject(err, "message", message) &&
+	    cJSON_AddStringToObject(err, "type", openai_type(status)) &&
+	    cJSON_AddNullToObject(err, "param") &&
+	    cJSON_AddNullToObject(err, "code"), flags, extra);
 }
