@@ -6,6 +6,7 @@ the PKCE pair, the file (name, mode, content), the auth-dir mode, the last
 line, and a proxy request with the new file; the failures write nothing
 and print no secret."""
 import base64
+import contextlib
 import hashlib
 import http.client
 import json
@@ -197,6 +198,19 @@ class Login:
             self.master = None
 
 
+@contextlib.contextmanager
+def running(c, *args, **kw):
+    """A login run for case c: killed, and the case closed, on the way out."""
+    lp = None
+    try:
+        lp = Login(c, *args, **kw)
+        yield lp
+    finally:
+        if lp:
+            lp.kill()
+        c.close()
+
+
 def browse(port, target, timeout=20):
     """The browser coming back: GET on 127.0.0.1. (status, body text)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -315,9 +329,7 @@ def test_claude_login_callback(ctx):
     g = Grants()
     c = setup_case(ctx, g, auth_sub="home/.cli-proxy-api")
     port = free_port()
-    lp = None
-    try:
-        lp = Login(c, "claude", port)
+    with running(c, "claude", port) as lp:
         url = lp.url()
         q = check_claude_url(url, port)
         check(not os.path.exists(c.auth), "auth-dir created before the login ended")
@@ -350,10 +362,6 @@ def test_claude_login_callback(ctx):
         msgs = [r for r in c.up.requests if "oauth/token" not in r.target]
         check(msgs and msgs[-1].header("authorization") == "Bearer " + g.access,
               "upstream Authorization %r" % [r.header("authorization") for r in msgs])
-    finally:
-        if lp:
-            lp.kill()
-        c.close()
 
 
 def test_claude_code_hash_state_replaces(ctx):
@@ -362,10 +370,8 @@ def test_claude_code_hash_state_replaces(ctx):
     g = Grants(email="old@example.com")
     c = setup_case(ctx, g)
     port = free_port()
-    lp = None
-    try:
-        c.add_token("old@example.com", "sk-ant-oat01-OLD-" + secrets.token_hex(8))
-        lp = Login(c, "claude", port)
+    c.add_token("old@example.com", "sk-ant-oat01-OLD-" + secrets.token_hex(8))
+    with running(c, "claude", port) as lp:
         q = params(lp.url())[1]
         code = "ac_" + secrets.token_urlsafe(20)
         st, body, _ = browse(port, "/callback?code=%s&state=%s" % (
@@ -376,10 +382,6 @@ def test_claude_code_hash_state_replaces(ctx):
         check_claude_exchange(g, c, q, port, code)
         _, d = check_file(c, "claude-old@example.com.json", "claude")
         check(d["access_token"] == g.access, "the old file was not replaced")
-    finally:
-        if lp:
-            lp.kill()
-        c.close()
 
 
 def test_wrong_state_ignored(ctx):
@@ -390,9 +392,7 @@ def test_wrong_state_ignored(ctx):
     g = Grants()
     c = setup_case(ctx, g)
     port = free_port()
-    lp = None
-    try:
-        lp = Login(c, "claude", port)
+    with running(c, "claude", port) as lp:
         q = params(lp.url())[1]
         other = b64url(secrets.token_bytes(32))
         bad_code = "ac_bad_" + secrets.token_urlsafe(20)
@@ -417,10 +417,6 @@ def test_wrong_state_ignored(ctx):
         check_claude_exchange(g, c, q, port, code)
         check_file(c, "claude-new@example.com.json", "claude")
         no_secrets([out, err], code, bad_code)
-    finally:
-        if lp:
-            lp.kill()
-        c.close()
 
 
 def test_wrong_state_then_timeout(ctx):
@@ -429,9 +425,7 @@ def test_wrong_state_then_timeout(ctx):
     g = Grants()
     c = setup_case(ctx, g)
     port = free_port()
-    lp = None
-    try:
-        lp = Login(c, "claude", port, timeout=3)
+    with running(c, "claude", port, timeout=3) as lp:
         q = params(lp.url())[1]
         st, _, _ = browse(port, "/callback?code=c0de_secret&state=" + b64url(secrets.token_bytes(32)))
         check(st == 403, "answered %d" % st)
@@ -440,10 +434,6 @@ def test_wrong_state_then_timeout(ctx):
         check(rc == EX_LOGIN and "3 seconds" in err, "exit %d: %s" % (rc, short(err)))
         check(not g.token_requests(c.up) and auth_files(c) == [], "exchanged or written: %s" % auth_files(c))
         no_secrets([out, err], "c0de_secret")
-    finally:
-        if lp:
-            lp.kill()
-        c.close()
 
 
 def test_denied(ctx):
@@ -452,9 +442,7 @@ def test_denied(ctx):
     g = Grants()
     c = setup_case(ctx, g)
     port = free_port()
-    lp = None
-    try:
-        lp = Login(c, "claude", port)
+    with running(c, "claude", port) as lp:
         q = params(lp.url())[1]
         st, body, _ = browse(port, "/callback?error=access_denied")
         check(st == 403 and "ignored" in body, "no state: answered %d %s" % (st, short(body)))
@@ -465,10 +453,6 @@ def test_denied(ctx):
         check(rc == EX_LOGIN, "exit %d" % rc)
         check("refused the login: access_denied" in err, "message %s" % short(err))
         check(not g.token_requests(c.up) and auth_files(c) == [], "exchanged or written: %s" % auth_files(c))
-    finally:
-        if lp:
-            lp.kill()
-        c.close()
 
 
 def test_spare_connections_oldest_goes(ctx):
@@ -514,9 +498,7 @@ def test_stdin_closed(ctx):
     g = Grants()
     c = setup_case(ctx, g)
     port = free_port()
-    lp = None
-    try:
-        lp = Login(c, "claude", port, timeout=8, stdin_closed=True)
+    with running(c, "claude", port, timeout=8, stdin_closed=True) as lp:
         q = params(lp.url())[1]
         try:
             st, body, _ = browse(port, "/callback?code=c0de&state=" + q["state"], timeout=5)
@@ -525,10 +507,6 @@ def test_stdin_closed(ctx):
         check(st == 200, "callback answered %d %s" % (st, short(body)))
         check(lp.wait() == 0, "exit %s: %s" % (lp.proc.returncode, short(lp.text()[1])))
         check_file(c, "claude-new@example.com.json", "claude")
-    finally:
-        if lp:
-            lp.kill()
-        c.close()
 
 
 def test_other_paths_ignored(ctx):
@@ -537,9 +515,7 @@ def test_other_paths_ignored(ctx):
     g = Grants()
     c = setup_case(ctx, g)
     port = free_port()
-    lp = None
-    try:
-        lp = Login(c, "claude", port)
+    with running(c, "claude", port) as lp:
         q = params(lp.url())[1]
         for target, want in (("/favicon.ico", 404), ("/", 404), ("/callbackx?code=a&state=b", 404),
                              ("/auth/callback?code=a&state=" + q["state"], 404), ("/callback", 400)):
@@ -550,19 +526,13 @@ def test_other_paths_ignored(ctx):
         check(st == 200, "callback answered %d" % st)
         check(lp.wait() == 0, "exit %s" % lp.proc.returncode)
         check_file(c, "claude-new@example.com.json", "claude")
-    finally:
-        if lp:
-            lp.kill()
-        c.close()
 
 
 def _paste(ctx, make_line, want_code, first=None, hint="not a redirect URL or a code"):
     g = Grants()
     c = setup_case(ctx, g)
     port = free_port()
-    lp = None
-    try:
-        lp = Login(c, "claude", port, use_pty=True)
+    with running(c, "claude", port, use_pty=True) as lp:
         q = params(lp.url())[1]
         prompt = lp.wait_for("here:")
         check("remote" in prompt and "tunnel" in prompt, "the prompt does not say it is for remote machines: %s"
@@ -578,10 +548,6 @@ def _paste(ctx, make_line, want_code, first=None, hint="not a redirect URL or a 
         path, d = check_file(c, "claude-new@example.com.json", "claude")
         check(last_line(out).startswith("saved %s; start the proxy with: " % path), "last line %r" % last_line(out))
         no_secrets([out], g.access, g.refresh)
-    finally:
-        if lp:
-            lp.kill()
-        c.close()
 
 
 def test_paste_redirect_url(ctx):
@@ -618,9 +584,7 @@ def test_paste_denied(ctx):
     g = Grants()
     c = setup_case(ctx, g)
     port = free_port()
-    lp = None
-    try:
-        lp = Login(c, "claude", port, use_pty=True)
+    with running(c, "claude", port, use_pty=True) as lp:
         q = params(lp.url())[1]
         lp.wait_for("here:")
         lp.paste("http://localhost:%d/callback?error=access_denied&state=%s" % (port, q["state"]))
@@ -628,20 +592,14 @@ def test_paste_denied(ctx):
         check(rc == EX_LOGIN, "exit %d" % rc)
         check("refused the login: access_denied" in lp.text()[0], "message %s" % short(lp.text()[0], 800))
         check(not g.token_requests(c.up) and auth_files(c) == [], "exchanged or written")
-    finally:
-        if lp:
-            lp.kill()
-        c.close()
 
 
 def test_timeout(ctx):
     g = Grants()
     c = setup_case(ctx, g)
-    lp = None
-    try:
-        port = free_port()
-        t0 = time.monotonic()
-        lp = Login(c, "claude", port, timeout=2)
+    port = free_port()
+    t0 = time.monotonic()
+    with running(c, "claude", port, timeout=2) as lp:
         lp.url()
         rc = lp.wait(20)
         took = time.monotonic() - t0
@@ -656,10 +614,6 @@ def test_timeout(ctx):
             s.bind(("127.0.0.1", port))
         finally:
             s.close()
-    finally:
-        if lp:
-            lp.kill()
-        c.close()
 
 
 def test_token_endpoint_errors(ctx):
@@ -677,9 +631,7 @@ def test_token_endpoint_errors(ctx):
         g.answer = lambda req, resp=resp: resp
         c = setup_case(ctx, g)
         port = free_port()
-        lp = None
-        try:
-            lp = Login(c, "claude", port)
+        with running(c, "claude", port) as lp:
             q = params(lp.url())[1]
             st, body, _ = browse(port, "/callback?code=c0de_secret&state=" + q["state"])
             check(st >= 400 and "failed" in body.lower(), "page %d %s" % (st, short(body)))
@@ -689,10 +641,6 @@ def test_token_endpoint_errors(ctx):
             check(want in err and "nothing saved" in err, "message %s, want %r" % (short(err), want))
             check(auth_files(c) == [], "written: %s" % auth_files(c))
             no_secrets([out, err], "c0de_secret", "sk-ant-oat01-NOMAIL-x")
-        finally:
-            if lp:
-                lp.kill()
-            c.close()
 
 
 def test_unsafe_email_refused(ctx):
@@ -700,9 +648,7 @@ def test_unsafe_email_refused(ctx):
         g = Grants(email=email)
         c = setup_case(ctx, g)
         port = free_port()
-        lp = None
-        try:
-            lp = Login(c, "claude", port)
+        with running(c, "claude", port) as lp:
             q = params(lp.url())[1]
             browse(port, "/callback?code=c0de&state=" + q["state"])
             rc = lp.wait()
@@ -710,10 +656,6 @@ def test_unsafe_email_refused(ctx):
             check("file name" in lp.text()[1], "%r: message %s" % (email, short(lp.text()[1])))
             check(auth_files(c) == [] and os.listdir(c.dir).count("evil@example.com.json") == 0,
                   "%r: written %s" % (email, auth_files(c)))
-        finally:
-            if lp:
-                lp.kill()
-            c.close()
 
 
 # ------------------------------------------------------------ Codex
@@ -728,9 +670,7 @@ def test_codex_login(ctx):
     g.answer = g.codex_ok
     c = setup_case(ctx, g)
     port = free_port()
-    lp = None
-    try:
-        lp = Login(c, "codex", port)
+    with running(c, "codex", port) as lp:
         url = lp.url()
         u, q = params(url)
         check(u.scheme == "https" and u.netloc == "auth.example:8443" and u.path == "/oauth/authorize",
@@ -773,10 +713,6 @@ def test_codex_login(ctx):
         check(last_line(out) == "saved %s; start the proxy with: cli-proxy-api --config %s" % (
             path, os.path.realpath(c.cfg)), "last line %r" % last_line(out))
         no_secrets([out, err], code, f["code_verifier"], g.access, g.refresh, g.id_token)
-    finally:
-        if lp:
-            lp.kill()
-        c.close()
 
 
 def test_codex_malformed_id_token(ctx):
@@ -795,9 +731,7 @@ def test_codex_malformed_id_token(ctx):
         g.answer = g.codex_ok
         c = setup_case(ctx, g)
         port = free_port()
-        lp = None
-        try:
-            lp = Login(c, "codex", port)
+        with running(c, "codex", port) as lp:
             q = params(lp.url())[1]
             st, body, _ = browse(port, "/auth/callback?code=c0de&state=" + q["state"])
             check(st >= 400, "%s: page %d" % (want, st))
@@ -807,10 +741,6 @@ def test_codex_malformed_id_token(ctx):
             check("id_token" in err and want in err and "nothing saved" in err, "%s: message %s" % (want, short(err)))
             check(auth_files(c) == [], "%s: written %s" % (want, auth_files(c)))
             no_secrets([out, err], g.access, g.refresh, tok)
-        finally:
-            if lp:
-                lp.kill()
-            c.close()
 
 
 # ------------------------------------------------------------ command line

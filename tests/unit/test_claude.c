@@ -796,15 +796,6 @@ test_differential(void)
 	buf_free(&b);
 }
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* A 10 MB body: a long conversation, the system string at the end. */
 static void
 test_big(void)
@@ -825,9 +816,9 @@ test_big(void)
 	}
 	buf_adds(&in, tail);
 	at = in.len - sizeof tail + 12;
-	t0 = now_ms();
+	t0 = unit_now_ms();
 	r = claude_body(in.p, in.len, &out, &changed, &why);
-	t1 = now_ms();
+	t1 = unit_now_ms();
 	printf("# %zu byte body: %.2f ms\n", in.len, t1 - t0);
 	CHECK("10 MB body", r == 0 && changed == 1 && out.len == in.len +
 	    sizeof "[" B ",{\"type\":\"text\",\"text\":}]" - 1 &&

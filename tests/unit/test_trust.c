@@ -378,15 +378,6 @@ load_ref(struct trust *s, const char *pem)
 	return rc;
 }
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* Bundles the fast reader must read as BearSSL does. */
 static void
 test_fast(void)
@@ -1001,25 +992,25 @@ test_system_cache(void)
 	trust_free(&miss);
 	trust_free(&hit);
 
-	t0 = now_ms();
+	t0 = unit_now_ms();
 	for (i = 0; i < ROUNDS; i++) {
 		load_ref(&slow, tmppath("system-punt.pem"));
 		trust_free(&slow);
 	}
-	t_slow = (now_ms() - t0) / ROUNDS;
-	t0 = now_ms();
+	t_slow = (unit_now_ms() - t0) / ROUNDS;
+	t0 = unit_now_ms();
 	for (i = 0; i < ROUNDS; i++) {
 		load_ref(&miss, path);
 		trust_free(&miss);
 	}
-	t_fast = (now_ms() - t0) / ROUNDS;
-	t0 = now_ms();
+	t_fast = (unit_now_ms() - t0) / ROUNDS;
+	t0 = unit_now_ms();
 	for (ok = 1, i = 0; i < ROUNDS * 10; i++) {
 		ok = ok && load_c(&hit, path, tmppath("sys")) == 0 &&
 		    hit.src == TRUST_SRC_CACHE;
 		trust_free(&hit);
 	}
-	t_hit = (now_ms() - t0) / (ROUNDS * 10);
+	t_hit = (unit_now_ms() - t0) / (ROUNDS * 10);
 	CHECK("system cache: every timed load a hit", ok);
 	snprintf(cpath, sizeof cpath, "%s/ta-cache.bin", tmppath("sys"));
 	printf("# system bundle, %zu anchors, cache %lld bytes: BearSSL PEM "

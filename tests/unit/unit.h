@@ -4,6 +4,7 @@
 #define UNIT_H
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static int unit_fails;
 
@@ -30,6 +31,16 @@ static int unit_fails;
 			unit_fails++;                                   \
 		}                                                       \
 	} while (0)
+
+/* Milliseconds on the monotonic clock, for the checks that time a case. */
+static inline double
+unit_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 #define UNIT_END() (fflush(stdout), unit_fails ? 1 : 0)
 
