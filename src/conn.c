@@ -157,6 +157,11 @@ conn_error(struct conn *c, struct req *r, int status, const char *msg,
 		flags |= REPLY_NO_RETRY;
 	if (flags & REPLY_CLOSE)
 		r->close = 1;
+	/* The answer to HEAD has no body, errors included: bytes after its
+	 * head would be read as the start of the next answer. */
+	if (r->msg.method && r->msg.mlen == 4 &&
+	    memcmp(r->msg.method, "HEAD", 4) == 0)
+		flags |= REPLY_HEAD;
 	r->status = status;
 	if ((r->openai ? reply_openai_error(&b, status, msg, flags, extra) :
 	    reply_error_ex(&b, status, msg, flags, extra)) == 0) {

@@ -95,8 +95,11 @@ route(struct conn *c, struct req *r, size_t plen)
 	const char *q = memchr(r->msg.target, '?', r->msg.tlen);
 	int get = is(r->msg.method, r->msg.mlen, "GET");
 	int head = is(r->msg.method, r->msg.mlen, "HEAD");
+	/* Claude Code says HEAD /api/hello to its base URL to open a
+	 * connection ahead of its requests: that is answered here, as
+	 * health is. */
 	int health = (get || head) && (!strcmp(r->path, "/health") ||
-	    !strcmp(r->path, "/healthz"));
+	    !strcmp(r->path, "/healthz") || !strcmp(r->path, "/api/hello"));
 	int status = (get || head) && status_route(r->path), keyed;
 	enum codex_route cx = codex_route(r->msg.method, r->msg.mlen,
 	    r->path, plen);

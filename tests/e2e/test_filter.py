@@ -301,6 +301,41 @@ def test_health_head_no_body(ctx):
     check(rs[1].status == 200 and rs[1].json() == {"status": "ok"}, "GET after HEAD: %r" % rs[1])
 
 
+def test_head_errors_have_no_body(ctx):
+    # An error answer to HEAD is a head too: a body after it would be read
+    # as the next answer.
+    data = (request("HEAD", "/nothing", [("Host", "x")]) + request("HEAD", "/v1/messages", [("Host", "x")]) +
+            request("GET", "/health", [("Host", "x")]))
+    rs = _local(ctx, data, ["HEAD", "HEAD", "GET"])
+    check(rs[0].status == 404 and rs[1].status == 404, "HEADs: %r" % rs[:2])
+    check(rs[2].status == 200 and rs[2].json() == {"status": "ok"}, "GET after the HEADs: %r" % rs[2])
+    with Case(ctx["pki"], api_keys=[KEY]) as c:
+        rc, out, err = c.run_pipe(request("HEAD", "/v1/models", [("Host", "x")]) +
+                                  request("GET", "/health", [("Host", "x")]))
+        rs = parse_responses(out, ["HEAD", "GET"])
+        check(len(rs) == 2 and rs[0].status == 401 and rs[1].json() == {"status": "ok"},
+              "HEAD without the client key, then GET: %s" % short(out))
+
+
+def test_claude_code_preconnect(ctx):
+    # Claude Code's HEAD /api/hello to its base URL (as captured), then its
+    # request on the same connection: the first answered here, head only,
+    # the second from the upstream.
+    hello = request("HEAD", "/api/hello", [("Connection", "keep-alive"), ("User-Agent", "claude-cli/2.1.197"),
+                                           ("Accept", "*/*"), ("Host", "localhost:8317"),
+                                           ("Accept-Encoding", "gzip, deflate, br, zstd")])
+    with Case(ctx["pki"]) as c:
+        rc, out, err = c.run_pipe(hello + droid_request())
+        rs = parse_responses(out, ["HEAD", "POST"])
+        check(len(rs) == 2, "want two answers, got %s; stderr %s" % (short(out), short(err)))
+        check(rs[0].status == 200 and rs[0].body == b"", "HEAD /api/hello: %r" % rs[0])
+        check(rs[1].status == 200 and rs[1].json().get("type") == "message", "the request after it: %r" % rs[1])
+        check([r.target for r in c.up.requests] == ["/v1/messages"], "upstream saw %s" %
+              [r.target for r in c.up.requests])
+    r, = _local(ctx, request("GET", "/api/hello", [("Host", "x")]), ["GET"])
+    check(r.status == 200 and r.json() == {"status": "ok"}, "GET /api/hello: %r" % r)
+
+
 def test_models_list(ctx):
     # Anthropic's shape for Anthropic clients (they send anthropic-version).
     r, = _local(ctx, request("GET", "/v1/models", [("Host", "x"), ("x-api-key", "dummy"),
