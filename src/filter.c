@@ -95,8 +95,8 @@ route(struct conn *c, struct req *r, size_t plen)
 	const char *q = memchr(r->msg.target, '?', r->msg.tlen);
 	int get = is(r->msg.method, r->msg.mlen, "GET");
 	int head = is(r->msg.method, r->msg.mlen, "HEAD");
-	/* Claude Code says HEAD /api/hello to its base URL to open a
-	 * connection ahead of its requests: that is answered here, as
+	/* Claude Code sends HEAD /api/hello (or HEAD /, the status page)
+	 * to its base URL before its first request: answered here, as
 	 * health is. */
 	int health = (get || head) && (!strcmp(r->path, "/health") ||
 	    !strcmp(r->path, "/healthz") || !strcmp(r->path, "/api/hello"));
