@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "codex.h"
 #include "codex_private.h"
@@ -374,18 +375,32 @@ out:
 /* ---- the upstream head ---- */
 
 /* Headers never copied from the client: credentials, what we set
- * ourselves, and what describes the client's own connection. */
+ * ourselves, and what describes the client's own connection. Codex's own
+ * client names itself in originator and keeps it, with its OpenAI-Beta
+ * (it sends none since 2026). */
 static int
-head_dropped(const struct http_msg *req, const struct http_header *h)
+head_dropped(const struct http_msg *req, const struct http_header *h,
+    int own)
 {
 	static const char *const names[] = {
 		"host", "content-length", "accept", "accept-encoding",
 		"content-type", "expect", "authorization", "x-api-key",
-		"openai-organization", "openai-project", "openai-beta",
-		"originator", "session_id", "chatgpt-account-id", "cookie",
-		NULL
-	};
-	return http_name_in(h, names) || http_is_hop(req, h);
+		"openai-organization", "openai-project", "session_id",
+		"chatgpt-account-id", "cookie", NULL
+	}, *const named[] = { "openai-beta", "originator", NULL };
+
+	return http_name_in(h, names) || (!own && http_name_in(h, named)) ||
+	    http_is_hop(req, h);
+}
+
+/* The request comes from Codex's own client (codex_exec, codex-tui,
+ * codex_cli_rs, ...). */
+static int
+own_client(const struct http_msg *req)
+{
+	const struct http_header *h = http_header_get(req, "originator");
+
+	return h && h->vlen >= 5 && strncasecmp(h->value, "codex", 5) == 0;
 }
 
 int
@@ -396,6 +411,7 @@ codex_head(struct buf *out, const struct http_msg *req,
 	const char *acct = a->kind == ACCT_OAUTH && a->account_id &&
 	    a->account_id[0] ? a->account_id : NULL;
 	size_t i, start = out->len;
+	int own = own_client(req);
 
 	if (a->access_token == NULL || !http_value_safe(a->access_token) ||
 	    (acct && !http_value_safe(acct)) ||
@@ -409,14 +425,14 @@ codex_head(struct buf *out, const struct http_msg *req,
 	for (i = 0; i < req->nheaders; i++) {
 		const struct http_header *h = &req->headers[i];
 
-		if (!head_dropped(req, h) && http_header_add(out, h) == -1)
+		if (!head_dropped(req, h, own) && http_header_add(out, h) == -1)
 			goto fail;
 	}
 	if (buf_addf(out, "Authorization: Bearer %s\r\n",
 	    a->access_token) == -1 ||
 	    (acct && buf_addf(out, "chatgpt-account-id: %s\r\n", acct) == -1)
-	    || buf_adds(out, "OpenAI-Beta: responses=experimental\r\n"
-	    "originator: codex_cli_rs\r\n") == -1 ||
+	    || (!own && buf_adds(out, "OpenAI-Beta: responses=experimental"
+	    "\r\noriginator: codex_cli_rs\r\n") == -1) ||
 	    (session_id && session_id[0] && buf_addf(out,
 	    "session_id: %s\r\n", session_id) == -1))
 		goto fail;

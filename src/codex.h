@@ -53,11 +53,13 @@ int codex_chat_request(const struct config *cfg, const char *body,
 
 /* The upstream request head: POST <base path>/responses, Host, the
  * account's Authorization: Bearer, chatgpt-account-id (OAuth accounts with
- * an account id), OpenAI-Beta: responses=experimental, originator:
- * codex_cli_rs, session_id, Accept: text/event-stream, Content-Type:
- * application/json, Accept-Encoding: identity, Content-Length; the client's
- * other end-to-end headers except credentials (authorization, x-api-key,
- * openai-organization, openai-project, cookie). 0 or -1 (ENOMEM). */
+ * an account id), OpenAI-Beta: responses=experimental and originator:
+ * codex_cli_rs (unless the client's originator is Codex's own: then its
+ * originator and OpenAI-Beta stay as sent), session_id, Accept:
+ * text/event-stream, Content-Type: application/json, Accept-Encoding:
+ * identity, Content-Length; the client's other end-to-end headers except
+ * credentials (authorization, x-api-key, openai-organization,
+ * openai-project, cookie). 0 or -1 (ENOMEM). */
 int codex_head(struct buf *out, const struct http_msg *req,
     const struct url *base, const struct account *a,
     const char *session_id, size_t body_len);

@@ -400,6 +400,41 @@ def test_droid_responses_v1(ctx):
     _droid(ctx, "/v1/responses")
 
 
+# The head codex exec 0.171.0 sent to a proxy named as its model provider.
+CODEX_CLI_HEADERS = [
+    ("x-codex-beta-features", "remote_compaction_v2"),
+    ("x-codex-window-id", "01a24e7f-5420-7c63-aae4-e3759d8d0dce:0"),
+    ("x-client-request-id", "01a24e7f-5420-7c63-aae4-e3759d8d0dce"),
+    ("session-id", "01a24e7f-5420-7c63-aae4-e3759d8d0dce"),
+    ("thread-id", "01a24e7f-5420-7c63-aae4-e3759d8d0dce"),
+    ("accept", "text/event-stream"),
+    ("content-type", "application/json"),
+    ("authorization", "Bearer dummy"),
+    ("originator", "codex_exec"),
+    ("user-agent", "codex_exec/0.171.0 (Debian 12.0.0; x86_64) dumb (codex_exec; 0.171.0)"),
+    ("accept-encoding", "zstd,gzip"),
+    ("host", "127.0.0.1:8317"),
+]
+
+
+def test_codex_cli_names_itself(ctx):
+    """Codex's own client keeps its originator and sends no OpenAI-Beta
+    (it stopped in 2026); other clients get the backend's pair."""
+    with CodexCase(ctx["pki"]) as c:
+        c.ok(request("POST", "/v1/responses", CODEX_CLI_HEADERS, droid_responses_body()))
+        u = c.up.requests[0]
+        check(u.all("originator") == ["codex_exec"], "originator %r" % u.all("originator"))
+        check(u.all("openai-beta") == [], "OpenAI-Beta added: %r" % u.all("openai-beta"))
+        for k, v in CODEX_CLI_HEADERS[:5] + CODEX_CLI_HEADERS[9:10]:
+            check(u.all(k) == [v], "header %s: want [%r], upstream has %r" % (k, v, u.all(k)))
+        check(u.all("authorization") == ["Bearer " + c.codex["user@example.com"]["access_token"]],
+              "Authorization %r" % u.all("authorization"))
+        c.ok(oai_request(droid_responses_body(), add=[("originator", "my-app")]))
+        u = c.up.requests[1]
+        check(u.all("originator") == ["codex_cli_rs"] and u.all("openai-beta") == ["responses=experimental"],
+              "another client: originator %r, OpenAI-Beta %r" % (u.all("originator"), u.all("openai-beta")))
+
+
 def test_query_string_not_sent_as_path(ctx):
     with CodexCase(ctx["pki"]) as c:
         c.ok(oai_request(droid_responses_body(), "/v1/responses?api-version=1"))

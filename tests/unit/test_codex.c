@@ -425,6 +425,25 @@ test_head(void)
 	    "", "x\r\nEvil: 1");
 	CHECK("session id with CRLF refused", h == NULL);
 	free(h);
+
+	/* Codex's own client, as codex exec 0.171 sends: it names itself
+	 * and sends no OpenAI-Beta; both stay as sent. */
+	h = head_for("POST /v1/responses HTTP/1.1\r\nsession-id: s-1\r\n"
+	    "authorization: Bearer dummy\r\noriginator: codex_exec\r\n"
+	    "user-agent: codex_exec/0.171.0\r\n\r\n", ACCT_OAUTH, "a",
+	    "", UUID);
+	CHECK("codex's own originator kept, once", has(h, "\r\noriginator: "
+	    "codex_exec\r\nuser-agent: codex_exec/0.171.0\r\n") &&
+	    !has(h, "codex_cli_rs"));
+	CHECK("codex's own client: no OpenAI-Beta added",
+	    !has(h, "OpenAI-Beta") && !has(h, "responses=experimental"));
+	free(h);
+	h = head_for("POST /v1/responses HTTP/1.1\r\noriginator: codex-tui\r\n"
+	    "OpenAI-Beta: responses=v9\r\n\r\n", ACCT_OAUTH, "a", "", UUID);
+	CHECK("codex's own OpenAI-Beta kept as sent",
+	    has(h, "\r\noriginator: codex-tui\r\nOpenAI-Beta: responses=v9"
+	    "\r\n") && !has(h, "experimental") && !has(h, "codex_cli_rs"));
+	free(h);
 }
 
 /* Translate a chat request; the result parsed, or NULL. */
