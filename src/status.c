@@ -194,6 +194,7 @@ status_reply(const struct config *cfg, int fd, const struct http_msg *m,
 	const char *q = memchr(m->target, '?', m->tlen);
 	size_t plen = q ? (size_t)(q - m->target) : m->tlen;
 	struct buf body = { 0 };
+	char len[48] = "";
 	int json = plen == 12 && memcmp(m->target, "/status.json", 12) == 0;
 	int rc;
 
@@ -221,11 +222,17 @@ status_reply(const struct config *cfg, int fd, const struct http_msg *m,
 		return refuse(out, 401, "missing or wrong API key: open "
 		    "/status?key=KEY with one of the config's api-keys, or "
 		    "send it as x-api-key", flags);
-	if (build(cfg, time(NULL), !json, &body) == -1)
-		return -1;
+	/* HEAD (Claude Code sends HEAD / before its first request) is
+	 * answered without building the page, which reads every account and
+	 * all of usage.jsonl: the length is left out, as RFC 9110 allows. */
+	if (!(flags & REPLY_HEAD)) {
+		if (build(cfg, time(NULL), !json, &body) == -1)
+			return -1;
+		snprintf(len, sizeof len, "Content-Length: %zu\r\n", body.len);
+	}
 	rc = buf_addf(out, "HTTP/1.1 200 OK\r\n"
 	    "Content-Type: %s\r\n"
-	    "Content-Length: %zu\r\n"
+	    "%s"
 	    "Cache-Control: no-store\r\n"
 	    "Content-Security-Policy: default-src 'none'; "
 	    "style-src 'unsafe-inline'; img-src data:; "
@@ -233,7 +240,7 @@ status_reply(const struct config *cfg, int fd, const struct http_msg *m,
 	    "X-Content-Type-Options: nosniff\r\n"
 	    "Referrer-Policy: no-referrer\r\n"
 	    "%s\r\n", json ? "application/json" : "text/html; charset=utf-8",
-	    body.len, flags & REPLY_CLOSE ? "Connection: close\r\n" : "");
+	    len, flags & REPLY_CLOSE ? "Connection: close\r\n" : "");
 	if (rc == 0 && !(flags & REPLY_HEAD))
 		rc = buf_add(out, body.p, body.len);
 	buf_free(&body);
