@@ -387,6 +387,22 @@ claude_refusal(int status, const char *body, size_t len, char *msg,
 	return why;
 }
 
+int
+claude_long_context(int status, const char *body, size_t len)
+{
+	cJSON *j;
+	const char *m;
+	int gated;
+
+	if (status != 429 || (j = cJSON_ParseWithLength(body, len)) == NULL)
+		return 0;
+	m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(j, "error"), "message"));
+	gated = m && strstr(m, "long context") && strstr(m, "xtra usage");
+	cJSON_Delete(j);
+	return gated;
+}
+
 const char *
 claude_refusal_reason(enum claude_refusal why)
 {

@@ -86,5 +86,9 @@ const char *claude_refusal_reason(enum claude_refusal why);
  * cause and the fixes. said NULL: claude-third-party is refuse. */
 void claude_refusal_explain(char *out, size_t outlen, const char *said,
     int first_party);
+/* Is the answer Anthropic's 429 "Extra usage is required for long context
+ * requests." (the 1M context beta on a subscription without extra
+ * usage)? That gates this request on this account; it is no rate limit. */
+int claude_long_context(int status, const char *body, size_t len);
 
 #endif

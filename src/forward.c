@@ -433,6 +433,25 @@ on_refused(struct fwd *w)
 	return STEP_DONE;
 }
 
+/* Anthropic's 429 for a long context request on a subscription without
+ * extra usage: a gate on this request, not a limit on the account, so no
+ * cooldown and no retry counted. Another account may take it; else the
+ * client gets Anthropic's answer as it is (Claude Code knows it, and says
+ * to turn on extra usage or to switch to the standard context). */
+static enum step
+on_long_context(struct fwd *w)
+{
+	log_warn("%s has no extra usage for a long context request (the 1M "
+	    "context beta)", w->r->who);
+	tried_add(&w->t, w->a.id);
+	w->tries--;
+	if (pick(w, &w->next) == 0) {
+		w->collected = 0;
+		return STEP_NEXT;
+	}
+	return STEP_ANSWER;
+}
+
 /* Rate limited: cool the account down until the upstream says. */
 static void
 on_limited(struct fwd *w)
@@ -477,6 +496,16 @@ try_one(struct fwd *w)
 		if ((w->refused = claude_refusal(st, w->ebody.p ? w->ebody.p :
 		    "", w->ebody.len, w->said, sizeof w->said)) != CLAUDE_SERVED)
 			return on_refused(w);
+	}
+	if (st == 429 && w->route == ROUTE_CLAUDE) {
+		/* A gate is told from a rate limit by its body. */
+		w->ebody.len = 0;
+		(void)relay_collect(w->c, &w->resp, w->hl, (size_t)w->n -
+		    w->hl, &w->ebody);
+		w->collected = 1;
+		if (claude_long_context(st, w->ebody.p ? w->ebody.p : "",
+		    w->ebody.len))
+			return on_long_context(w);
 	}
 	if (st == 429)
 		on_limited(w);

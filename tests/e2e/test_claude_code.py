@@ -276,6 +276,50 @@ def test_other_400_passed_on_unmarked(ctx):
               "an ordinary 400 marked the account")
 
 
+LONG_CONTEXT = "Extra usage is required for long context requests."
+BETA_1M = "context-1m-2025-08-07"
+
+
+def gating(who):
+    """A subscription without extra usage: a request with the 1M context
+    beta gets Anthropic's 429 (no retry-after), the others are served."""
+    def h(req, conn):
+        if BETA_1M in beta_list(req):
+            conn.send(json_response(error_json("rate_limit_error", LONG_CONTEXT), status="429 Too Many Requests"))
+            return True
+        return served(who)(req, conn)
+    return h
+
+
+def long_request():
+    return droid_request(add=[("anthropic-beta", BETA_1M)])
+
+
+def test_long_context_gate_is_no_cooldown(ctx):
+    # The only account: Anthropic's 429 goes to the client as it is, asked
+    # once, and the account keeps serving requests without the beta.
+    with World(ctx["pki"], subs=[("sub", gating("sub"))]) as w:
+        r, err = w.one(long_request())
+        check(r.status == 429 and r.json()["error"] == {"type": "rate_limit_error", "message": LONG_CONTEXT},
+              "the long context request: %r" % r)
+        check(len(w.sub_requests("sub")) == 1, "asked %d times" % len(w.sub_requests("sub")))
+        check("no extra usage for a long context request" in err, "log: %s" % short(err))
+        a = w.state().get("accounts", {}).get("claude-sub@example.com.json", {})
+        check("cooldown_until" not in a, "the account was cooled down: %r" % a)
+        r, err = w.one(droid_request())
+        check(r.status == 200 and r.json().get("who") == "sub", "the next request: %r; stderr %s" % (r, short(err)))
+
+
+def test_long_context_gate_moves_to_an_account_that_can(ctx):
+    with World(ctx["pki"], subs=[("a", gating("a")), ("b", served("b"))], routing="round-robin") as w:
+        got = [w.one(long_request())[0] for _ in range(2)]
+        check(all(r.status == 200 and r.json()["who"] == "b" for r in got), "answers %r" % got)
+        r, err = w.one(droid_request())
+        r2, err = w.one(droid_request())
+        check(sorted([r.json()["who"], r2.json()["who"]]) == ["a", "b"], "a was passed over after the gate: %r %r"
+              % (r, r2))
+
+
 def test_mark_expires(ctx):
     with World(ctx["pki"], subs=[("sub", refusing(EXTRA_USAGE))], keys=[("key", served("api"))],
                claude_refusal_cooldown=2) as w:

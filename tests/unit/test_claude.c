@@ -1061,12 +1061,34 @@ test_refusal(void)
 	    strstr(out, "claude-third-party: refuse") != NULL);
 }
 
+/* Anthropic's 429 for the 1M context beta without extra usage. */
+static void
+test_long_context(void)
+{
+	static const char gate[] = "{\"type\":\"error\",\"error\":{\"type\":"
+	    "\"rate_limit_error\",\"message\":\"Extra usage is required for "
+	    "long context requests.\"},\"request_id\":\"req_1\"}";
+	static const char limit[] = "{\"type\":\"error\",\"error\":{\"type\":"
+	    "\"rate_limit_error\",\"message\":\"This request would exceed "
+	    "your account's rate limit. Please try again later.\"}}";
+
+	CHECK("long context gate", claude_long_context(429, gate,
+	    sizeof gate - 1) == 1);
+	CHECK("a rate limit is no gate", claude_long_context(429, limit,
+	    sizeof limit - 1) == 0);
+	CHECK("only a 429 is the gate", claude_long_context(400, gate,
+	    sizeof gate - 1) == 0);
+	CHECK("not JSON is no gate", claude_long_context(429,
+	    "long context extra usage", 24) == 0);
+}
+
 int
 main(void)
 {
 	test_model();
 	test_first_party();
 	test_refusal();
+	test_long_context();
 	test_bodies();
 	test_exact();
 	test_refused();
