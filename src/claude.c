@@ -388,7 +388,7 @@ claude_refusal(int status, const char *body, size_t len, char *msg,
 }
 
 int
-claude_long_context(int status, const char *body, size_t len)
+claude_extra_usage_gate(int status, const char *body, size_t len)
 {
 	cJSON *j;
 	const char *m;
@@ -398,7 +398,7 @@ claude_long_context(int status, const char *body, size_t len)
 		return 0;
 	m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(j, "error"), "message"));
-	gated = m && strstr(m, "long context") && strstr(m, "xtra usage");
+	gated = m && strstr(m, "xtra usage") != NULL;
 	cJSON_Delete(j);
 	return gated;
 }

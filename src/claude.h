@@ -86,9 +86,10 @@ const char *claude_refusal_reason(enum claude_refusal why);
  * cause and the fixes. said NULL: claude-third-party is refuse. */
 void claude_refusal_explain(char *out, size_t outlen, const char *said,
     int first_party);
-/* Is the answer Anthropic's 429 "Extra usage is required for long context
- * requests." (the 1M context beta on a subscription without extra
- * usage)? That gates this request on this account; it is no rate limit. */
-int claude_long_context(int status, const char *body, size_t len);
+/* Is the answer a 429 that asks for extra usage the account lacks:
+ * "Extra usage is required for long context requests." (the 1M context
+ * beta), "You're out of extra usage."? That gates this request on this
+ * account; it is no rate limit. */
+int claude_extra_usage_gate(int status, const char *body, size_t len);
 
 #endif

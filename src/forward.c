@@ -433,16 +433,17 @@ on_refused(struct fwd *w)
 	return STEP_DONE;
 }
 
-/* Anthropic's 429 for a long context request on a subscription without
- * extra usage: a gate on this request, not a limit on the account, so no
- * cooldown and no retry counted. Another account may take it; else the
- * client gets Anthropic's answer as it is (Claude Code knows it, and says
- * to turn on extra usage or to switch to the standard context). */
+/* Anthropic's 429 for a request that needs extra usage the account
+ * lacks (a long context request, the 1M context beta): a gate on this
+ * request, not a limit on the account, so no cooldown and no retry
+ * counted. Another account may take it; else the client gets Anthropic's
+ * answer as it is (Claude Code knows it, and says to turn on extra usage
+ * or to switch to the standard context). */
 static enum step
-on_long_context(struct fwd *w)
+on_extra_usage(struct fwd *w)
 {
-	log_warn("%s has no extra usage for a long context request (the 1M "
-	    "context beta)", w->r->who);
+	log_warn("%s has no extra usage for this request (a long context "
+	    "request needs it)", w->r->who);
 	tried_add(&w->t, w->a.id);
 	w->tries--;
 	if (pick(w, &w->next) == 0) {
@@ -503,9 +504,9 @@ try_one(struct fwd *w)
 		(void)relay_collect(w->c, &w->resp, w->hl, (size_t)w->n -
 		    w->hl, &w->ebody);
 		w->collected = 1;
-		if (claude_long_context(st, w->ebody.p ? w->ebody.p : "",
+		if (claude_extra_usage_gate(st, w->ebody.p ? w->ebody.p : "",
 		    w->ebody.len))
-			return on_long_context(w);
+			return on_extra_usage(w);
 	}
 	if (st == 429)
 		on_limited(w);

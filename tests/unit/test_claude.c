@@ -1061,7 +1061,8 @@ test_refusal(void)
 	    strstr(out, "claude-third-party: refuse") != NULL);
 }
 
-/* Anthropic's 429 for the 1M context beta without extra usage. */
+/* Anthropic's 429 for a request that needs extra usage the account
+ * lacks. */
 static void
 test_long_context(void)
 {
@@ -1071,14 +1072,19 @@ test_long_context(void)
 	static const char limit[] = "{\"type\":\"error\",\"error\":{\"type\":"
 	    "\"rate_limit_error\",\"message\":\"This request would exceed "
 	    "your account's rate limit. Please try again later.\"}}";
+	static const char out[] = "{\"type\":\"error\",\"error\":{\"type\":"
+	    "\"rate_limit_error\",\"message\":\"You're out of extra usage. Add "
+	    "more at claude.ai/settings/usage and keep going.\"}}";
 
-	CHECK("long context gate", claude_long_context(429, gate,
+	CHECK("long context gate", claude_extra_usage_gate(429, gate,
 	    sizeof gate - 1) == 1);
-	CHECK("a rate limit is no gate", claude_long_context(429, limit,
+	CHECK("out of extra usage is a gate too", claude_extra_usage_gate(429,
+	    out, sizeof out - 1) == 1);
+	CHECK("a rate limit is no gate", claude_extra_usage_gate(429, limit,
 	    sizeof limit - 1) == 0);
-	CHECK("only a 429 is the gate", claude_long_context(400, gate,
+	CHECK("only a 429 is the gate", claude_extra_usage_gate(400, gate,
 	    sizeof gate - 1) == 0);
-	CHECK("not JSON is no gate", claude_long_context(429,
+	CHECK("not JSON is no gate", claude_extra_usage_gate(429,
 	    "long context extra usage", 24) == 0);
 }
 
