@@ -254,10 +254,13 @@ static int
 backend_rules(const struct config *cfg, cJSON *root, struct codex_req *cr,
     const char **why)
 {
+	/* Each answered 400 {"detail":"Unsupported parameter: ..."}. */
 	static const char *const refused[] = {
 		"max_output_tokens", "max_completion_tokens", "temperature",
 		"top_p", "user", "previous_response_id", "truncation",
-		"prompt_cache_retention", "context_management", NULL
+		"prompt_cache_retention", "context_management", "metadata",
+		"safety_identifier", "presence_penalty", "frequency_penalty",
+		"seed", "top_logprobs", NULL
 	};
 	const char *const *k;
 	cJSON *ins, *tier;

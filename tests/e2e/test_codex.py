@@ -22,7 +22,8 @@ from lib import *  # noqa: E402,F401,F403
 BASE_PATH = "/backend-api/codex"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 DROPPED = ("max_output_tokens", "max_completion_tokens", "temperature", "top_p", "user",
-           "previous_response_id", "truncation", "prompt_cache_retention")
+           "previous_response_id", "truncation", "prompt_cache_retention", "metadata", "safety_identifier",
+           "presence_penalty", "frequency_penalty", "seed", "top_logprobs")
 
 
 def rfc3339(t):
@@ -494,7 +495,9 @@ def test_configured_alias(ctx):
 def test_dropped_parameters(ctx):
     extra = {"max_output_tokens": 4096, "max_completion_tokens": 4096, "temperature": 0.2, "top_p": 0.9,
              "user": "user-123", "previous_response_id": "resp_prev", "truncation": "auto",
-             "prompt_cache_retention": "24h", "service_tier": "flex", "metadata": {"k": "v"}}
+             "prompt_cache_retention": "24h", "service_tier": "flex", "metadata": {"k": "v"},
+             "safety_identifier": "user-hash", "presence_penalty": 0.1, "frequency_penalty": 0.1, "seed": 7,
+             "top_logprobs": 2, "text": {"verbosity": "low", "format": {"type": "text"}}}
     with CodexCase(ctx["pki"]) as c:
         rs, p = session(c, [oai_request(droid_responses_body(**extra)),
                             oai_request(droid_responses_body(service_tier="priority")),
@@ -503,8 +506,9 @@ def test_dropped_parameters(ctx):
         g = [q.json() for q in c.up.requests]
         left = [k for k in DROPPED + ("service_tier",) if k in g[0]]
         check(not left, "parameters the backend refuses were sent: %r" % left)
-        check(g[0].get("metadata") == {"k": "v"}, "an unrelated field was dropped: %s" % short(json.dumps(g[0])))
-        want = droid_responses_body(model="gpt-5-codex", metadata={"k": "v"})
+        check(g[0].get("text") == {"verbosity": "low", "format": {"type": "text"}},
+              "a field the backend takes was dropped: %s" % short(json.dumps(g[0])))
+        want = droid_responses_body(model="gpt-5-codex", text={"verbosity": "low", "format": {"type": "text"}})
         check(g[0] == want, "other fields changed: %s" % short(json.dumps(g[0], sort_keys=True), 800))
         check(g[1].get("service_tier") == "priority", "service_tier priority dropped: %r" % g[1].get("service_tier"))
         check("service_tier" not in g[2], "service_tier auto kept: %r" % g[2].get("service_tier"))

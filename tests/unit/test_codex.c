@@ -188,7 +188,8 @@ test_rules(void)
 		"max_output_tokens", "max_completion_tokens", "temperature",
 		"top_p", "user", "previous_response_id", "truncation",
 		"prompt_cache_retention", "context_management", "service_tier",
-		NULL
+		"metadata", "safety_identifier", "presence_penalty",
+		"frequency_penalty", "seed", "top_logprobs", NULL
 	};
 	const char *const *k;
 	int gone = 1;
@@ -216,13 +217,15 @@ test_rules(void)
 	    "[],\"service_tier\":\"flex\",\"temperature\":1,\"store\":true,"
 	    "\"store\":true,\"model\":\"gpt-6\","
 	    "\"stream\":false,\"instructions\":null,"
-	    "\"metadata\":{\"a\":\"b\"}}",
+	    "\"metadata\":{\"a\":\"b\"},\"safety_identifier\":\"h\","
+	    "\"presence_penalty\":0,\"frequency_penalty\":0,\"seed\":1,"
+	    "\"top_logprobs\":1,\"text\":{\"verbosity\":\"low\"}}",
 	    &cr, &why);
 	for (k = refused; *k; k++)
 		gone &= jget(j, *k) == NULL;
 	CHECK("refused parameters dropped, duplicates too", j && gone);
-	CHECK("other parameters kept", json_is(jget(j, "metadata"),
-	    "{\"a\":\"b\"}"));
+	CHECK("other parameters kept", json_is(jget(j, "text"),
+	    "{\"verbosity\":\"low\"}"));
 	CHECK("store true forced false", cJSON_IsFalse(jget(j, "store")));
 	{
 		const cJSON *it;
