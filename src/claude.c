@@ -359,6 +359,17 @@ claude_body(const char *body, size_t len, struct buf *out, int *changed,
 	return 0;
 }
 
+/* An error answer's error.message, or NULL; *j holds the parsed body
+ * (NULL when it is no JSON) for the caller to delete. */
+static const char *
+error_message(const char *body, size_t len, cJSON **j)
+{
+	if ((*j = cJSON_ParseWithLength(body, len)) == NULL)
+		return NULL;
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(*j, "error"), "message"));
+}
+
 enum claude_refusal
 claude_refusal(int status, const char *body, size_t len, char *msg,
     size_t msglen)
@@ -370,10 +381,7 @@ claude_refusal(int status, const char *body, size_t len, char *msg,
 
 	if ((status != 400 && status != 403) || msglen == 0)
 		return CLAUDE_SERVED;
-	if ((j = cJSON_ParseWithLength(body, len)) == NULL)
-		return CLAUDE_SERVED;
-	m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(j, "error"), "message"));
+	m = error_message(body, len, &j);
 	if (m && (strstr(m, "Third-party apps") || strstr(m, "extra usage")))
 		why = CLAUDE_EXTRA_USAGE;
 	else if (m && strstr(m, "only authorized for use with Claude Code"))
@@ -394,10 +402,9 @@ claude_extra_usage_gate(int status, const char *body, size_t len)
 	const char *m;
 	int gated;
 
-	if (status != 429 || (j = cJSON_ParseWithLength(body, len)) == NULL)
+	if (status != 429)
 		return 0;
-	m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(j, "error"), "message"));
+	m = error_message(body, len, &j);
 	gated = m && strstr(m, "xtra usage") != NULL;
 	cJSON_Delete(j);
 	return gated;
