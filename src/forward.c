@@ -411,6 +411,21 @@ on_unauthorized(struct fwd *w)
 	return STEP_DONE;
 }
 
+/* Pass over the account in hand without counting a retry (its answer did
+ * no work upstream) and pick the next; what was collected of the answer
+ * goes with it. 0, or a STORE_ code. */
+static int
+pass_over(struct fwd *w)
+{
+	int pr;
+
+	tried_add(&w->t, w->a.id);
+	w->tries--;
+	if ((pr = pick(w, &w->next)) == 0)
+		w->collected = 0;
+	return pr;
+}
+
 /* Anthropic refused this kind of client on the subscription in hand:
  * mark it, and take the request to an account that may serve it. Asking
  * another account is no retry: the refusal did no work upstream. */
@@ -423,12 +438,8 @@ on_refused(struct fwd *w)
 	    claude_refusal_reason(w->refused), w->said);
 	log_warn("%s refused a %s request: %s", w->r->who, w->r->client,
 	    w->said);
-	tried_add(&w->t, w->a.id);
-	w->tries--;
-	if ((pr = pick(w, &w->next)) == 0) {
-		w->collected = 0;
+	if ((pr = pass_over(w)) == 0)
 		return STEP_NEXT;
-	}
 	answer_none(w, pr);
 	return STEP_DONE;
 }
@@ -437,20 +448,25 @@ on_refused(struct fwd *w)
  * lacks (a long context request, the 1M context beta): a gate on this
  * request, not a limit on the account, so no cooldown and no retry
  * counted. Another account may take it; else the client gets Anthropic's
- * answer as it is (Claude Code knows it, and says to turn on extra usage
- * or to switch to the standard context). */
+ * answer as it is (Claude Code shows Anthropic's words). */
 static enum step
 on_extra_usage(struct fwd *w)
 {
 	log_warn("%s has no extra usage for this request (a long context "
 	    "request needs it)", w->r->who);
-	tried_add(&w->t, w->a.id);
-	w->tries--;
-	if (pick(w, &w->next) == 0) {
-		w->collected = 0;
-		return STEP_NEXT;
-	}
-	return STEP_ANSWER;
+	return pass_over(w) == 0 ? STEP_NEXT : STEP_ANSWER;
+}
+
+/* The answer's body read whole into w->ebody before the client gets a
+ * byte (an error's: small). Returns it, "" when there is none. */
+static const char *
+collect(struct fwd *w)
+{
+	w->ebody.len = 0;
+	(void)relay_collect(w->c, &w->resp, w->hl, (size_t)w->n - w->hl,
+	    &w->ebody);
+	w->collected = 1;
+	return w->ebody.p ? w->ebody.p : "";
 }
 
 /* Rate limited: cool the account down until the upstream says. */
@@ -463,12 +479,10 @@ on_limited(struct fwd *w)
 		when = ratelimit_claude_cooldown(&w->resp, now);
 	else {
 		/* Codex says when in the body. */
-		w->ebody.len = 0;
-		(void)relay_collect(w->c, &w->resp, w->hl, (size_t)w->n -
-		    w->hl, &w->ebody);
-		w->collected = 1;
-		when = ratelimit_codex_cooldown(&w->resp, w->ebody.p ? w->ebody.p : "",
-		    w->ebody.len, now);
+		const char *body = collect(w);
+
+		when = ratelimit_codex_cooldown(&w->resp, body, w->ebody.len,
+		    now);
 	}
 	w->until = store_cooldown(w->cfg, &w->a, when, "429 rate limited");
 	tried_add(&w->t, w->a.id);
@@ -488,24 +502,18 @@ try_one(struct fwd *w)
 		return on_unauthorized(w);
 	if ((st == 400 || st == 403) && w->route == ROUTE_CLAUDE &&
 	    w->a.kind == ACCT_OAUTH) {
-		/* A refusal is told by its body: read it before the client
-		 * gets a byte. */
-		w->ebody.len = 0;
-		(void)relay_collect(w->c, &w->resp, w->hl, (size_t)w->n -
-		    w->hl, &w->ebody);
-		w->collected = 1;
-		if ((w->refused = claude_refusal(st, w->ebody.p ? w->ebody.p :
-		    "", w->ebody.len, w->said, sizeof w->said)) != CLAUDE_SERVED)
+		/* A refusal is told by its body. */
+		const char *body = collect(w);
+
+		if ((w->refused = claude_refusal(st, body, w->ebody.len,
+		    w->said, sizeof w->said)) != CLAUDE_SERVED)
 			return on_refused(w);
 	}
 	if (st == 429 && w->route == ROUTE_CLAUDE) {
 		/* A gate is told from a rate limit by its body. */
-		w->ebody.len = 0;
-		(void)relay_collect(w->c, &w->resp, w->hl, (size_t)w->n -
-		    w->hl, &w->ebody);
-		w->collected = 1;
-		if (claude_extra_usage_gate(st, w->ebody.p ? w->ebody.p : "",
-		    w->ebody.len))
+		const char *body = collect(w);
+
+		if (claude_extra_usage_gate(st, body, w->ebody.len))
 			return on_extra_usage(w);
 	}
 	if (st == 429)
