@@ -4,10 +4,8 @@
  * the old one, which dies: the caller must store it before anything else
  * can fail.
  *
- * Each grant is one HTTPS POST on the same TLS code as the upstream path,
- * with Connection: close to keep it simple: one exchange, then the body
- * ends at Content-Length, the last chunk or the close. The whole answer
- * is held in memory (it is small, and a secret: wiped when freed).
+ * Each grant is one HTTPS POST (httpc.c); the answer is a secret, held
+ * in memory and wiped when freed.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -17,23 +15,12 @@
 
 #include "buf.h"
 #include "http.h"
-#include "httpbody.h"
+#include "httpc.h"
 #include "oauth.h"
-#include "proxyurl.h"
 #include "secret.h"
-#include "tls.h"
 #include "url.h"
-#include "version.h"
 
 #define RESP_MAX (1024 * 1024)
-#define HEAD_MAX (64 * 1024)
-
-/* A token endpoint's answer. */
-struct answer {
-	int status;
-	struct buf body;        /* secret: wiped when freed */
-	time_t retry_at;        /* from Retry-After, 0 when absent */
-};
 
 /* ---------------------------------------------------------------- answers */
 
@@ -142,176 +129,6 @@ out:
 	return rc;
 }
 
-/* -------------------------------------------------------------- transport */
-
-/* Take n more bytes of the answer into its body. -1 when malformed or
- * too large. */
-static int
-answer_add(struct answer *r, struct http_body *hb, const char *p, size_t n)
-{
-	const char *why;
-	size_t got = 0;
-
-	if (r->body.len + n > RESP_MAX || buf_reserve(&r->body, n + 1) == -1 ||
-	    http_body_feed(hb, p, n, r->body.p + r->body.len, &got,
-	    &why) == -1)
-		return -1;
-	r->body.len += got;
-	r->body.p[r->body.len] = '\0';
-	return 0;
-}
-
-static void
-malformed(const struct url *url, char *err, size_t errlen)
-{
-	snprintf(err, errlen, "%s sent a malformed or oversized response",
-	    url->host);
-}
-
-/* Read into in until it holds the answer's head, *hl bytes of it. 0, or
- * -1 with err. */
-static int
-read_head(struct upstream *u, const struct url *url, struct buf *in,
-    size_t *hl, char *err, size_t errlen)
-{
-	ssize_t n;
-
-	while (*hl == 0) {
-		if (buf_reserve(in, 16384) == -1) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-		n = up_read(u, in->p + in->len, in->cap - in->len - 1);
-		if (n <= 0) {
-			snprintf(err, errlen, "%s: %s before a response",
-			    url->host, u->timed_out ? "timed out" :
-			    "connection closed");
-			return -1;
-		}
-		in->len += (size_t)n;
-		in->p[in->len] = '\0';
-		*hl = http_head_len(in->p, in->len);
-		if (*hl == 0 && in->len > HEAD_MAX) {
-			malformed(url, err, errlen);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* The rest of the body, until hb says it is whole. 0, or -1 with err. */
-static int
-read_body(struct upstream *u, const struct url *url, struct http_body *hb,
-    struct answer *r, char *err, size_t errlen)
-{
-	char tmp[16384];
-	ssize_t n;
-	int bad;
-
-	while (!hb->done) {
-		if ((n = up_read(u, tmp, sizeof tmp)) == 0 &&
-		    http_body_eof(hb))
-			break;
-		if (n <= 0) {
-			snprintf(err, errlen, "%s: the response ended early%s",
-			    url->host, u->timed_out ? " (timed out)" : "");
-			return -1;
-		}
-		bad = answer_add(r, hb, tmp, (size_t)n) == -1;
-		explicit_bzero(tmp, sizeof tmp);
-		if (bad) {
-			malformed(url, err, errlen);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int
-exchange(struct upstream *u, const struct url *url, const char *ctype,
-    const char *body, size_t blen, struct answer *r, char *err,
-    size_t errlen)
-{
-	struct buf req = BUF_SECRET, in = BUF_SECRET;
-	struct http_body hb;
-	struct http_msg *m = NULL;
-	const struct http_header *ra;
-	const char *why;
-	size_t hl = 0;
-	int rc = -1;
-
-	if (buf_addf(&req, "POST %s HTTP/1.1\r\nHost: %s\r\n"
-	    "User-Agent: cli-proxy-api/" VERSION "\r\n"
-	    "Content-Type: %s\r\nAccept: application/json\r\n"
-	    "Accept-Encoding: identity\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n\r\n", url->path[0] ? url->path : "/",
-	    url->hostport, ctype, blen) == -1 ||
-	    (m = malloc(sizeof *m)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	if (up_write(u, req.p, req.len, 0) != UP_OK ||
-	    up_write(u, body, blen, 1) != UP_OK) {
-		snprintf(err, errlen, "%s: sending the request failed%s",
-		    url->host, u->timed_out ? ": timed out" : "");
-		goto out;
-	}
-	if (read_head(u, url, &in, &hl, err, errlen) == -1)
-		goto out;
-	if (http_parse_response(in.p, hl, "POST", m, &why) == -1)
-		goto bad;
-	r->status = m->status;
-	if ((ra = http_header_get(m, "retry-after")) != NULL)
-		r->retry_at = http_retry_after(ra->value, ra->vlen, time(NULL));
-	http_body_init(&hb, m);
-	if (answer_add(r, &hb, in.p + hl, in.len - hl) == -1)
-		goto bad;
-	if (read_body(u, url, &hb, r, err, errlen) == -1)
-		goto out;
-	if (buf_add(&r->body, "", 0) == -1) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	rc = 0;
-	goto out;
-bad:
-	malformed(url, err, errlen);
-out:
-	free(m);
-	buf_free(&req);
-	buf_free(&in);
-	return rc;
-}
-
-/* POST body to url (its path, not a prefix) with the given Content-Type,
- * through px, every wait bounded by timeout_ms. 0 with r filled (any
- * status), or -1 with err when no HTTP answer came back. */
-static int
-post(const struct url *url, const struct proxy *px, const struct trust *ta,
-    int timeout_ms, const char *ctype, const char *body, size_t blen,
-    struct answer *r, char *err, size_t errlen)
-{
-	struct upstream *u;
-	int rc = -1;
-
-	memset(r, 0, sizeof *r);
-	r->body.secret = 1;
-	if ((u = malloc(sizeof *u)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	up_init(u);
-	if (up_connect(u, url, px, ta, timeout_ms, err, errlen) == UP_OK) {
-		u->timeout_ms = timeout_ms;
-		rc = exchange(u, url, ctype, body, blen, r, err, errlen);
-	}
-	up_close(u);
-	free(u);
-	if (rc == -1)
-		buf_free(&r->body);
-	return rc;
-}
-
 /* ---------------------------------------------------------------- grants */
 
 /* application/x-www-form-urlencoded value */
@@ -374,11 +191,13 @@ grant(const struct config *cfg, const struct trust *ta, const char *provider,
 {
 	const struct url *url = strcmp(provider, "codex") == 0 ?
 	    &cfg->codex_token_url : &cfg->claude_token_url;
-	struct answer r;
+	struct httpc_req rq = { "POST", url, url->path[0] ? url->path : "/",
+	    NULL, ctype, body->p, body->len, cfg->token_timeout * 1000,
+	    RESP_MAX };
+	struct httpc_resp r;
 	int rc;
 
-	if (post(url, &cfg->proxy, ta, cfg->token_timeout * 1000, ctype,
-	    body->p, body->len, &r, why, whylen) == -1) {
+	if (httpc_do(&rq, &cfg->proxy, ta, &r, why, whylen) == -1) {
 		snprintf(err, errlen, "token endpoint %s: %s", url->host, why);
 		buf_free(body);
 		return OAUTH_FAIL;
@@ -388,7 +207,7 @@ grant(const struct config *cfg, const struct trust *ta, const char *provider,
 	if (rc != OAUTH_OK)
 		snprintf(err, errlen, "token endpoint %s: %s", url->host, why);
 	g->retry_at = r.retry_at;
-	buf_free(&r.body);
+	httpc_resp_free(&r);
 	return rc;
 }
 
