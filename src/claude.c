@@ -273,6 +273,10 @@ claude_read(const char *body, size_t len, struct claude_req *r,
 	}
 	r->json = 1;
 	model_name(&v[1], r->model, sizeof r->model);
+	if (r->model[0]) {
+		r->model_at = (size_t)(v[1].p - b);
+		r->model_len = v[1].n;
+	}
 	r->open = (size_t)(obj.p - b);
 	if (v[0].p) {
 		r->sys_at = (size_t)(v[0].p - b);
@@ -288,6 +292,32 @@ claude_read(const char *body, size_t len, struct claude_req *r,
 		r->msgs_at = (size_t)(v[3].p - b);
 		r->msgs_len = v[3].n;
 	}
+	return 0;
+}
+
+int
+claude_alias(struct buf *body, struct claude_req *r, const char *to,
+    const char **why)
+{
+	struct buf nb = { 0 };
+
+	*why = "out of memory";
+	if (r->model_len == 0)
+		return -1;
+	nb.secret = body->secret;
+	if (buf_reserve(&nb, body->len + strlen(to) + 3) == -1 ||
+	    buf_add(&nb, body->p, r->model_at) == -1 ||
+	    buf_addf(&nb, "\"%s\"", to) == -1 ||
+	    buf_add(&nb, body->p + r->model_at + r->model_len, body->len -
+	    r->model_at - r->model_len) == -1 || claude_read(nb.p, nb.len, r,
+	    why) == -1) {
+		buf_free(&nb);
+		(void)claude_read(body->p, body->len, r, why);
+		return -1;
+	}
+	explicit_bzero(body->p, body->len);
+	buf_free(body);
+	*body = nb;
 	return 0;
 }
 
@@ -370,6 +400,43 @@ error_message(const char *body, size_t len, cJSON **j)
 	    cJSON_GetObjectItemCaseSensitive(*j, "error"), "message"));
 }
 
+/* Anthropic's words of an error answer, printable only (they go to logs
+ * and to state.json), into msg; "" when there are none. */
+static void
+words(const char *m, char *msg, size_t msglen)
+{
+	size_t i, k = 0;
+
+	for (i = 0; m && m[i] && k + 1 < msglen; i++)
+		msg[k++] = (unsigned char)m[i] < 0x20 || m[i] == 0x7f ? ' ' :
+		    m[i];
+	if (msglen)
+		msg[k] = '\0';
+}
+
+int
+claude_model_refused(int status, const char *body, size_t len, char *msg,
+    size_t msglen)
+{
+	cJSON *j, *j2 = NULL;
+	const char *m;
+	int refused;
+
+	if (status != 404)
+		return 0;
+	m = error_message(body, len, &j);
+	refused = m && strncmp(m, "model:", 6) == 0 && (m = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+	    j, "error"), "type"))) != NULL && strcmp(m, "not_found_error") ==
+	    0;
+	m = refused ? error_message(body, len, &j2) : NULL;
+	words(m, msg, msglen);
+	cJSON_Delete(j);
+	if (refused)
+		cJSON_Delete(j2);
+	return refused;
+}
+
 enum claude_refusal
 claude_refusal(int status, const char *body, size_t len, char *msg,
     size_t msglen)
@@ -377,7 +444,6 @@ claude_refusal(int status, const char *body, size_t len, char *msg,
 	cJSON *j;
 	const char *m;
 	enum claude_refusal why = CLAUDE_SERVED;
-	size_t i, k = 0;
 
 	if ((status != 400 && status != 403) || msglen == 0)
 		return CLAUDE_SERVED;
@@ -386,11 +452,7 @@ claude_refusal(int status, const char *body, size_t len, char *msg,
 		why = CLAUDE_EXTRA_USAGE;
 	else if (m && strstr(m, "only authorized for use with Claude Code"))
 		why = CLAUDE_CODE_ONLY;
-	/* Anthropic's words go to logs and to state.json: printable only. */
-	for (i = 0; why && m[i] && k + 1 < msglen; i++)
-		msg[k++] = (unsigned char)m[i] < 0x20 || m[i] == 0x7f ? ' ' :
-		    m[i];
-	msg[k] = '\0';
+	words(why ? m : NULL, msg, msglen);
 	cJSON_Delete(j);
 	return why;
 }

@@ -40,6 +40,7 @@ struct claude_req {
 	int marked;             /* a system text starts with Claude Code's
 	                         * billing block or identity line */
 	char model[128];        /* a plain string "model", for logs; or "" */
+	size_t model_at, model_len; /* its token, quotes included; 0: none */
 	size_t open;            /* where the object's '{' is */
 	size_t sys_at, sys_len; /* the system value; sys_len 0: none */
 	size_t meta_at, meta_len; /* the metadata value; 0: none */
@@ -48,6 +49,13 @@ struct claude_req {
 /* Check that body is one JSON object and read it into r. 0, or -1 with
  * *why (r zeroed). */
 int claude_read(const char *body, size_t len, struct claude_req *r,
+    const char **why);
+
+/* A third-party request for a model alias: body's model (r from
+ * claude_read, a plain string) replaced by to, every other byte kept,
+ * and r read again from the new body. 0, or -1 with *why (body and r as
+ * they were). */
+int claude_alias(struct buf *body, struct claude_req *r, const char *to,
     const char **why);
 
 /* Is the request Claude Code's own: its User-Agent starts claude-cli/, or
@@ -66,6 +74,12 @@ void claude_prefix(const char *body, size_t len, const struct claude_req *r,
  * -1 with *why. */
 int claude_body(const char *body, size_t len, struct buf *out, int *changed,
     const char **why);
+
+/* Is the answer Anthropic's 404 not_found_error for the request's model
+ * ("model: claude-opus-4-1")? msg gets Anthropic's message (printable,
+ * cut to msglen). */
+int claude_model_refused(int status, const char *body, size_t len,
+    char *msg, size_t msglen);
 
 /* Anthropic's refusals of a subscription token for a client it does
  * not take for Claude Code (since 2025-09 and 2026-04). */

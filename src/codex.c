@@ -17,6 +17,7 @@
 #include "codex.h"
 #include "codex_private.h"
 #include "json.h"
+#include "models.h"
 
 
 static const char oom[] = "out of memory";
@@ -65,27 +66,6 @@ fail:
 	return NULL;
 }
 
-/* "gpt-5-codex-high": the effort its suffix names, with *base the length
- * of the name without it; NULL when there is no such suffix. */
-static const char *
-effort_suffix(const char *m, size_t *base)
-{
-	static const char *const efforts[] = {
-		"minimal", "low", "medium", "high", NULL
-	};
-	const char *dash = strrchr(m, '-');
-	const char *const *e;
-
-	if (dash == NULL || dash == m)
-		return NULL;
-	for (e = efforts; *e; e++)
-		if (strcmp(dash + 1, *e) == 0) {
-			*base = (size_t)(dash - m);
-			return *e;
-		}
-	return NULL;
-}
-
 int
 codex_set_effort(cJSON *root, const char *effort)
 {
@@ -100,16 +80,17 @@ codex_set_effort(cJSON *root, const char *effort)
 	return json_put_str(r, "effort", effort);
 }
 
-/* The client's model name into cr, then model-aliases, then a reasoning
- * suffix: the backend knows only the base names. */
+/* The client's model name into cr, then its alias (oauth-model-alias,
+ * model-aliases), then a reasoning effort suffix read against the
+ * catalog: the backend knows only its own names. */
 static int
-set_model(const struct config *cfg, cJSON *root, struct codex_req *cr,
-    const char **why)
+set_model(const struct config *cfg, const struct modellist *ml, cJSON *root,
+    struct codex_req *cr, const char **why)
 {
+	static const struct modellist none;
+	static const struct config nocfg;
 	const cJSON *m = json_get(root, "model");
-	const char *to, *effort;
-	char name[128];
-	size_t i, base;
+	char base[128], effort[12];
 
 	if (!cJSON_IsString(m) || m->valuestring[0] == '\0') {
 		*why = "the request has no model name";
@@ -120,24 +101,16 @@ set_model(const struct config *cfg, cJSON *root, struct codex_req *cr,
 		return -1;
 	}
 	snprintf(cr->model, sizeof cr->model, "%s", m->valuestring);
-	to = cr->model;
-	for (i = 0; cfg && i < cfg->n_aliases; i++)
-		if (strcmp(cfg->aliases[i].from, cr->model) == 0) {
-			to = cfg->aliases[i].to;
-			break;
-		}
-	if (strlen(to) >= sizeof name) {
-		*why = "the model alias is too long";
+	if (models_resolve(cfg ? cfg : &nocfg, ml ? ml : &none, cr->model, base,
+	    sizeof base, effort, cr->alias_of, sizeof cr->alias_of, cr->why,
+	    sizeof cr->why) == -1) {
+		*why = cr->why;
 		return -1;
 	}
-	snprintf(name, sizeof name, "%s", to);
 	*why = oom;
-	if ((effort = effort_suffix(name, &base)) != NULL) {
-		name[base] = '\0';
-		if (codex_set_effort(root, effort) == -1)
-			return -1;
-	}
-	return json_put_str(root, "model", name);
+	if (effort[0] && codex_set_effort(root, effort) == -1)
+		return -1;
+	return json_put_str(root, "model", base);
 }
 
 cJSON *
@@ -251,8 +224,8 @@ text_key(const cJSON *root, struct codex_req *cr)
 
 /* What the backend insists on, for both request kinds. */
 static int
-backend_rules(const struct config *cfg, cJSON *root, struct codex_req *cr,
-    const char **why)
+backend_rules(const struct config *cfg, const struct modellist *ml,
+    cJSON *root, struct codex_req *cr, const char **why)
 {
 	/* Each answered 400 {"detail":"Unsupported parameter: ..."}. */
 	static const char *const refused[] = {
@@ -265,7 +238,7 @@ backend_rules(const struct config *cfg, cJSON *root, struct codex_req *cr,
 	const char *const *k;
 	cJSON *ins, *tier;
 
-	if (set_model(cfg, root, cr, why) == -1)
+	if (set_model(cfg, ml, root, cr, why) == -1)
 		return -1;
 	ins = json_get(root, "instructions");
 	if (ins && !cJSON_IsNull(ins) && !cJSON_IsString(ins)) {
@@ -321,8 +294,9 @@ include_reasoning(cJSON *root)
 }
 
 int
-codex_body(const struct config *cfg, const char *body, size_t len,
-    struct buf *out, struct codex_req *cr, const char **why)
+codex_body(const struct config *cfg, const struct modellist *ml,
+    const char *body, size_t len, struct buf *out, struct codex_req *cr,
+    const char **why)
 {
 	cJSON *root;
 	int rc = -1;
@@ -332,7 +306,7 @@ codex_body(const struct config *cfg, const char *body, size_t len,
 		goto out;
 	/* OpenAI's default: no stream unless asked for. */
 	cr->stream = cJSON_IsTrue(json_get(root, "stream"));
-	if (backend_rules(cfg, root, cr, why) == -1)
+	if (backend_rules(cfg, ml, root, cr, why) == -1)
 		goto out;
 	if (cfg->codex_encrypted_reasoning && include_reasoning(root) == -1) {
 		*why = oom;
@@ -345,8 +319,9 @@ out:
 }
 
 int
-codex_chat_request(const struct config *cfg, const char *body, size_t len,
-    struct buf *out, struct codex_req *cr, const char **why)
+codex_chat_request(const struct config *cfg, const struct modellist *ml,
+    const char *body, size_t len, struct buf *out, struct codex_req *cr,
+    const char **why)
 {
 	cJSON *chat, *req = NULL, *r;
 	int rc = -1;
@@ -358,7 +333,7 @@ codex_chat_request(const struct config *cfg, const char *body, size_t len,
 	cr->include_usage = cJSON_IsTrue(json_get(json_get(chat,
 	    "stream_options"), "include_usage"));
 	if ((req = chat_to_responses(chat, why)) == NULL ||
-	    backend_rules(cfg, req, cr, why) == -1)
+	    backend_rules(cfg, ml, req, cr, why) == -1)
 		goto out;
 	/* Reasoning asked for, by reasoning_effort or a model suffix: ask
 	 * for its summary too, it is what reasoning_content carries. */
@@ -373,6 +348,31 @@ out:
 	cJSON_Delete(req);
 	cJSON_Delete(chat);
 	return rc;
+}
+
+int
+codex_model_refused(int status, const char *body, size_t len, char *msg,
+    size_t msglen)
+{
+	cJSON *j = (status == 400 || status == 404) ?
+	    cJSON_ParseWithLength(body, len) : NULL;
+	const char *m = json_str(j, "detail");
+	int refused;
+	size_t i, k = 0;
+
+	if (!*m)
+		m = json_str(json_get(j, "error"), "message");
+	refused = (strstr(m, "model") && (strstr(m, "not supported") ||
+	    strstr(m, "does not exist"))) ||
+	    json_str_is(json_get(json_get(j, "error"), "code"),
+	    "model_not_found");
+	for (i = 0; refused && m[i] && k + 1 < msglen; i++)
+		msg[k++] = (unsigned char)m[i] < 0x20 || m[i] == 0x7f ? ' ' :
+		    m[i];
+	if (msglen)
+		msg[k] = '\0';
+	cJSON_Delete(j);
+	return refused;
 }
 
 /* ---- the upstream head ---- */

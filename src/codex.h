@@ -11,6 +11,7 @@
 #include "config.h"
 #include "http.h"
 #include "keyhash.h"
+#include "modellist.h"
 #include "token.h"
 
 enum codex_route {
@@ -28,28 +29,42 @@ struct codex_req {
 	int stream;             /* the client wants SSE (else one JSON body) */
 	int include_usage;      /* chat: stream_options.include_usage */
 	char model[128];        /* the model name the client used */
+	char alias_of[128];     /* the model its alias serves, or "" */
+	char why[512];          /* room for a refusal's words */
 	char session_id[128];   /* prompt_cache_key, else empty */
 	char text_key[KEYHASH_LEN]; /* the model, instructions and first
 	                         * input item, hashed */
 };
 
 /* Rewrite a Responses API request body for the backend, with one cJSON
- * parse: model aliases (cfg's model-aliases, then the -minimal, -low,
- * -medium, -high suffixes -> base model + reasoning.effort), stream true,
+ * parse: model aliases (oauth-model-alias, model-aliases), then an
+ * effort suffix read against ml, the Codex models served now
+ * (gpt-5.6-sol-xhigh -> gpt-5.6-sol with reasoning.effort xhigh; an
+ * effort the model does not take is refused, naming those it does; NULL:
+ * any known effort word is taken), stream true,
  * store false, instructions a string ("" when absent), the parameters the
  * backend refuses dropped (max_output_tokens, max_completion_tokens,
  * temperature, top_p, user, previous_response_id, truncation,
  * prompt_cache_retention, service_tier unless "priority"), and input items
  * with role "system" turned into "developer". 0, or -1 with *why. */
-int codex_body(const struct config *cfg, const char *body, size_t len,
-    struct buf *out, struct codex_req *cr, const char **why);
+int codex_body(const struct config *cfg, const struct modellist *ml,
+    const char *body, size_t len, struct buf *out, struct codex_req *cr,
+    const char **why);
 
 /* Translate a Chat Completions request (messages with text and image
  * parts, tools and tool results, tool_choice, response_format,
  * reasoning_effort, stream, stream_options) into a backend-ready Responses
  * request (as codex_body would leave it). 0, or -1 with *why. */
-int codex_chat_request(const struct config *cfg, const char *body,
-    size_t len, struct buf *out, struct codex_req *cr, const char **why);
+int codex_chat_request(const struct config *cfg,
+    const struct modellist *ml, const char *body, size_t len,
+    struct buf *out, struct codex_req *cr, const char **why);
+
+/* Is the answer the backend's refusal of the request's model (400
+ * {"detail":"The 'gpt-5-codex' model is not supported when using Codex
+ * with a ChatGPT account."}, or OpenAI's model_not_found)? msg gets its
+ * words (printable, cut to msglen). */
+int codex_model_refused(int status, const char *body, size_t len, char *msg,
+    size_t msglen);
 
 /* The upstream request head: POST <base path>/responses, Host, the
  * account's Authorization: Bearer, chatgpt-account-id (OAuth accounts with

@@ -27,16 +27,6 @@
 #include "config_int.h"
 #include "log.h"
 
-#define DEFAULT_AUTH_DIR	"~/.cli-proxy-api"
-#define DEFAULT_BASE_URL	"https://api.anthropic.com"
-#define DEFAULT_CLAUDE_TOKEN_URL "https://platform.claude.com/v1/oauth/token"
-#define DEFAULT_CODEX_TOKEN_URL	"https://auth.openai.com/oauth/token"
-#define DEFAULT_CLAUDE_AUTH_URL	"https://claude.ai/oauth/authorize"
-#define DEFAULT_CODEX_AUTH_URL	"https://auth.openai.com/oauth/authorize"
-#define DEFAULT_CODEX_BASE_URL	"https://chatgpt.com/backend-api/codex"
-#define DEFAULT_CA_FILE		"/etc/ssl/certs/ca-certificates.crt"
-#define USER_CONFIG		"cli-proxy-api/config.yaml"
-#define SYSTEM_CONFIG		"/etc/cli-proxy-api/config.yaml"
 
 #define OFF(m)	offsetof(struct config, m)
 
@@ -88,6 +78,11 @@ static const struct key keys[] = {
 	{ "claude-refusal-cooldown",	K_INT,	OFF(claude_refusal_cooldown), 0,
 	    604800 },
 	{ "droid-models",		K_DROID, 0, 0, 0 },
+	{ "oauth-model-alias",		K_OAUTH_ALIAS, 0, 0, 0 },
+	{ "codex-client-version",	K_VERSION, OFF(codex_client_version), 0,
+	    0 },
+	{ "models-refresh",		K_INT,	OFF(models_refresh), 60,
+	    2592000 },
 
 	{ "remote-management",		K_UNUSED, 0, 0, 0 },
 	{ "quota-exceeded",		K_UNUSED, 0, 0, 0 },
@@ -157,6 +152,10 @@ apply(struct load *ld, const yaml_node_t *kn, const char *name,
 		return config_set_choice(ld, k, vn);
 	case K_DROID:
 		return config_set_droid_models(ld, k, vn);
+	case K_VERSION:
+		return config_set_version(ld, k, vn);
+	case K_OAUTH_ALIAS:
+		return config_set_oauth_alias(ld, k, vn);
 	case K_UNUSED:
 		warn_key(ld, kn, name, 1);
 		return 0;
@@ -351,88 +350,6 @@ fail:
 	return rc;
 }
 
-/* First existing of the user's and the system's config.yaml, or NULL. */
-static int
-find_config(char **out)
-{
-	const char *xdg = getenv("XDG_CONFIG_HOME"), *h = config_home();
-	char *p = NULL;
-	int n = 0;
-
-	*out = NULL;
-	/* The XDG spec says to ignore a relative XDG_CONFIG_HOME. */
-	if (xdg != NULL && xdg[0] == '/')
-		n = asprintf(&p, "%s/%s", xdg, USER_CONFIG);
-	else if (h != NULL)
-		n = asprintf(&p, "%s/.config/%s", h, USER_CONFIG);
-	if (n == -1)
-		return -1;
-	if (p != NULL && access(p, F_OK) == 0) {
-		*out = p;
-		return 0;
-	}
-	free(p);
-	if (access(SYSTEM_CONFIG, F_OK) == 0 &&
-	    (*out = strdup(SYSTEM_CONFIG)) == NULL)
-		return -1;
-	return 0;
-}
-
-/* Every default but auth-dir, whose ~ needs HOME only if it is used. */
-static int
-defaults_base(struct config *c)
-{
-	memset(c, 0, sizeof *c);
-	c->port = 8317;
-	c->claude_system_prefix = 1;
-	c->claude_oauth_beta = 1;
-	c->max_head = 65536;
-	c->max_headers = 100;
-	c->max_body = 33554432;
-	c->head_timeout = 30;
-	c->idle_timeout = 600;
-	c->first_byte_timeout = 10;
-	c->body_timeout = 120;
-	c->max_connections = 256;
-	c->connect_timeout = 10;
-	c->upstream_timeout = 600;
-	c->request_retry = 3;
-	c->claude_refusal_cooldown = 3600;
-	c->codex_encrypted_reasoning = 1;
-	c->refresh_lead = -1;
-	c->token_timeout = 30;
-	c->usage_max = 10485760;
-	c->log_max = 10485760;
-	if ((c->ca_file = strdup(DEFAULT_CA_FILE)) == NULL)
-		goto fail;
-	if (url_parse(DEFAULT_BASE_URL, &c->claude_base, NULL, 0) == -1 ||
-	    url_parse(DEFAULT_CLAUDE_TOKEN_URL, &c->claude_token_url, NULL,
-	    0) == -1 || url_parse(DEFAULT_CODEX_TOKEN_URL,
-	    &c->codex_token_url, NULL, 0) == -1 ||
-	    url_parse(DEFAULT_CLAUDE_AUTH_URL, &c->claude_auth_url, NULL,
-	    0) == -1 || url_parse(DEFAULT_CODEX_AUTH_URL, &c->codex_auth_url,
-	    NULL, 0) == -1 || url_parse(DEFAULT_CODEX_BASE_URL,
-	    &c->codex_base, NULL, 0) == -1)
-		goto fail;
-	return 0;
-fail:
-	config_free(c);
-	errno = ENOMEM;
-	return -1;
-}
-
-int
-config_defaults(struct config *cfg)
-{
-	if (defaults_base(cfg) == -1)
-		return -1;
-	if ((cfg->auth_dir = config_expand_home(DEFAULT_AUTH_DIR)) == NULL) {
-		config_free(cfg);
-		return -1;
-	}
-	return 0;
-}
-
 int
 config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 {
@@ -441,12 +358,12 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 	int rc = -1;
 
 	memset(cfg, 0, sizeof *cfg);
-	if (defaults_base(&c) == -1) {
+	if (config_defaults_base(&c) == -1) {
 		config_seterr(err, errlen, "out of memory");
 		goto fail;
 	}
 	if (path == NULL) {
-		if (find_config(&found) == -1) {
+		if (config_find(&found) == -1) {
 			config_seterr(err, errlen, "out of memory");
 			goto fail;
 		}
@@ -455,11 +372,11 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 	if (path != NULL && read_config(path, &c, err, errlen) == -1)
 		goto fail;
 	if (c.auth_dir == NULL &&
-	    (c.auth_dir = config_expand_home(DEFAULT_AUTH_DIR)) == NULL) {
+	    (c.auth_dir = config_expand_home(CONFIG_AUTH_DIR)) == NULL) {
 		if (errno == ENOENT)
 			config_seterr(err, errlen, "%s: auth-dir defaults to "
 			    "%s but HOME is not set", path ? path : "config",
-			    DEFAULT_AUTH_DIR);
+			    CONFIG_AUTH_DIR);
 		else
 			config_seterr(err, errlen, "out of memory");
 		goto fail;
@@ -496,5 +413,7 @@ config_free(struct config *cfg)
 	config_free_api_keys(cfg->codex_keys, cfg->n_codex_keys);
 	config_free_aliases(cfg->aliases, cfg->n_aliases);
 	config_free_droid_models(cfg->droid_models, cfg->n_droid_models);
+	config_free_oauth_alias(cfg->model_alias, cfg->n_model_alias);
+	free(cfg->codex_client_version);
 	memset(cfg, 0, sizeof *cfg);
 }

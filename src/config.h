@@ -12,6 +12,16 @@ struct alias {
 	char *to;
 };
 
+/* oauth-model-alias (CLIProxyAPI's): on provider's routes, a client
+ * asking for alias is served the model name; fork keeps name listed
+ * beside alias in /v1/models, else alias stands in its place. */
+struct model_alias {
+	char provider[8];       /* "claude", "codex" */
+	char *name;
+	char *alias;
+	int fork;
+};
+
 /* droid-models: a custom model --setup-droid writes into droid's
  * settings.json. */
 struct droid_model {
@@ -78,8 +88,14 @@ struct config {
 	size_t usage_max;      /* 10 MiB: usage.jsonl rotates past it */
 	size_t log_max;        /* 10 MiB: logs/cli-proxy-api.log rotates */
 	int sandbox;           /* SANDBOX_AUTO, _REQUIRED or _OFF (sandbox.c) */
-	struct droid_model *droid_models; /* NULL: droid.c's built-in list */
+	struct droid_model *droid_models; /* NULL: the current models */
 	size_t n_droid_models;
+	struct model_alias *model_alias; /* oauth-model-alias */
+	size_t n_model_alias;
+	char *codex_client_version; /* "0.171.0": the Codex CLI version the
+	                        * Codex model catalog is asked for */
+	int models_refresh;    /* 86400 s: a kept catalog older is fetched
+	                        * again */
 };
 
 /* sandbox: auto (the default: what the kernel supports), required, off. */

@@ -16,6 +16,10 @@ struct alias;
 struct api_key;
 struct config;
 struct droid_model;
+struct model_alias;
+
+/* auth-dir when config.yaml names none. */
+#define CONFIG_AUTH_DIR "~/.cli-proxy-api"
 
 enum ktype {
 	K_INT,		/* int field, min..max */
@@ -30,6 +34,8 @@ enum ktype {
 	K_ALIASES,	/* mapping of model name to model name */
 	K_CHOICE,	/* int field: the index of a word in choices[] */
 	K_DROID,	/* droid-models: list of models or {model, ...} */
+	K_VERSION,	/* char * field: a version, digits and dots */
+	K_OAUTH_ALIAS,	/* oauth-model-alias: provider -> [{name, alias}] */
 	K_UNUSED	/* an upstream CLIProxyAPI key, ignored with a warning */
 };
 
@@ -113,10 +119,23 @@ int config_set_aliases(struct load *ld, const struct key *k,
 int config_set_droid_models(struct load *ld, const struct key *k,
     const yaml_node_t *n);
 
+int config_set_version(struct load *ld, const struct key *k,
+    const yaml_node_t *n);
+int config_set_oauth_alias(struct load *ld, const struct key *k,
+    const yaml_node_t *n);
+
+/* The defaults (config_default.c): every one but auth-dir, whose ~ needs
+ * HOME only if it is used. 0, or -1 (ENOMEM) with c freed. */
+int config_defaults_base(struct config *c);
+/* The first existing of the user's and the system's config.yaml into
+ * *out (NULL: none). 0, or -1 (ENOMEM). */
+int config_find(char **out);
+
 /* Free v[0..n) and v; the secrets among them are wiped first. */
 void config_free_keys(char **v, size_t n);
 void config_free_api_keys(struct api_key *v, size_t n);
 void config_free_aliases(struct alias *v, size_t n);
 void config_free_droid_models(struct droid_model *v, size_t n);
+void config_free_oauth_alias(struct model_alias *v, size_t n);
 
 #endif

@@ -422,3 +422,29 @@ fail:
 	config_free_keys(v, i);
 	return -1;
 }
+
+/* A version to send in a query: 0.171.0, 1.2.3-beta.1. */
+int
+config_set_version(struct load *ld, const struct key *k, const yaml_node_t *n)
+{
+	char **dst = config_field(ld->cfg, k), *v;
+	const char *s = config_scalar(n);
+	char q[56];
+	size_t i;
+
+	for (i = 0; s && s[i]; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr(".-+_", s[i]))
+			break;
+	if (s == NULL || config_is_null(n) || i == 0 || s[i] || i > 31) {
+		config_errat(ld, n->start_mark, "%s must be a version such as "
+		    "0.171.0%s", k->name, config_shown_as(q, sizeof q, s));
+		return -1;
+	}
+	if ((v = strdup(s)) == NULL) {
+		config_errat(ld, n->start_mark, "out of memory");
+		return -1;
+	}
+	free(*dst);
+	*dst = v;
+	return 0;
+}

@@ -48,7 +48,8 @@ struct req {
 	char who[256];          /* account email, for the log line */
 	const char *via;        /* "subscription" or "api-key": who served */
 	const char *client;     /* Claude: "claude-code" or "third-party" */
-	char model[128];        /* the request's model, for the log line */
+	char model[200];        /* the request's model, for the log line
+	                         * ("ALIAS=>MODEL" when an alias served) */
 	struct usage_scan *scan; /* usage-statistics: fed the decoded body */
 };
 

@@ -12,8 +12,10 @@
 #include <cjson/cJSON.h>
 
 #include "buf.h"
+#include "catalog.h"
 #include "doctor_int.h"
 #include "droid.h"
+#include "models.h"
 #include "secret.h"
 
 /* One of droid's files and what its entries are checked against. */
@@ -21,8 +23,9 @@ struct droid_file {
 	const char *path;
 	const char *list_key;   /* customModels or custom_models */
 	const char *url_key;    /* baseUrl or base_url */
-	int port;               /* the proxy's */
+	const struct config *cfg;
 	int claude, codex;      /* a usable account of each */
+	const struct modellist *cl, *cx; /* the models served now */
 };
 
 /* The file parsed, or NULL (said) when it is no JSON. *missing when it
@@ -68,7 +71,7 @@ check_entry(struct doc *d, const struct droid_file *f, const cJSON *e,
 	char why[512], fix[160], fix2[200];
 
 	if (droid_check(ms, cJSON_IsString(u) ? u->valuestring : NULL, ps,
-	    f->port, ours, why, sizeof why, fix, sizeof fix) == -1) {
+	    f->cfg->port, ours, why, sizeof why, fix, sizeof fix) == -1) {
 		snprintf(fix2, sizeof fix2, "%s (or run cli-proxy-api "
 		    "--setup-droid)", fix);
 		doctor_say(d, DOC_FAIL, fix2, "droid: %s: model %s (%s): %s",
@@ -83,6 +86,16 @@ check_entry(struct doc *d, const struct droid_file *f, const cJSON *e,
 		    "--claude-login", "droid: %s: model %s: no usable "
 		    "%s account to serve it", f->path, ms,
 		    strcmp(ps, "openai") == 0 ? "codex" : "claude");
+	else if (*ours && ps != NULL && !models_serves(f->cfg, strcmp(ps,
+	    "openai") == 0 ? f->cx : f->cl, strcmp(ps, "openai") == 0 ?
+	    "codex" : "claude", ms))
+		doctor_say(d, DOC_WARN, "run cli-proxy-api --setup-droid to "
+		    "write the models served now (or map the name with "
+		    "oauth-model-alias)", "droid: %s: model %s is not in the "
+		    "%s model list (%s): retired, or misspelt", f->path, ms,
+		    strcmp(ps, "openai") == 0 ? "Codex" : "Claude",
+		    (strcmp(ps, "openai") == 0 ? f->cx : f->cl)->fetched ?
+		    "the provider's catalog" : "built in");
 	return 0;
 }
 
@@ -118,11 +131,28 @@ doctor_droid(struct doc *d, const struct config *cfg, int claude, int codex)
 {
 	char *s = config_expand_home("~/.factory/settings.json");
 	char *c = config_expand_home("~/.factory/config.json");
-	struct droid_file sf = { s, "customModels", "baseUrl", cfg->port,
-	    claude, codex };
-	struct droid_file cf = { c, "custom_models", "base_url", cfg->port,
-	    claude, codex };
+	struct droid_file sf = { s, "customModels", "baseUrl", cfg, claude,
+	    codex, NULL, NULL };
+	struct droid_file cf;
+	char err[1200];
 	int a = -1, b = -1;
+
+	/* The lists as served now: fetched first when due. */
+	if (claude && catalog_fetch(cfg, "claude", 5000, 0, err,
+	    sizeof err) == -1)
+		doctor_say(d, DOC_WARN, NULL, "models: the Claude catalog "
+		    "could not be fetched (%s); checking against the %s list",
+		    err, catalog_kept(cfg, "claude")->n ? "kept" : "built-in");
+	if (codex && catalog_fetch(cfg, "codex", 5000, 0, err,
+	    sizeof err) == -1)
+		doctor_say(d, DOC_WARN, NULL, "models: the Codex catalog "
+		    "could not be fetched (%s); checking against the %s list",
+		    err, catalog_kept(cfg, "codex")->n ? "kept" : "built-in");
+	catalog_all(cfg, &sf.cl, &sf.cx);
+	cf = sf;
+	cf.path = c;
+	cf.list_key = "custom_models";
+	cf.url_key = "base_url";
 
 	if (s != NULL)
 		a = check_droid_file(d, &sf);

@@ -19,12 +19,14 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "catalog.h"
 #include "droid.h"
 #include "file.h"
 #include "secret.h"
 #include "view.h"
 
 #define SETTINGS_MAX	(16 * 1024 * 1024)
+#define FETCH_MS	10000   /* to fetch a catalog that is due */
 
 /* -------------------------------------------------------- settings.json */
 
@@ -104,32 +106,61 @@ parse_settings(const char *path, const struct buf *b, char *err,
 	return NULL;
 }
 
-/* The models of the providers that have a usable account. */
-static size_t
-pick_models(const struct config *cfg, struct droid_model *out)
+/* The models of the providers that have a usable account: droid-models
+ * from the config, else those served now (their catalogs fetched first
+ * when due). n set; NULL when out of memory. */
+static struct droid_model *
+pick_models(const struct config *cfg, size_t *n)
 {
-	const struct droid_model *all;
 	int claude = view_has_usable(cfg, "claude");
 	int codex = view_has_usable(cfg, "codex");
-	size_t n, i, k = 0;
+	const struct modellist *cl, *cx;
+	struct droid_model *v;
+	char err[1200];
+	size_t i;
 
-	all = droid_models(cfg, &n);
-	for (i = 0; i < n; i++)
-		if (strcmp(all[i].provider, "anthropic") == 0 ? claude : codex)
-			out[k++] = all[i];
-	return k;
+	*n = 0;
+	if (cfg->n_droid_models > 0) {
+		if ((v = calloc(cfg->n_droid_models, sizeof *v)) == NULL)
+			return NULL;
+		for (i = 0; i < cfg->n_droid_models; i++)
+			if (strcmp(cfg->droid_models[i].provider,
+			    "anthropic") == 0 ? claude : codex) {
+				v[*n] = cfg->droid_models[i];
+				v[(*n)++].own = NULL;
+			}
+		return v;
+	}
+	if (claude && catalog_fetch(cfg, "claude", FETCH_MS, 0, err,
+	    sizeof err) == -1)
+		fprintf(stderr, "cli-proxy-api: the Claude model list could "
+		    "not be fetched (%s): offering the %s one\n", err,
+		    catalog_kept(cfg, "claude")->n ? "last kept" : "built-in");
+	if (codex && catalog_fetch(cfg, "codex", FETCH_MS, 0, err,
+	    sizeof err) == -1)
+		fprintf(stderr, "cli-proxy-api: the Codex model list could "
+		    "not be fetched (%s): offering the %s one\n", err,
+		    catalog_kept(cfg, "codex")->n ? "last kept" : "built-in");
+	catalog_all(cfg, &cl, &cx);
+	return droid_offer(claude ? cl : NULL, codex ? cx : NULL, n);
 }
 
 static void
 report(FILE *out, const struct droid_model *m, const enum droid_change *ch,
-    size_t n)
+    size_t n, const cJSON *gone)
 {
 	static const char *const word[] = { "added", "updated", "unchanged" };
+	const cJSON *e;
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		fprintf(out, "%-9s %s (%s, %s)\n", word[ch[i]], m[i].model,
 		    m[i].display, m[i].provider);
+	cJSON_ArrayForEach(e, gone)
+		fprintf(out, "%-9s %s (%s: not served now)\n", "removed",
+		    cJSON_GetStringValue(cJSON_GetObjectItem(e, "model")),
+		    cJSON_GetStringValue(cJSON_GetObjectItem(e,
+		    "displayName")));
 }
 
 /* settings.json itself when it is a symlink: replacing the link with a
@@ -196,6 +227,7 @@ struct setup {
 	struct droid_model *pick;       /* the models offered */
 	enum droid_change *ch;          /* what the merge did to each */
 	size_t n;
+	cJSON *gone;                    /* our old entries taken out */
 	struct buf old;                 /* as read; it may hold keys */
 	int existed;
 	mode_t mode;                    /* the file's, kept on replacing it */
@@ -208,16 +240,14 @@ struct setup {
 static int
 setup_plan(const struct config *cfg, struct setup *s)
 {
-	size_t n;
-
-	(void)droid_models(cfg, &n);
-	if ((s->pick = calloc(n + 1, sizeof *s->pick)) == NULL ||
-	    (s->ch = calloc(n + 1, sizeof *s->ch)) == NULL ||
+	if ((s->pick = pick_models(cfg, &s->n)) == NULL ||
+	    (s->ch = calloc(s->n + 1, sizeof *s->ch)) == NULL ||
+	    (s->gone = cJSON_CreateArray()) == NULL ||
 	    (s->path = settings_path()) == NULL) {
 		fprintf(stderr, "cli-proxy-api: out of memory or HOME unset\n");
 		return EXIT_SYS;
 	}
-	if ((s->n = pick_models(cfg, s->pick)) == 0) {
+	if (s->n == 0) {
 		fprintf(stderr, "cli-proxy-api: no usable account in %s, so no "
 		    "model to offer droid: log in first with cli-proxy-api "
 		    "--claude-login or --codex-login (cli-proxy-api --doctor "
@@ -249,7 +279,7 @@ setup_merge(const struct config *cfg, struct setup *s)
 		fprintf(stderr, "cli-proxy-api: %s\n", err);
 		return EXIT_DROID;
 	}
-	if (droid_merge(s->root, s->pick, s->n, base, s->ch, err,
+	if (droid_merge(s->root, s->pick, s->n, base, s->ch, s->gone, err,
 	    sizeof err) == -1) {
 		fprintf(stderr, "cli-proxy-api: %s: %s; nothing was changed\n",
 		    s->path, err);
@@ -270,7 +300,8 @@ setup_write(struct setup *s, FILE *out)
 	char err[PATH_MAX + 256] = "", *grown;
 	size_t i, changed = 0;
 
-	report(out, s->pick, s->ch, s->n);
+	report(out, s->pick, s->ch, s->n, s->gone);
+	changed = (size_t)cJSON_GetArraySize(s->gone);
 	for (i = 0; i < s->n; i++)
 		changed += s->ch[i] != DROID_UNCHANGED;
 	if (changed == 0 && s->existed) {
@@ -298,8 +329,8 @@ setup_write(struct setup *s, FILE *out)
 int
 droid_setup(const struct config *cfg, int dry_run, FILE *out)
 {
-	struct setup s = { NULL, NULL, NULL, 0, BUF_SECRET, 0, 0600, NULL,
-	    NULL };
+	struct setup s = { NULL, NULL, NULL, 0, NULL, BUF_SECRET, 0, 0600,
+	    NULL, NULL };
 	int rc;
 
 	if ((rc = setup_plan(cfg, &s)) != EXIT_OK ||
@@ -307,7 +338,7 @@ droid_setup(const struct config *cfg, int dry_run, FILE *out)
 		goto out;
 	if (dry_run) {
 		/* stdout stays pure JSON for a pipe; the summary goes aside. */
-		report(stderr, s.pick, s.ch, s.n);
+		report(stderr, s.pick, s.ch, s.n, s.gone);
 		printf("%s\n", s.json);
 	} else
 		rc = setup_write(&s, out);
@@ -318,7 +349,8 @@ out:
 	free(s.json);
 	secret_json_delete(s.root);
 	buf_free(&s.old);
-	free(s.pick);
+	droid_offer_free(s.pick, s.n);
+	secret_json_delete(s.gone);
 	free(s.ch);
 	free(s.path);
 	return rc;

@@ -10,22 +10,32 @@
 
 #include "config.h"
 #include "exits.h"
+#include "modellist.h"
 
 /* What droid_merge did to each model. */
 enum droid_change { DROID_ADDED, DROID_UPDATED, DROID_UNCHANGED };
 
-/* The models to offer: droid-models from the config, else the guide's list
- * (contrib/factory-config.json). */
-const struct droid_model *droid_models(const struct config *cfg, size_t *n);
+/* The models served now, as droid entries: the newest Opus, Sonnet and
+ * Haiku of claude, and each visible model of codex with each of its
+ * efforts (gpt-5.6-sol-high, "GPT-5.6 Sol High [proxy]"); either list
+ * may be NULL (no account). maxOutputTokens from the catalog. *n set;
+ * NULL when out of memory. Free with droid_offer_free. Pure. */
+struct droid_model *droid_offer(const struct modellist *claude,
+    const struct modellist *codex, size_t *n);
+void droid_offer_free(struct droid_model *v, size_t n);
 
 /* Merge m[0..n) into root's customModels as entries with baseUrl base.
  * An entry with the same model and baseUrl is updated in place (displayName,
  * provider, maxOutputTokens; apiKey and every other key kept), a missing
- * one is appended; other entries and keys are left alone. change[i] says
- * what happened to m[i]. Pure. 0, or -1 with err (root not an object,
- * customModels not a list: root untouched; or out of memory). */
+ * one is appended; an entry an earlier run wrote (baseUrl base, its
+ * displayName ending in " [proxy]") for a model not in m moves to gone
+ * (a cJSON array; NULL: kept); other entries and keys are left alone.
+ * change[i] says what happened to m[i]. Pure. 0, or -1 with err (root
+ * not an object, customModels not a list: root untouched; or out of
+ * memory). */
 int droid_merge(cJSON *root, const struct droid_model *m, size_t n,
-    const char *base, enum droid_change *change, char *err, size_t errlen);
+    const char *base, enum droid_change *change, cJSON *gone, char *err,
+    size_t errlen);
 
 /* Check one droid entry against the proxy's port. *ours says whether its
  * base URL points at this machine (localhost, 127.0.0.1, [::1]); only

@@ -8,6 +8,7 @@
  * did not write as it was, and recognises an entry of ours by its model
  * and baseUrl alone.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,33 +17,93 @@
 #include "droid.h"
 
 #define DUMMY_KEY	"dummy-not-used"
+#define OURS		" [proxy]"
 
-/* The guide's list: contrib/factory-config.json. */
-static const struct droid_model builtin[] = {
-	{ "claude-opus-4-1-20250805", "Claude Opus 4.1 [proxy]",
-	    "anthropic", 32000, NULL },
-	{ "claude-sonnet-4-5-20250929", "Claude Sonnet 4.5 [proxy]",
-	    "anthropic", 64000, NULL },
-	{ "claude-haiku-4-5-20251001", "Claude Haiku 4.5 [proxy]",
-	    "anthropic", 64000, NULL },
-	{ "gpt-5", "GPT-5 [proxy]", "openai", 128000, NULL },
-	{ "gpt-5-minimal", "GPT-5 Minimal [proxy]", "openai", 128000, NULL },
-	{ "gpt-5-medium", "GPT-5 Medium [proxy]", "openai", 128000, NULL },
-	{ "gpt-5-high", "GPT-5 High [proxy]", "openai", 128000, NULL },
-	{ "gpt-5-codex", "GPT-5 Codex [proxy]", "openai", 128000, NULL },
-	{ "gpt-5-codex-high", "GPT-5 Codex High [proxy]", "openai", 128000,
-	    NULL },
-};
-
-const struct droid_model *
-droid_models(const struct config *cfg, size_t *n)
+/* The newest visible Claude model of a family ("-opus-"), or NULL. */
+static const struct model *
+newest(const struct modellist *l, const char *fam)
 {
-	if (cfg->droid_models != NULL && cfg->n_droid_models > 0) {
-		*n = cfg->n_droid_models;
-		return cfg->droid_models;
+	const struct model *best = NULL;
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (!l->m[i].hidden && strstr(l->m[i].id, fam) &&
+		    (best == NULL || l->m[i].created > best->created))
+			best = &l->m[i];
+	return best;
+}
+
+/* One entry: model (with -effort), its display name, provider, limit. */
+static int
+offer_one(struct droid_model *d, const struct model *m, const char *effort,
+    const char *provider)
+{
+	const char *name = m->display[0] ? m->display : m->id;
+	char eff[16] = "";
+
+	memset(d, 0, sizeof *d);
+	if (effort) {
+		snprintf(eff, sizeof eff, " %s", effort);
+		eff[1] = (char)toupper((unsigned char)eff[1]);
 	}
-	*n = sizeof builtin / sizeof builtin[0];
-	return builtin;
+	if (asprintf(&d->own, "%s%s%s%c%s%s" OURS, m->id, effort ? "-" : "",
+	    effort ? effort : "", '\0', name, eff) == -1) {
+		d->own = NULL;
+		return -1;
+	}
+	d->model = d->own;
+	d->display = d->own + strlen(d->own) + 1;
+	d->provider = provider;
+	d->max_tokens = m->max_out ? (int)m->max_out : 128000;
+	return 0;
+}
+
+struct droid_model *
+droid_offer(const struct modellist *claude, const struct modellist *codex,
+    size_t *n)
+{
+	static const char *const fams[] = { "-opus-", "-sonnet-", "-haiku-" };
+	struct droid_model *v;
+	const struct model *m;
+	size_t room = 4, i;
+	int e;
+
+	for (i = 0; codex && i < codex->n; i++)
+		room += (size_t)codex->m[i].nefforts + 1;
+	*n = 0;
+	if ((v = calloc(room, sizeof *v)) == NULL)
+		return NULL;
+	for (i = 0; claude && i < 3; i++)
+		if ((m = newest(claude, fams[i])) != NULL &&
+		    offer_one(&v[(*n)++], m, NULL, "anthropic") == -1)
+			goto fail;
+	for (i = 0; codex && i < codex->n; i++) {
+		m = &codex->m[i];
+		if (m->hidden)
+			continue;
+		if (m->nefforts == 0 && offer_one(&v[(*n)++], m, NULL,
+		    "openai") == -1)
+			goto fail;
+		for (e = 0; e < m->nefforts; e++)
+			if (offer_one(&v[(*n)++], m, m->efforts[e],
+			    "openai") == -1)
+				goto fail;
+	}
+	return v;
+fail:
+	droid_offer_free(v, *n);
+	*n = 0;
+	return NULL;
+}
+
+void
+droid_offer_free(struct droid_model *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++)
+		free(v[i].own);
+	free(v);
 }
 
 /* ---------------------------------------------------------------- merge */
@@ -153,9 +214,46 @@ merge_one(cJSON *list, const struct droid_model *m, const char *base,
 	return 0;
 }
 
+/* Did --setup-droid write e for base: our base URL and the mark at the
+ * end of its name? */
+static int
+written_by_us(const cJSON *e, const char *base)
+{
+	const char *b = str_of(e, "baseUrl"), *d = str_of(e, "displayName");
+	size_t dl = d ? strlen(d) : 0, ol = strlen(OURS);
+
+	return b && strcmp(b, base) == 0 && dl > ol &&
+	    strcmp(d + dl - ol, OURS) == 0;
+}
+
+/* Our entries of an earlier run whose model is not offered now (a
+ * retired model) move from list to gone. */
+static void
+drop_gone(cJSON *list, const struct droid_model *m, size_t n,
+    const char *base, cJSON *gone)
+{
+	cJSON *e = list->child, *next;
+	size_t i;
+
+	for (; e; e = next) {
+		const char *model = str_of(e, "model");
+
+		next = e->next;
+		if (!cJSON_IsObject(e) || model == NULL ||
+		    !written_by_us(e, base))
+			continue;
+		for (i = 0; i < n && strcmp(m[i].model, model) != 0; i++)
+			;
+		if (i == n)
+			cJSON_AddItemToArray(gone,
+			    cJSON_DetachItemViaPointer(list, e));
+	}
+}
+
 int
 droid_merge(cJSON *root, const struct droid_model *m, size_t n,
-    const char *base, enum droid_change *change, char *err, size_t errlen)
+    const char *base, enum droid_change *change, cJSON *gone, char *err,
+    size_t errlen)
 {
 	cJSON *list;
 	size_t i;
@@ -172,6 +270,8 @@ droid_merge(cJSON *root, const struct droid_model *m, size_t n,
 	if (list == NULL && (list = cJSON_AddArrayToObject(root,
 	    "customModels")) == NULL)
 		goto nomem;
+	if (gone)
+		drop_gone(list, m, n, base, gone);
 	for (i = 0; i < n; i++)
 		if (merge_one(list, &m[i], base, &change[i]) == -1)
 			goto nomem;

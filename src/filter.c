@@ -105,9 +105,12 @@ route(struct conn *c, struct req *r, size_t plen)
 	    r->path, plen);
 
 	/* OpenAI clients get OpenAI's error shape. */
+	/* Anthropic's SDKs (Claude Code's model discovery among them) send
+	 * anthropic-version or x-api-key; OpenAI's neither. */
 	r->openai = cx != CODEX_NONE || ((get || head) &&
 	    !strcmp(r->path, "/v1/models") &&
-	    !http_header_get(&r->msg, "anthropic-version"));
+	    !http_header_get(&r->msg, "anthropic-version") &&
+	    !http_header_get(&r->msg, "x-api-key"));
 
 	if ((health || status) && (r->msg.framing == HTTP_BODY_CHUNKED ||
 	    (r->msg.framing == HTTP_BODY_LENGTH && r->msg.length > 0))) {

@@ -1,8 +1,9 @@
 /*
- * Forwarding one request: pick an account, make its token fresh, rewrite,
- * send, and look at the status before a byte goes to the client, so a
- * refused token, a rate limit or a dead upstream can be stepped around
- * without the client noticing.
+ * Forwarding one request: the body made ready once for every kind of
+ * account, an account picked and its token made fresh, the upstream
+ * request sent, and the status looked at before a byte goes to the
+ * client, so a refused token, a rate limit or a dead upstream can be
+ * stepped around without the client noticing (failover.c decides how).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -12,22 +13,17 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "claude.h"
-#include "codex.h"
-#include "conn.h"
+#include "catalog.h"
 #include "convkey.h"
 #include "convo.h"
 #include "filter.h"
-#include "ratelimit.h"
+#include "forward_int.h"
 #include "log.h"
-#include "quota.h"
-#include "refresh.h"
-#include "reply.h"
-#include "store.h"
-#include "token.h"
+#include "models.h"
 #include "net.h"
+#include "quota.h"
+#include "ratelimit.h"
 #include "usage.h"
-#include "warm.h"
 
 /* A random UUID for the Codex session_id header, one per connection, for
  * clients that send no prompt_cache_key. */
@@ -53,125 +49,25 @@ conn_session(struct conn *c)
 	return c->session_id;
 }
 
-/* Every account is cooling down: 429 with the soonest reset. */
-static void
-answer_cooling(struct conn *c, struct req *r, time_t soonest,
-    const char *msg)
-{
-	char extra[64];
-	long wait = (long)(soonest - time(NULL));
-
-	snprintf(extra, sizeof extra, "retry-after: %ld\r\n",
-	    wait > 0 ? wait : 1);
-	conn_error(c, r, 429, msg, 0, extra);
-}
-
-#define MAX_SKIP 32
-
-/* Accounts this request has given up on. */
-struct tried {
-	char id[MAX_SKIP][256];
-	size_t n;
-};
-
-static void
-tried_add(struct tried *t, const char *id)
-{
-	if (t->n < MAX_SKIP)
-		snprintf(t->id[t->n++], sizeof t->id[0], "%s", id);
-}
-
-/* One request on its way through the accounts. */
-struct fwd {
-	struct conn *c;
-	struct req *r;
-	const struct config *cfg;
-	enum route route;
-	struct want want;       /* which accounts may serve it */
-	struct tried t;
-	struct account a;       /* the account being tried */
-	struct account next;    /* the one to try after it */
-	struct claude_req cq;   /* Claude: what the body says */
-	const char *bad_json;   /* Claude: why the body is no JSON object */
-	struct pieces prefixed; /* Claude: the body with the Claude Code line
-	                         * (third-party, OAuth); n 0 when unchanged */
-	struct codex_req cr;    /* Codex: what the client asked */
-	struct buf made;        /* Codex: the body made for the backend */
-	struct buf head;        /* the upstream request head */
-	struct http_msg resp;
-	size_t hl;              /* response head length in c->rbuf */
-	ssize_t n;              /* bytes in c->rbuf */
-	struct buf ebody;       /* an answer's body read whole */
-	int collected;
-	struct fail f;
-	int tries, refreshed;
-	time_t until, soonest;
-	enum claude_refusal refused;    /* the last refusal seen */
-	char said[1024];        /* and Anthropic's words with it */
-	char conv[KEYHASH_LEN]; /* the request's conversation ("" none) */
-	int known;              /* the table has it: */
-	char was[256];          /* on this account, */
-	time_t seen;            /* recorded then */
-	char err[4400];
-};
-
-/* What to do after one try. */
-enum step {
-	STEP_ANSWER,            /* relay resp to the client */
-	STEP_DONE,              /* the client got its answer already */
-	STEP_NEXT,              /* try w->next */
-	STEP_AGAIN              /* try w->a again (its token was refreshed) */
-};
-
-/* The next account to try, picked after the shared cursor and made fresh.
- * 0, or a STORE_ code with w->err and w->soonest. An account whose token
- * cannot be made fresh is passed over, its error kept in w->f. */
+/* A third-party Claude request for an alias gets its model; Claude
+ * Code's requests go as they came. 0, or -1 once the client has its
+ * answer. */
 static int
-pick(struct fwd *w, struct account *a)
+aliased(struct fwd *w)
 {
-	for (;;) {
-		int pr = store_pick(w->cfg, &w->want, w->t.id, w->t.n, a,
-		    &w->soonest, w->err, sizeof w->err);
+	const char *to = models_alias(w->cfg, "claude", w->cq.model), *why;
+	char asked[sizeof w->cq.model];
 
-		if (pr != 0)
-			return pr;
-		if (refresh_account(w->cfg, a, 0, w->err, sizeof w->err) == 0)
-			return 0;
-		log_err("%s", w->err);
-		tried_add(&w->t, a->id);
-		snprintf(w->f.msg, sizeof w->f.msg, "%.1100s", w->err);
-		w->f.status = 401;
-		account_free(a);
+	if (to == NULL)
+		return 0;
+	snprintf(asked, sizeof asked, "%s", w->cq.model);
+	if (claude_alias(&w->r->body, &w->cq, to, &why) == -1) {
+		w->r->close = 1;
+		conn_error(w->c, w->r, 500, why, 0, NULL);
+		return -1;
 	}
-}
-
-/* Anthropic said no to this kind of client: why, in its words and ours. */
-static void
-answer_refused(struct fwd *w, const char *said)
-{
-	char msg[2048];
-
-	claude_refusal_explain(msg, sizeof msg, said,
-	    w->want.kind == CLIENT_FIRST_PARTY);
-	log_warn("%s", msg);
-	conn_error(w->c, w->r, 400, msg, 0, NULL);
-}
-
-/* No account can take the request: say why. */
-static void
-answer_none(struct fwd *w, int pr)
-{
-	if (pr == STORE_COOLING) {
-		log_warn("%s", w->err);
-		answer_cooling(w->c, w->r, w->soonest, w->err);
-	} else if (pr == STORE_REFUSED || w->refused)
-		answer_refused(w, pr == STORE_REFUSED ? w->err : w->said);
-	else {
-		log_err("%s", w->err);
-		conn_error(w->c, w->r, w->f.status == 401 || !w->f.status ?
-		    401 : w->f.status, w->f.status == 401 ? w->f.msg : w->err,
-		    0, NULL);
-	}
+	snprintf(w->r->model, sizeof w->r->model, "%.100s=>%.96s", asked, to);
+	return 0;
 }
 
 /* The body read, checked and made ready for every kind of account, once:
@@ -205,6 +101,9 @@ prepare(struct fwd *w)
 		if (w->want.kind == CLIENT_THIRD_PARTY) {
 			w->want.keys_only = w->cfg->claude_third_party ==
 			    THIRD_PARTY_API_KEY;
+			if (aliased(w) == -1)
+				return -1;
+			p = r->body.p ? r->body.p : "";
 			if (w->cfg->claude_system_prefix)
 				claude_prefix(p, r->body.len, &w->cq,
 				    &w->prefixed, &changed);
@@ -212,17 +111,19 @@ prepare(struct fwd *w)
 		return 0;
 	}
 	if (w->route == ROUTE_RESPONSES)
-		rc = codex_body(w->cfg, p, r->body.len, &w->made, &w->cr, &why);
+		rc = codex_body(w->cfg, catalog_models(w->cfg, "codex"), p,
+		    r->body.len, &w->made, &w->cr, &why);
 	else
-		rc = codex_chat_request(w->cfg, p, r->body.len, &w->made,
-		    &w->cr, &why);
+		rc = codex_chat_request(w->cfg, catalog_models(w->cfg,
+		    "codex"), p, r->body.len, &w->made, &w->cr, &why);
 	if (rc == -1) {
 		r->close = 1;
 		conn_error(c, r, 400, why, 0, NULL);
 		c->exit = EXIT_BADREQ;
 		return -1;
 	}
-	snprintf(r->model, sizeof r->model, "%s", w->cr.model);
+	snprintf(r->model, sizeof r->model, "%.100s%s%.96s", w->cr.model,
+	    w->cr.alias_of[0] ? "=>" : "", w->cr.alias_of);
 	return 0;
 }
 
@@ -257,16 +158,25 @@ keep_conversation(struct fwd *w)
 }
 
 /* Keep what the answer says of the account's limits. */
-static void
-note_limits(struct fwd *w)
+void
+fwd_note(struct fwd *w)
 {
 	struct quota q;
+
+	const struct http_header *tag;
+	char etag[160];
 
 	if (w->route == ROUTE_CLAUDE)
 		ratelimit_claude_quota(&w->resp, &q);
 	else
 		ratelimit_codex_quota(&w->resp, time(NULL), &q);
 	quota_record(w->cfg, w->a.id, &q);
+	/* The catalog's version: another one means models came or went. */
+	if (w->route != ROUTE_CLAUDE && (tag = http_header_get(&w->resp,
+	    "x-models-etag")) != NULL && tag->vlen < sizeof etag) {
+		snprintf(etag, sizeof etag, "%.*s", (int)tag->vlen, tag->value);
+		catalog_seen_tag(w->cfg, "codex", etag);
+	}
 }
 
 /* The body as the account in hand gets it. 0, or -1 once the client has
@@ -326,8 +236,8 @@ head_failed(struct fwd *w)
 /* Send the request to the account in hand and read the answer's head
  * into w->resp. 0, 1 when the client already has its answer, or -1 with
  * w->f filled. */
-static int
-send_one(struct fwd *w)
+int
+fwd_send(struct fwd *w)
 {
 	struct conn *c = w->c;
 	struct req *r = w->r;
@@ -367,166 +277,6 @@ send_one(struct fwd *w)
 	}
 	log_head("upstream response", (char *)c->rbuf, w->hl);
 	return 0;
-}
-
-/* The upstream could not be asked, or did not answer. */
-static enum step
-on_failure(struct fwd *w)
-{
-	log_err("%s", w->f.msg);
-	if (w->f.exit) {
-		w->r->close = 1;
-		w->c->exit = w->f.exit;
-		conn_error(w->c, w->r, w->f.status, w->f.msg, 0, NULL);
-		return STEP_DONE;
-	}
-	/* A failed connection goes to the next account, not to this one
-	 * again. */
-	tried_add(&w->t, w->a.id);
-	if (w->tries <= w->cfg->request_retry && !w->f.no_retry &&
-	    pick(w, &w->next) == 0)
-		return STEP_NEXT;
-	conn_error(w->c, w->r, w->f.status, w->f.msg, 0, NULL);
-	return STEP_DONE;
-}
-
-/* The token was refused: refresh it and try again, once. */
-static enum step
-on_unauthorized(struct fwd *w)
-{
-	int pr;
-
-	w->refreshed = 1;
-	w->tries--;
-	up_close(w->c->up);
-	if (refresh_account(w->cfg, &w->a, 1, w->err, sizeof w->err) == 0)
-		return STEP_AGAIN;
-	log_err("%s", w->err);
-	tried_add(&w->t, w->a.id);
-	snprintf(w->f.msg, sizeof w->f.msg, "%.1100s", w->err);
-	w->f.status = 401;
-	if ((pr = pick(w, &w->next)) == 0)
-		return STEP_NEXT;
-	answer_none(w, pr);
-	return STEP_DONE;
-}
-
-/* Pass over the account in hand without counting a retry (its answer did
- * no work upstream) and pick the next; what was collected of the answer
- * goes with it. 0, or a STORE_ code. */
-static int
-pass_over(struct fwd *w)
-{
-	int pr;
-
-	tried_add(&w->t, w->a.id);
-	w->tries--;
-	if ((pr = pick(w, &w->next)) == 0)
-		w->collected = 0;
-	return pr;
-}
-
-/* Anthropic refused this kind of client on the subscription in hand:
- * mark it, and take the request to an account that may serve it. Asking
- * another account is no retry: the refusal did no work upstream. */
-static enum step
-on_refused(struct fwd *w)
-{
-	int pr;
-
-	store_refused(w->cfg, &w->a, w->want.kind,
-	    claude_refusal_reason(w->refused), w->said);
-	log_warn("%s refused a %s request: %s", w->r->who, w->r->client,
-	    w->said);
-	if ((pr = pass_over(w)) == 0)
-		return STEP_NEXT;
-	answer_none(w, pr);
-	return STEP_DONE;
-}
-
-/* Anthropic's 429 for a request that needs extra usage the account
- * lacks (a long context request, the 1M context beta): a gate on this
- * request, not a limit on the account, so no cooldown and no retry
- * counted. Another account may take it; else the client gets Anthropic's
- * answer as it is (Claude Code shows Anthropic's words). */
-static enum step
-on_extra_usage(struct fwd *w)
-{
-	log_warn("%s has no extra usage for this request (a long context "
-	    "request needs it)", w->r->who);
-	return pass_over(w) == 0 ? STEP_NEXT : STEP_ANSWER;
-}
-
-/* The answer's body read whole into w->ebody before the client gets a
- * byte (an error's: small). Returns it, "" when there is none. */
-static const char *
-collect(struct fwd *w)
-{
-	w->ebody.len = 0;
-	(void)relay_collect(w->c, &w->resp, w->hl, (size_t)w->n - w->hl,
-	    &w->ebody);
-	w->collected = 1;
-	return w->ebody.p ? w->ebody.p : "";
-}
-
-/* Rate limited: cool the account down until the upstream says. */
-static void
-on_limited(struct fwd *w)
-{
-	time_t now = time(NULL), when;
-
-	if (w->route == ROUTE_CLAUDE)
-		when = ratelimit_claude_cooldown(&w->resp, now);
-	else {
-		/* Codex says when in the body. */
-		const char *body = collect(w);
-
-		when = ratelimit_codex_cooldown(&w->resp, body, w->ebody.len,
-		    now);
-	}
-	w->until = store_cooldown(w->cfg, &w->a, when, "429 rate limited");
-	tried_add(&w->t, w->a.id);
-}
-
-/* One try on the account in hand, and what the answer means. */
-static enum step
-try_one(struct fwd *w)
-{
-	int st, rc;
-
-	if ((rc = send_one(w)) != 0)
-		return rc == 1 ? STEP_DONE : on_failure(w);
-	note_limits(w);
-	st = w->resp.status;
-	if (st == 401 && w->a.kind == ACCT_OAUTH && !w->refreshed)
-		return on_unauthorized(w);
-	if ((st == 400 || st == 403) && w->route == ROUTE_CLAUDE &&
-	    w->a.kind == ACCT_OAUTH) {
-		/* A refusal is told by its body. */
-		const char *body = collect(w);
-
-		if ((w->refused = claude_refusal(st, body, w->ebody.len,
-		    w->said, sizeof w->said)) != CLAUDE_SERVED)
-			return on_refused(w);
-	}
-	if (st == 429 && w->route == ROUTE_CLAUDE) {
-		/* A gate is told from a rate limit by its body. */
-		const char *body = collect(w);
-
-		if (claude_extra_usage_gate(st, body, w->ebody.len))
-			return on_extra_usage(w);
-	}
-	if (st == 429)
-		on_limited(w);
-	if ((st == 429 || st >= 500) && w->tries <= w->cfg->request_retry &&
-	    pick(w, &w->next) == 0) {
-		log_warn("upstream answered %d for %s; trying the next "
-		    "account", st, w->r->who);
-		up_close(w->c->up);
-		w->collected = 0;
-		return STEP_NEXT;
-	}
-	return STEP_ANSWER;
 }
 
 /* Relay the answer of the account that served. */
@@ -574,8 +324,11 @@ record(struct fwd *w, struct usage_scan *scan)
 
 	usage_scan_done(scan, &ur.u);
 	r->scan = NULL;
+	/* The model that served: an alias's target. */
 	if (ur.u.model[0] == '\0')
-		snprintf(ur.u.model, sizeof ur.u.model, "%s", r->model);
+		snprintf(ur.u.model, sizeof ur.u.model, "%.127s",
+		    strstr(r->model, "=>") ? strstr(r->model, "=>") + 2 :
+		    r->model);
 	if (usage_record(w->cfg, &ur) == -1)
 		log_warn("usage: cannot append to %s/usage.jsonl: %s",
 		    w->cfg->auth_dir, strerror(errno));
@@ -617,14 +370,14 @@ forward(struct conn *c, struct req *r, enum route route)
 	find_conversation(w);
 	if (w->want.kind == CLIENT_THIRD_PARTY &&
 	    w->cfg->claude_third_party == THIRD_PARTY_REFUSE) {
-		answer_refused(w, NULL);
+		fwd_answer_refused(w, NULL);
 		goto out;
 	}
-	if ((pr = pick(w, &w->a)) != 0) {
-		answer_none(w, pr);
+	if ((pr = fwd_pick(w, &w->a)) != 0) {
+		fwd_answer_none(w, pr);
 		goto out;
 	}
-	while ((s = try_one(w)) != STEP_ANSWER) {
+	while ((s = fwd_try(w)) != STEP_ANSWER) {
 		if (s == STEP_DONE)
 			goto out;
 		if (s == STEP_NEXT) {

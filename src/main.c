@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "config.h"
 #include "doctor.h"
 #include "droid.h"
@@ -64,7 +65,8 @@ static const char usage_text[] =
 "  --serve        listen on host:port and fork a filter per connection\n"
 "                 (the default when stdin is a terminal or /dev/null)\n"
 "  --status       one line per account: expiry, cooldown, needs-login\n"
-"  --refresh      refresh every account that is due now, then exit\n"
+"  --refresh      refresh every account that is due now and fetch the\n"
+"                 providers' model catalogs, then exit\n"
 "  --usage        totals from auth-dir/usage.jsonl by day, account, model\n"
 "  --claude-login log in to a Claude Pro/Max account (OAuth, PKCE) and\n"
 "                 save auth-dir/claude-EMAIL.json\n"
@@ -160,10 +162,31 @@ run_status(struct config *cfg, struct args *a)
 	return view_print(cfg, stdout) == 0 ? EXIT_OK : EXIT_SYS;
 }
 
+/* Tokens first (a catalog is asked with one), then the model catalogs
+ * of the providers that have an account; a catalog that cannot be had
+ * is said, and is no failure: the kept or built-in list still serves. */
 static int
 run_refresh(struct config *cfg, struct args *a)
 {
-	return refresh_all(cfg, stdout) == 0 ? EXIT_OK : EXIT_ACCOUNTS;
+	static const char *const prov[] = { "claude", "codex" };
+	int rc = refresh_all(cfg, stdout) == 0 ? EXIT_OK : EXIT_ACCOUNTS;
+	char err[1200];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (!view_has_usable(cfg, prov[i]))
+			continue;
+		if (catalog_fetch(cfg, prov[i], cfg->token_timeout * 1000, 1,
+		    err, sizeof err) == 0)
+			printf("%s models: %zu in the catalog\n", prov[i],
+			    catalog_kept(cfg, prov[i])->n);
+		else
+			printf("%s models: the catalog could not be fetched: "
+			    "%s (the %s list serves)\n", prov[i], err,
+			    catalog_kept(cfg, prov[i])->n ? "kept" :
+			    "built-in");
+	}
+	return rc;
 }
 
 static int

@@ -137,8 +137,12 @@ class UpConn:
         self.id = conn_id
         self.upstream = upstream
         self.stop = upstream.stop
+        self.head_extra = b""       # header lines the rules add to the next answer
 
     def send(self, data):
+        if self.head_extra and data.startswith(b"HTTP/1.1 ") and b"\r\n" in data:
+            i = data.index(b"\r\n") + 2
+            data, self.head_extra = data[:i] + self.head_extra + data[i:], b""
         self.sock.sendall(data)
 
     def close_tls(self):
@@ -188,13 +192,180 @@ def default_handler(req, conn):
     return True
 
 
+# ---------------------------------------------------------------- the providers' rules
+
+# Anthropic's GET /v1/models as of 2026-12 (wire-facts.md, "Models"), newest
+# first. The fake serves it and refuses any other model, as Anthropic does.
+ANTHROPIC_MODELS = [
+    ("claude-opus-5-5", "Claude Opus 5.5", "2026-11-20T00:00:00Z", 1000000, 128000),
+    ("claude-sonnet-5-5", "Claude Sonnet 5.5", "2026-11-20T00:00:00Z", 1000000, 128000),
+    ("claude-fable-5-1", "Claude Fable 5.1", "2026-11-20T00:00:00Z", 1000000, 128000),
+    ("claude-opus-5", "Claude Opus 5", "2026-09-01T00:00:00Z", 1000000, 128000),
+    ("claude-sonnet-5", "Claude Sonnet 5", "2026-09-01T00:00:00Z", 1000000, 128000),
+    ("claude-fable-5", "Claude Fable 5", "2026-09-01T00:00:00Z", 1000000, 128000),
+    ("claude-opus-4-8", "Claude Opus 4.8", "2026-07-01T00:00:00Z", 1000000, 128000),
+    ("claude-opus-4-7", "Claude Opus 4.7", "2026-04-16T00:00:00Z", 1000000, 128000),
+    ("claude-opus-4-6", "Claude Opus 4.6", "2026-02-05T00:00:00Z", 1000000, 128000),
+    ("claude-sonnet-4-6", "Claude Sonnet 4.6", "2026-02-05T00:00:00Z", 1000000, 128000),
+    ("claude-opus-4-5-20251101", "Claude Opus 4.5", "2025-11-24T00:00:00Z", 200000, 64000),
+    ("claude-haiku-4-5-20251001", "Claude Haiku 4.5", "2025-10-15T00:00:00Z", 200000, 64000),
+    ("claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z", 200000, 64000),
+]
+# Retired: claude-opus-4-1 (2026-08-05), every 4-0 and 3.x id.
+CLAUDE_RETIRED = ["claude-opus-4-1", "claude-opus-4-1-20250805", "claude-opus-4-20250514",
+                  "claude-sonnet-4-20250514", "claude-3-7-sonnet-20250219", "claude-3-5-haiku-20241022"]
+
+# The Codex backend's GET /models?client_version= as of 2026-12, in priority
+# order; one model hidden from lists, as the real catalog has.
+CODEX_MODELS = [
+    ("gpt-5.6-sol", "GPT-5.6 Sol", ["low", "medium", "high", "xhigh", "max", "ultra"], "list", 1),
+    ("gpt-5.6-terra", "GPT-5.6 Terra", ["low", "medium", "high", "xhigh", "max", "ultra"], "list", 2),
+    ("gpt-5.6-luna", "GPT-5.6 Luna", ["low", "medium", "high", "xhigh", "max", "ultra"], "list", 3),
+    ("gpt-5.5", "GPT-5.5", ["low", "medium", "high", "xhigh"], "list", 4),
+    ("gpt-5.4", "GPT-5.4", ["low", "medium", "high", "xhigh"], "list", 5),
+    ("gpt-5.4-mini", "GPT-5.4 Mini", ["low", "medium", "high", "xhigh"], "list", 6),
+    ("gpt-5.3-codex-spark", "GPT-5.3 Codex Spark", ["low", "medium", "high"], "list", 7),
+    ("codex-auto-review", "Codex Auto Review", ["medium"], "hide", 50),
+]
+CODEX_RETIRED = ["gpt-5", "gpt-5-codex", "gpt-5-codex-mini", "gpt-5.1", "gpt-5.1-codex",
+                 "gpt-5.1-codex-max", "gpt-5.1-codex-mini", "gpt-5.2", "gpt-5.2-codex", "gpt-5.3-codex"]
+CODEX_ETAG = '"catalog-2026-12-01"'
+
+
+def anthropic_catalog(query, models=ANTHROPIC_MODELS):
+    """One page of Anthropic's GET /v1/models for a query string."""
+    from urllib.parse import parse_qs
+    q = parse_qs(query)
+    limit = max(1, min(1000, int(q.get("limit", ["20"])[0])))
+    ids = [m[0] for m in models]
+    start = ids.index(q["after_id"][0]) + 1 if "after_id" in q and q["after_id"][0] in ids else 0
+    page = models[start:start + limit]
+    data = [{"type": "model", "id": i, "display_name": d, "created_at": t, "max_input_tokens": ctx,
+             "max_tokens": out, "capabilities": {"image_input": {"supported": True}}}
+            for i, d, t, ctx, out in page]
+    return {"data": data, "has_more": start + limit < len(ids),
+            "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}
+
+
+def codex_catalog(models=CODEX_MODELS):
+    return {"models": [{"slug": s, "display_name": d, "description": d + " for Codex",
+                        "context_window": 400000, "max_context_window": 400000,
+                        "default_reasoning_level": "medium",
+                        "supported_reasoning_levels": [{"effort": e, "description": e} for e in eff],
+                        "visibility": vis, "priority": pr, "minimal_client_version": "0.98.0",
+                        "supported_in_api": True, "available_in_plans": ["plus", "pro"],
+                        "shell_type": "shell_command", "truncation_policy": {"mode": "tokens"}}
+                       for s, d, eff, vis, pr in models]}
+
+
+def claude_serves(model, models=ANTHROPIC_MODELS):
+    """Anthropic serves its catalog's ids and their dateless aliases."""
+    for i, *_ in models:
+        if model == i or (i.startswith(model + "-20") and len(i) == len(model) + 9):
+            return True
+    return False
+
+
+class ProviderRules:
+    """What the real Anthropic and Codex backends refuse or serve, checked
+    before a test's handler sees a request: the model catalogs (GET
+    /v1/models, GET .../models?client_version=), a retired or unknown model
+    (Anthropic 404 not_found_error, Codex 400 detail), a reasoning effort
+    the model does not take, and the X-Models-Etag on every Codex answer.
+    Requests that carry no JSON model are the handler's."""
+
+    def __init__(self):
+        self.catalog_asks = []      # (kind, target) of every catalog request
+        self.catalog_reqs = []      # and the requests themselves
+        # What this upstream serves: a test may change them (a model
+        # retired, a new one, the catalog down).
+        self.anthropic_models = list(ANTHROPIC_MODELS)
+        self.codex_models = list(CODEX_MODELS)
+        self.codex_etag = CODEX_ETAG
+        self.catalog_status = None  # e.g. "503 Service Unavailable"
+
+    def _json_model(self, req):
+        try:
+            j = json.loads(req.body)
+        except ValueError:
+            return None, None
+        if not isinstance(j, dict) or not isinstance(j.get("model"), str):
+            return None, None
+        return j["model"], j
+
+    def answer(self, req, conn):
+        """True when the request was answered here."""
+        path, _, query = req.target.partition("?")
+        if req.method == "GET" and path.endswith("/models"):
+            self.catalog_reqs.append(req)
+        if req.method == "GET" and path.endswith("/models") and self.catalog_status:
+            self.catalog_asks.append(("anthropic" if path.endswith("/v1/models") else "codex", req.target))
+            conn.send(json_response({"detail": "unavailable"}, status=self.catalog_status))
+            return True
+        if req.method == "GET" and path.endswith("/v1/models"):
+            self.catalog_asks.append(("anthropic", req.target))
+            key, bearer = req.header("x-api-key"), req.header("authorization") or ""
+            if not req.header("anthropic-version"):
+                conn.send(json_response({"type": "error", "error": {"type": "invalid_request_error",
+                          "message": "anthropic-version: header is required"}}, status="400 Bad Request"))
+            elif not key and not bearer.startswith("Bearer "):
+                conn.send(json_response({"type": "error", "error": {"type": "authentication_error",
+                          "message": "x-api-key header is required"}}, status="401 Unauthorized"))
+            elif bearer.startswith("Bearer sk-ant-oat") and OAUTH_BETA not in beta_list(req):
+                conn.send(json_response({"type": "error", "error": {"type": "authentication_error",
+                          "message": "OAuth authentication is currently not supported."}},
+                          status="401 Unauthorized"))
+            else:
+                conn.send(json_response(anthropic_catalog(query, self.anthropic_models)))
+            return True
+        if req.method == "GET" and path.endswith("/models"):
+            self.catalog_asks.append(("codex", req.target))
+            if "client_version=" not in query:
+                conn.send(json_response({"detail": "client_version is required"}, status="400 Bad Request"))
+            elif not (req.header("authorization") or "").startswith("Bearer "):
+                conn.send(json_response({"detail": "Unauthorized"}, status="401 Unauthorized"))
+            else:
+                conn.send(json_response(codex_catalog(self.codex_models),
+                                        extra=("X-Models-Etag: %s\r\n" % self.codex_etag).encode()))
+            return True
+        if req.method != "POST":
+            return False
+        model, j = self._json_model(req)
+        if path.endswith("/responses"):
+            conn.head_extra = ("X-Models-Etag: %s\r\n" % self.codex_etag).encode()
+            if model is None:
+                return False
+            cat = {m[0]: m for m in self.codex_models}
+            if model not in cat:
+                conn.send(json_response({"detail": "The '%s' model is not supported when using Codex "
+                                                   "with a ChatGPT account." % model},
+                                        status="400 Bad Request"))
+                return True
+            effort = (j.get("reasoning") or {}).get("effort") if isinstance(j.get("reasoning"), dict) else None
+            if effort is not None and effort not in cat[model][2]:
+                conn.send(json_response({"detail": "Unsupported value: '%s' is not supported with the "
+                                                   "'%s' model." % (effort, model)},
+                                        status="400 Bad Request"))
+                return True
+            return False
+        if "/v1/messages" in path and model is not None and not claude_serves(model, self.anthropic_models):
+            conn.send(json_response({"type": "error", "error": {"type": "not_found_error",
+                                                                "message": "model: %s" % model},
+                                     "request_id": "req_fake_404"}, status="404 Not Found"))
+            return True
+        return False
+
+
 class FakeUpstream:
     """A TLS HTTP/1.1 server on 127.0.0.1 (ephemeral port), one thread per
     connection. handler(request, conn) writes the raw response and returns
-    True to keep the connection, False to close it (close_notify + FIN)."""
+    True to keep the connection, False to close it (close_notify + FIN).
+    The providers' rules (ProviderRules) answer first, as the real
+    upstreams would: strict=False leaves every request to the handler."""
 
-    def __init__(self, pki, cert="localhost", handler=None):
+    def __init__(self, pki, cert="localhost", handler=None, strict=True):
         self.handler = handler or default_handler
+        self.rules = ProviderRules() if strict else None
         self.requests = []
         self.errors = []
         self.conn_count = 0
@@ -252,6 +423,9 @@ class FakeUpstream:
                 req, buf = self._read_request(s, buf, cid)
                 if req is None:
                     break
+                conn.head_extra = b""
+                if self.rules and self.rules.answer(req, conn):
+                    continue
                 with self.lock:
                     req.seq = len(self.requests) + 1
                     self.requests.append(req)

@@ -54,7 +54,7 @@ USAGE = {"input_tokens": 21, "input_tokens_details": {"cached_tokens": 4},
          "output_tokens": 9, "output_tokens_details": {"reasoning_tokens": 2}, "total_tokens": 30}
 
 
-def response_obj(rid, status, output, usage=None, model="gpt-5-codex"):
+def response_obj(rid, status, output, usage=None, model="gpt-5.6-sol"):
     r = {"id": rid, "object": "response", "created_at": 1760000000, "status": status, "model": model,
          "output": output, "parallel_tool_calls": True, "tool_choice": "auto", "tools": []}
     if usage is not None:
@@ -245,7 +245,7 @@ OPENAI_DROID_HEADERS = [
 
 
 def droid_responses_body(**over):
-    b = {"model": "gpt-5-codex-high",
+    b = {"model": "gpt-5.6-sol-high",
          "input": [{"role": "user", "content": [{"type": "input_text",
                                                  "text": "<system-reminder>Cwd: /home/u/project</system-reminder>"}]},
                    {"role": "user", "content": [{"type": "input_text", "text": "say hi"}]}],
@@ -382,7 +382,7 @@ def _droid(ctx, target):
         for k, v in OPENAI_DROID_HEADERS:
             if k.lower().startswith("x-stainless"):
                 check(u.all(k) == [v], "header %s: want [%r], upstream has %r" % (k, v, u.all(k)))
-        want = droid_responses_body(model="gpt-5-codex", reasoning={"effort": "high", "summary": "auto"})
+        want = droid_responses_body(model="gpt-5.6-sol", reasoning={"effort": "high", "summary": "auto"})
         got = u.json()
         check(got == want, "upstream body differs:\n got %s\nwant %s" % (short(json.dumps(got, sort_keys=True), 900),
                                                                         short(json.dumps(want, sort_keys=True), 900)))
@@ -446,10 +446,11 @@ def test_query_string_not_sent_as_path(ctx):
 # ------------------------------------------------------------ body rules
 
 def test_every_alias_suffix(ctx):
-    cases = [("gpt-5-minimal", "gpt-5", "minimal"), ("gpt-5-low", "gpt-5", "low"),
-             ("gpt-5-medium", "gpt-5", "medium"), ("gpt-5-high", "gpt-5", "high"),
-             ("gpt-5-codex-low", "gpt-5-codex", "low"), ("gpt-5-codex-medium", "gpt-5-codex", "medium"),
-             ("gpt-5-codex-high", "gpt-5-codex", "high"), ("gpt-5.1-codex-high", "gpt-5.1-codex", "high")]
+    cases = [("gpt-5.5-low", "gpt-5.5", "low"), ("gpt-5.5-medium", "gpt-5.5", "medium"),
+             ("gpt-5.5-high", "gpt-5.5", "high"), ("gpt-5.5-xhigh", "gpt-5.5", "xhigh"),
+             ("gpt-5.6-sol-max", "gpt-5.6-sol", "max"), ("gpt-5.6-sol-ultra", "gpt-5.6-sol", "ultra"),
+             ("gpt-5.4-mini-high", "gpt-5.4-mini", "high"),
+             ("gpt-5.3-codex-spark-low", "gpt-5.3-codex-spark", "low")]
     with CodexCase(ctx["pki"]) as c:
         reqs = []
         for m, _, _ in cases:
@@ -457,7 +458,7 @@ def test_every_alias_suffix(ctx):
             reqs.append(oai_request(droid_responses_body(model=m, reasoning={"effort": "low", "summary": "auto"})))
         for m, _, _ in cases:
             reqs.append(oai_request(droid_responses_body(model=m, reasoning=None)))   # no reasoning at all
-        for m in ("gpt-5", "gpt-5-codex", "gpt-5.1-codex-mini"):                        # no suffix: unchanged
+        for m in ("gpt-5.5", "gpt-5.6-sol", "gpt-5.4-mini"):                            # no suffix: unchanged
             reqs.append(oai_request(droid_responses_body(model=m, reasoning={"effort": "low", "summary": "auto"})))
         rs, p = session(c, reqs)
         check([r.status for r in rs] == [200] * len(reqs), "statuses %r" % [r.status for r in rs])
@@ -470,25 +471,25 @@ def test_every_alias_suffix(ctx):
             g = got[len(cases) + i]
             check(g.get("model") == base and g.get("reasoning", {}).get("effort") == eff,
                   "%s (no reasoning): model %r reasoning %r" % (m, g.get("model"), g.get("reasoning")))
-        for j, m in enumerate(("gpt-5", "gpt-5-codex", "gpt-5.1-codex-mini")):
+        for j, m in enumerate(("gpt-5.5", "gpt-5.6-sol", "gpt-5.4-mini")):
             g = got[2 * len(cases) + j]
             check(g.get("model") == m and g.get("reasoning") == {"effort": "low", "summary": "auto"},
                   "%s: model %r reasoning %r" % (m, g.get("model"), g.get("reasoning")))
 
 
 def test_configured_alias(ctx):
-    aliases = {"my-fast": "gpt-5", "droid-deep": "gpt-5-codex-high"}
+    aliases = {"my-fast": "gpt-5.4-mini", "droid-deep": "gpt-5.6-sol-high"}
     with CodexCase(ctx["pki"], model_aliases=aliases) as c:
         rs, p = session(c, [oai_request(droid_responses_body(model="my-fast", reasoning=None)),
                             oai_request(droid_responses_body(model="droid-deep", reasoning={"summary": "auto"})),
-                            oai_request(droid_responses_body(model="gpt-5-high", reasoning=None))])
+                            oai_request(droid_responses_body(model="gpt-5.5-high", reasoning=None))])
         check([r.status for r in rs] == [200] * 3, "statuses %r; stderr %s" % ([r.status for r in rs], short(p.stderr())))
         g = [q.json() for q in c.up.requests]
-        check(g[0].get("model") == "gpt-5" and "reasoning" not in g[0],
+        check(g[0].get("model") == "gpt-5.4-mini" and "reasoning" not in g[0],
               "my-fast -> model %r reasoning %r" % (g[0].get("model"), g[0].get("reasoning")))
-        check(g[1].get("model") == "gpt-5-codex" and g[1].get("reasoning") == {"summary": "auto", "effort": "high"},
-              "droid-deep (alias to gpt-5-codex-high) -> model %r reasoning %r" % (g[1].get("model"), g[1].get("reasoning")))
-        check(g[2].get("model") == "gpt-5" and g[2].get("reasoning", {}).get("effort") == "high",
+        check(g[1].get("model") == "gpt-5.6-sol" and g[1].get("reasoning") == {"summary": "auto", "effort": "high"},
+              "droid-deep (alias to gpt-5.6-sol-high) -> model %r reasoning %r" % (g[1].get("model"), g[1].get("reasoning")))
+        check(g[2].get("model") == "gpt-5.5" and g[2].get("reasoning", {}).get("effort") == "high",
               "built-in suffixes stop working with model-aliases set: %r" % g[2].get("model"))
 
 
@@ -508,7 +509,7 @@ def test_dropped_parameters(ctx):
         check(not left, "parameters the backend refuses were sent: %r" % left)
         check(g[0].get("text") == {"verbosity": "low", "format": {"type": "text"}},
               "a field the backend takes was dropped: %s" % short(json.dumps(g[0])))
-        want = droid_responses_body(model="gpt-5-codex", text={"verbosity": "low", "format": {"type": "text"}})
+        want = droid_responses_body(model="gpt-5.6-sol", text={"verbosity": "low", "format": {"type": "text"}})
         check(g[0] == want, "other fields changed: %s" % short(json.dumps(g[0], sort_keys=True), 800))
         check(g[1].get("service_tier") == "priority", "service_tier priority dropped: %r" % g[1].get("service_tier"))
         check("service_tier" not in g[2], "service_tier auto kept: %r" % g[2].get("service_tier"))
@@ -654,7 +655,7 @@ CHAT_TOOLS = [{"type": "function", "function": {"name": "Read", "description": "
 
 
 def chat_body(**over):
-    b = {"model": "gpt-5-codex", "messages": [{"role": "system", "content": "You are terse."},
+    b = {"model": "gpt-5.6-sol", "messages": [{"role": "system", "content": "You are terse."},
                                               {"role": "user", "content": "say hi"}],
          "tools": CHAT_TOOLS}
     b.update(over)
@@ -777,7 +778,7 @@ def test_chat_nonstream_without_completed_502(ctx):
 def test_chat_request_translated(ctx):
     img = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
     body = {
-        "model": "gpt-5-codex",
+        "model": "gpt-5.6-sol",
         "messages": [
             {"role": "system", "content": "You are terse."},
             {"role": "user", "content": [{"type": "text", "text": "what is in this picture?"},
@@ -801,7 +802,7 @@ def test_chat_request_translated(ctx):
         check_codex_head(u, c, c.codex["user@example.com"]["access_token"], "acct-0001", session_id=PCK)
         check(not [v for _, v in u.headers if "sk-dummy-openai-sdk" in v], "client key forwarded")
         g = u.json()
-        check(g.get("model") == "gpt-5-codex", "model %r" % g.get("model"))
+        check(g.get("model") == "gpt-5.6-sol", "model %r" % g.get("model"))
         check(g.get("instructions") == "You are terse.", "instructions %r" % g.get("instructions"))
         check(g.get("stream") is True and g.get("store") is False, "stream/store %r/%r" % (g.get("stream"), g.get("store")))
         check((g.get("reasoning") or {}).get("effort") == "high", "reasoning %r" % g.get("reasoning"))
@@ -844,13 +845,13 @@ def test_chat_request_translated(ctx):
 
 def test_chat_alias_suffix_and_reasoning_effort(ctx):
     with CodexCase(ctx["pki"]) as c:
-        rs, p = session(c, [chat_request(chat_body(model="gpt-5-minimal")),
-                            chat_request(chat_body(model="gpt-5", reasoning_effort="low"))])
+        rs, p = session(c, [chat_request(chat_body(model="gpt-5.5-xhigh")),
+                            chat_request(chat_body(model="gpt-5.5", reasoning_effort="low"))])
         check([r.status for r in rs] == [200, 200], "statuses %r" % [r.status for r in rs])
         g = [q.json() for q in c.up.requests]
-        check(g[0].get("model") == "gpt-5" and (g[0].get("reasoning") or {}).get("effort") == "minimal",
-              "gpt-5-minimal -> %r %r" % (g[0].get("model"), g[0].get("reasoning")))
-        check(g[1].get("model") == "gpt-5" and (g[1].get("reasoning") or {}).get("effort") == "low",
+        check(g[0].get("model") == "gpt-5.5" and (g[0].get("reasoning") or {}).get("effort") == "xhigh",
+              "gpt-5.5-xhigh -> %r %r" % (g[0].get("model"), g[0].get("reasoning")))
+        check(g[1].get("model") == "gpt-5.5" and (g[1].get("reasoning") or {}).get("effort") == "low",
               "reasoning_effort low -> %r" % g[1].get("reasoning"))
 
 
@@ -1063,8 +1064,8 @@ def test_no_codex_account_401(ctx):
 
 def test_non_json_body_400_and_close(ctx):
     for target, body in (("/responses", b"this is not json"), ("/v1/responses", b"[1,2,3]"),
-                         ("/v1/chat/completions", b"{\"model\": \"gpt-5\", "),
-                         ("/responses", b"{\"model\":\"gpt-5\"} trailing")):
+                         ("/v1/chat/completions", b"{\"model\": \"gpt-5.5\", "),
+                         ("/responses", b"{\"model\":\"gpt-5.5\"} trailing")):
         with CodexCase(ctx["pki"]) as c:
             p = c.spawn()
             p.send(oai_request(body, target))
@@ -1077,7 +1078,7 @@ def test_non_json_body_400_and_close(ctx):
 
 def test_chat_bad_request_400(ctx):
     with CodexCase(ctx["pki"]) as c:
-        r, err = c.one(chat_request({"model": "gpt-5", "messages": []}))
+        r, err = c.one(chat_request({"model": "gpt-5.5", "messages": []}))
         expect_openai_error(r, 400)
         check(not c.up.requests, "forwarded a chat request without messages")
 
@@ -1110,14 +1111,14 @@ def _openai_ids(j):
     return ids
 
 
-GUIDE_MODELS = ["gpt-5", "gpt-5-minimal", "gpt-5-medium", "gpt-5-high", "gpt-5-codex", "gpt-5-codex-high"]
+CURRENT_MODELS = ["gpt-5.6-sol", "gpt-5.6-sol-high", "gpt-5.6-sol-ultra", "gpt-5.5", "gpt-5.5-xhigh", "gpt-5.4-mini"]
 
 
 def test_models_openai_shape_codex_only(ctx):
     with CodexCase(ctx["pki"]) as c:
         ids = _openai_ids(_models(c, [("Authorization", "Bearer sk-dummy")]))
-        missing = [m for m in GUIDE_MODELS if m not in ids]
-        check(not missing, "guide's models missing: %r (have %r)" % (missing, ids))
+        missing = [m for m in CURRENT_MODELS if m not in ids]
+        check(not missing, "current models missing: %r (have %r)" % (missing, ids))
         check(not [i for i in ids if i.startswith("claude")], "claude models listed without a claude account: %r" % ids)
         time.sleep(0.05)
         check(not c.up.requests, "the model list went upstream")
@@ -1127,7 +1128,7 @@ def test_models_both_providers(ctx):
     with CodexCase(ctx["pki"], claude=True) as c:
         ids = _openai_ids(_models(c, []))
         check(any(i.startswith("claude") for i in ids), "no claude models with a claude account: %r" % ids)
-        check(all(m in ids for m in GUIDE_MODELS), "codex models missing: %r" % ids)
+        check(all(m in ids for m in CURRENT_MODELS), "codex models missing: %r" % ids)
 
 
 def test_models_claude_only_no_codex(ctx):
@@ -1141,7 +1142,7 @@ def test_models_codex_api_key_counts(ctx):
         c.cfg_values["codex-api-key"] = [{"api-key": "sk-proj-x"}]
         c.write_config(c.cfg_values)
         ids = _openai_ids(_models(c, []))
-        check("gpt-5-codex" in ids, "codex-api-key account not counted: %r" % ids)
+        check("gpt-5.6-sol" in ids, "codex-api-key account not counted: %r" % ids)
 
 
 def test_models_anthropic_shape_with_version(ctx):

@@ -80,7 +80,7 @@ def test_request_from_regular_file(ctx):
 
 def test_piped_two_requests(ctx):
     with Case(ctx["pki"]) as c:
-        b2 = droid_body(model="claude-opus-4-1")
+        b2 = droid_body(model="claude-opus-4-8")
         rc, out, err = c.run_pipe(droid_request() + droid_request(b2))
         check(rc == 0, "exit %s; stderr %s" % (rc, short(err)))
         rs = parse_responses(out, ["POST", "POST"])
@@ -337,9 +337,14 @@ def test_claude_code_preconnect(ctx):
 
 
 def test_models_list(ctx):
-    # Anthropic's shape for Anthropic clients (they send anthropic-version).
-    r, = _local(ctx, request("GET", "/v1/models", [("Host", "x"), ("x-api-key", "dummy"),
-                                                  ("anthropic-version", "2023-06-01")]), ["GET"])
+    # Anthropic's shape for Anthropic clients (they send anthropic-version),
+    # from the catalog fetched once, never a request to a model.
+    with Case(ctx["pki"]) as c:
+        rc, out, err = c.run_pipe(request("GET", "/v1/models", [("Host", "x"), ("x-api-key", "dummy"),
+                                                                ("anthropic-version", "2023-06-01")]))
+        r, = parse_responses(out, ["GET"])
+        check(not c.up.requests and [k for k, _ in c.up.rules.catalog_asks] == ["anthropic"],
+              "upstream asked %r, catalogs %r" % (c.up.requests, c.up.rules.catalog_asks))
     check(r.status == 200, "status %r" % r)
     j = r.json()
     d = j.get("data")
@@ -372,7 +377,7 @@ def test_keepalive_two_requests_one_upstream_conn(ctx):
     with Case(ctx["pki"]) as c:
         p = c.spawn()
         b1 = droid_body()
-        b2 = droid_body(model="claude-opus-4-1", system="second")
+        b2 = droid_body(model="claude-opus-4-8", system="second")
         p.send(droid_request(b1))
         r1 = p.reader.read_response("POST")
         check(r1.status == 200, "first %r" % r1)
@@ -397,7 +402,8 @@ def test_keepalive_two_requests_one_upstream_conn(ctx):
 def test_pipelined_in_order(ctx):
     with Case(ctx["pki"]) as c:
         p = c.spawn()
-        bodies = [droid_body(model="m-%d" % i) for i in range(3)]
+        names = ["claude-opus-5", "claude-sonnet-5", "claude-opus-4-8"]
+        bodies = [droid_body(model=m) for m in names]
         data = b"".join(droid_request(b) for b in bodies[:2]) + request("GET", "/health", [("Host", "x")]) \
             + droid_request(bodies[2])
         p.send(data)
@@ -407,7 +413,7 @@ def test_pipelined_in_order(ctx):
         seqs = [rs[i].json().get("seq") for i in (0, 1, 3)]
         check(seqs == [1, 2, 3], "responses out of order: seqs %r" % seqs)
         models = [q.json().get("model") for q in c.up.requests]
-        check(models == ["m-0", "m-1", "m-2"], "upstream order %r" % models)
+        check(models == names, "upstream order %r" % models)
         p.shutdown_wr()
         check(p.wait(10) == 0, "exit code %r" % p.proc.returncode)
         check(c.up.conn_count == 1, "upstream connections %d" % c.up.conn_count)
@@ -420,13 +426,13 @@ def _reconnect(ctx, handler):
         r1 = p.reader.read_response("POST")
         check(r1.status == 200, "first %r" % r1)
         time.sleep(0.3)
-        p.send(droid_request(droid_body(model="again")))
+        p.send(droid_request(droid_body(model="claude-sonnet-4-6")))
         r2 = p.reader.read_response("POST")
         check(r2.status == 200, "second request after upstream closed: %r" % r2)
         p.shutdown_wr()
         p.wait(10)
         check(len(c.up.requests) == 2, "upstream saw %d requests" % len(c.up.requests))
-        check(c.up.requests[1].json().get("model") == "again", "second request body %s" % short(c.up.requests[1].body))
+        check(c.up.requests[1].json().get("model") == "claude-sonnet-4-6", "second request body %s" % short(c.up.requests[1].body))
         check(c.up.conn_count == 2 and c.up.requests[1].conn_id == 2,
               "want a new upstream connection, have %d" % c.up.conn_count)
 
@@ -469,7 +475,7 @@ def test_chunked_request_body(ctx):
 
 
 def test_chunked_request_body_prefix_off(ctx):
-    raw = b'{"model":"x",  "messages":[]}'
+    raw = b'{"model":"claude-haiku-4-5",  "messages":[]}'
     hs = [("Host", "x"), ("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")]
     data = request("POST", "/v1/messages", hs, None) + _chunked(raw, [3, 3]) 
     u, r, _ = proxied(ctx, raw=data, claude_system_prefix=False)

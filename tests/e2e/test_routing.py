@@ -247,7 +247,7 @@ def test_codex_windows_shown(ctx):
         os.chmod(os.path.join(c.auth, "codex-c@example.com.json"), 0o600)
         hs = [("Host", "x"), ("Content-Type", "application/json"), ("Authorization", "Bearer dummy")]
         rc, out, err = c.run_pipe(request("POST", "/v1/responses", hs,
-                                          {"model": "gpt-5", "input": "hi", "stream": True}))
+                                          {"model": "gpt-5.5", "input": "hi", "stream": True}))
         check(parse_responses(out, ["POST"])[0].status == 200, "codex request: %s %s" % (short(out), short(err)))
         r = subprocess.run([BIN, "--config", c.cfg, "--status"], capture_output=True, timeout=30,
                            env=c.env(), stdin=subprocess.DEVNULL)

@@ -194,7 +194,7 @@ def test_codex_responses_stream_line(ctx):
         r, err = c.ok(oai_request(droid_responses_body()))
         recs, text = usage_lines(c)
         check(len(recs) == 1, "want one usage line: %s" % short(text))
-        check_line(recs[0], {"provider": "codex", "account": "user@example.com", "model": "gpt-5-codex",
+        check_line(recs[0], {"provider": "codex", "account": "user@example.com", "model": "gpt-5.6-sol",
                              "status": 200, "input": USAGE["input_tokens"], "output": USAGE["output_tokens"],
                              "cache_read": USAGE["input_tokens_details"]["cached_tokens"], "cache_write": 0})
         acct = c.codex["user@example.com"]
@@ -202,24 +202,24 @@ def test_codex_responses_stream_line(ctx):
 
 
 def test_codex_chat_line(ctx):
-    body = {"model": "gpt-5-codex", "messages": [{"role": "user", "content": "say hi"}], "stream": False}
+    body = {"model": "gpt-5.6-sol", "messages": [{"role": "user", "content": "say hi"}], "stream": False}
     with CodexCase(ctx["pki"], usage_statistics_enabled=True) as c:
         r, err = c.ok(chat_request(body))
         recs, text = usage_lines(c)
         check(len(recs) == 1, "want one usage line: %s" % short(text))
-        check_line(recs[0], {"provider": "codex", "model": "gpt-5-codex", "status": 200,
+        check_line(recs[0], {"provider": "codex", "model": "gpt-5.6-sol", "status": 200,
                              "input": USAGE["input_tokens"], "output": USAGE["output_tokens"],
                              "cache_read": USAGE["input_tokens_details"]["cached_tokens"]})
 
 
 def test_codex_chat_stream_line(ctx):
-    body = {"model": "gpt-5-codex", "messages": [{"role": "user", "content": "say hi"}], "stream": True}
+    body = {"model": "gpt-5.6-sol", "messages": [{"role": "user", "content": "say hi"}], "stream": True}
     with CodexCase(ctx["pki"], usage_statistics_enabled=True) as c:
         r, err = c.ok(chat_request(body))
         check(b"data: [DONE]" in r.body, "chat stream not translated: %s" % short(r.body))
         recs, text = usage_lines(c)
         check(len(recs) == 1, "want one usage line: %s" % short(text))
-        check_line(recs[0], {"provider": "codex", "model": "gpt-5-codex", "status": 200,
+        check_line(recs[0], {"provider": "codex", "model": "gpt-5.6-sol", "status": 200,
                              "input": USAGE["input_tokens"], "output": USAGE["output_tokens"],
                              "cache_read": USAGE["input_tokens_details"]["cached_tokens"]})
 

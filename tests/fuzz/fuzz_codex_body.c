@@ -75,13 +75,13 @@ FUZZ_ENTRY(const uint8_t *data, size_t size)
 	memset(&cr, 0, sizeof cr);
 	switch (data[0] & 1) {
 	case 0:
-		if (codex_body(&cfg, in, size - 1, &out, &cr, &why) == 0)
+		if (codex_body(&cfg, NULL, in, size - 1, &out, &cr, &why) == 0)
 			bd_codex_ok(&out, &cr);
 		else if (why == NULL)
 			abort();
 		break;
 	case 1:
-		if (codex_chat_request(&cfg, in, size - 1, &out, &cr,
+		if (codex_chat_request(&cfg, NULL, in, size - 1, &out, &cr,
 		    &why) == 0)
 			bd_codex_ok(&out, &cr);
 		else if (why == NULL)

@@ -86,7 +86,7 @@ rewrite(const char *in, struct codex_req *cr, const char **why)
 	cJSON *j = NULL;
 
 	*why = NULL;
-	if (codex_body(&cfg, in, strlen(in), &out, cr, why) == 0)
+	if (codex_body(&cfg, NULL, in, strlen(in), &out, cr, why) == 0)
 		j = cJSON_Parse(out.p);
 	buf_free(&out);
 	return j;
@@ -149,13 +149,15 @@ test_aliases(void)
 		{ "gpt-5-codex-low", "gpt-5-codex", "low" },
 		{ "gpt-5-codex-medium", "gpt-5-codex", "medium" },
 		{ "gpt-5-codex-high", "gpt-5-codex", "high" },
-		{ "gpt-5.1-codex-max", "gpt-5.1-codex-max", NULL },
-		{ "gpt-5-ultra", "gpt-5-ultra", NULL },
+		{ "gpt-5.1-codex-max", "gpt-5.1-codex", "max" },
+		{ "gpt-5-ultra", "gpt-5", "ultra" },
+		{ "gpt-5.6-sol-xhigh", "gpt-5.6-sol", "xhigh" },
+		{ "gpt-5-fast", "gpt-5-fast", NULL },
 		{ "-high", "-high", NULL },
 		{ "gpt-5-High", "gpt-5-High", NULL },
 		{ "fast", "gpt-5-codex", "low" },
-		{ "big", "gpt-5.1-codex-max", NULL },
-		{ "fast-high", "fast", "high" },
+		{ "big", "gpt-5.1-codex", "max" },
+		{ "fast-high", "gpt-5-codex", "high" },
 	};
 	char in[256], name[128];
 	size_t i;
@@ -313,7 +315,7 @@ test_body_errors(void)
 		char name[128];
 
 		snprintf(name, sizeof name, "body error: %s", t[i].name);
-		CHECK(name, codex_body(&cfg, t[i].in, strlen(t[i].in), &out,
+		CHECK(name, codex_body(&cfg, NULL, t[i].in, strlen(t[i].in), &out,
 		    &cr, &why) == -1 && why != NULL && out.len == 0);
 		buf_free(&out);
 	}
@@ -322,7 +324,7 @@ test_body_errors(void)
 		struct codex_req cr;
 		const char *why = NULL;
 
-		codex_body(&cfg, "[]", 2, &out, &cr, &why);
+		codex_body(&cfg, NULL, "[]", 2, &out, &cr, &why);
 		CHECK_STR("not-an-object message", why,
 		    "the request body is not a JSON object");
 		buf_free(&out);
@@ -457,7 +459,7 @@ chat(const char *in, struct codex_req *cr, const char **why)
 	cJSON *j = NULL;
 
 	*why = NULL;
-	if (codex_chat_request(&cfg, in, strlen(in), &out, cr, why) == 0)
+	if (codex_chat_request(&cfg, NULL, in, strlen(in), &out, cr, why) == 0)
 		j = cJSON_Parse(out.p);
 	buf_free(&out);
 	return j;
@@ -628,7 +630,7 @@ test_chat_errors(void)
 		char name[128];
 
 		snprintf(name, sizeof name, "chat error: %s", t[i].name);
-		CHECK(name, codex_chat_request(&cfg, t[i].in, strlen(t[i].in),
+		CHECK(name, codex_chat_request(&cfg, NULL, t[i].in, strlen(t[i].in),
 		    &out, &cr, &why) == -1 && why != NULL && out.len == 0);
 		buf_free(&out);
 	}
@@ -891,7 +893,7 @@ delta_of(const cJSON *f)
 static void
 test_xlate_stream(void)
 {
-	struct codex_req cr = { 1, 0, "gpt-5-codex-high", "" };
+	struct codex_req cr = { 1, 0, "gpt-5-codex-high", "", "", "", "" };
 	struct chat_xlate x;
 	struct buf out = { 0 };
 	cJSON *f, *it;
@@ -974,7 +976,7 @@ test_xlate_stream(void)
 static void
 test_xlate_whole(void)
 {
-	struct codex_req cr = { 0, 0, "gpt-5", "" };
+	struct codex_req cr = { 0, 0, "gpt-5", "", "", "", "" };
 	struct chat_xlate x;
 	struct buf out = { 0 };
 	cJSON *j;
@@ -1032,7 +1034,7 @@ test_xlate_whole(void)
 static void
 test_xlate_errors(void)
 {
-	struct codex_req cr = { 1, 1, "gpt-5", "" };
+	struct codex_req cr = { 1, 1, "gpt-5", "", "", "", "" };
 	struct chat_xlate x;
 	struct buf out = { 0 };
 
@@ -1171,8 +1173,8 @@ test_cooldown(void)
  * a crash or a leak (the sanitizers watch). */
 static void
 test_mangled(const char *name, const char *in,
-    int (*fn)(const struct config *, const char *, size_t, struct buf *,
-    struct codex_req *, const char **))
+    int (*fn)(const struct config *, const struct modellist *, const char *,
+    size_t, struct buf *, struct codex_req *, const char **))
 {
 	size_t n = strlen(in), i;
 	char *p = malloc(n + 1);
@@ -1184,7 +1186,8 @@ test_mangled(const char *name, const char *in,
 		struct codex_req cr;
 		const char *why = NULL;
 
-		r = fn(&cfg, in, i, &out, &cr, &why);
+		r = fn(&cfg, modellist_builtin("codex"), in, i, &out, &cr,
+		    &why);
 		ok &= (r == 0) == (i == n) && (r == 0 || why);
 		buf_free(&out);
 	}
@@ -1196,7 +1199,8 @@ test_mangled(const char *name, const char *in,
 		memcpy(p, in, n + 1);
 		seed = seed * 1103515245 + 12345;
 		p[(seed >> 8) % n] = "{}[]\":,0atn\\x"[(seed >> 20) % 14];
-		r = fn(&cfg, p, n, &out, &cr, &why);
+		r = fn(&cfg, modellist_builtin("codex"), p, n, &out, &cr,
+		    &why);
 		ok &= r == 0 || (r == -1 && why);
 		buf_free(&out);
 	}

@@ -81,7 +81,7 @@ test_merge(void)
 		char *out;
 		int rc;
 
-		rc = droid_merge(root, two, 2, BASE, ch, err, sizeof err);
+		rc = droid_merge(root, two, 2, BASE, ch, NULL, err, sizeof err);
 		snprintf(name, sizeof name, "merge %s: rc", c->name);
 		CHECK(name, rc == c->rc);
 		if (rc == 0) {
@@ -108,10 +108,10 @@ test_idempotent(void)
 	char err[128], *a, *b;
 	cJSON *root = cJSON_Parse("{\"k\":true}");
 
-	droid_merge(root, two, 2, BASE, ch, err, sizeof err);
+	droid_merge(root, two, 2, BASE, ch, NULL, err, sizeof err);
 	a = cJSON_PrintUnformatted(root);
 	CHECK("idempotent: second merge ok",
-	    droid_merge(root, two, 2, BASE, ch, err, sizeof err) == 0);
+	    droid_merge(root, two, 2, BASE, ch, NULL, err, sizeof err) == 0);
 	CHECK("idempotent: second run unchanged", ch[0] == DROID_UNCHANGED &&
 	    ch[1] == DROID_UNCHANGED);
 	b = cJSON_PrintUnformatted(root);
@@ -119,6 +119,72 @@ test_idempotent(void)
 	free(a);
 	free(b);
 	cJSON_Delete(root);
+}
+
+/* What an earlier run wrote for a model not offered now leaves; the
+ * user's own entries, for this proxy or not, stay. */
+static void
+test_gone(void)
+{
+	enum droid_change ch[2];
+	char err[128], *out;
+	cJSON *gone = cJSON_CreateArray();
+	cJSON *root = cJSON_Parse("{\"customModels\":[{\"model\":"
+	    "\"gpt-5-codex-high\",\"baseUrl\":\"" BASE "\",\"displayName\":"
+	    "\"GPT-5 Codex High [proxy]\",\"provider\":\"openai\"},"
+	    "{\"model\":\"my-own\",\"baseUrl\":\"" BASE "\",\"displayName\":"
+	    "\"Mine\",\"provider\":\"openai\"},{\"model\":\"gpt-5\","
+	    "\"baseUrl\":\"https://api.openai.com/v1\",\"displayName\":"
+	    "\"GPT-5 [proxy]\",\"provider\":\"openai\"}]}");
+
+	CHECK("gone: merge", droid_merge(root, two, 2, BASE, ch, gone, err,
+	    sizeof err) == 0);
+	out = cJSON_PrintUnformatted(root);
+	CHECK("gone: the retired entry of ours left", out &&
+	    strstr(out, "gpt-5-codex-high") == NULL);
+	CHECK("gone: the user's entries stay", out && strstr(out,
+	    "\"my-own\"") && strstr(out, "api.openai.com"));
+	CHECK("gone: reported", cJSON_GetArraySize(gone) == 1 &&
+	    strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(
+	    cJSON_GetArrayItem(gone, 0), "model")), "gpt-5-codex-high") == 0);
+	free(out);
+	cJSON_Delete(gone);
+	cJSON_Delete(root);
+}
+
+/* The models offered by default: the newest of each Claude family and
+ * every Codex model with its efforts, none of them retired. */
+static void
+test_offer(void)
+{
+	size_t n = 0, i;
+	struct droid_model *v = droid_offer(modellist_builtin("claude"),
+	    modellist_builtin("codex"), &n);
+	int opus = 0, sol_high = 0, retired = 0, marked = 1;
+
+	for (i = 0; v && i < n; i++) {
+		opus += strcmp(v[i].model, "claude-opus-5-5") == 0;
+		sol_high += strcmp(v[i].model, "gpt-5.6-sol-high") == 0 &&
+		    strcmp(v[i].display, "GPT-5.6 Sol High [proxy]") == 0 &&
+		    strcmp(v[i].provider, "openai") == 0;
+		retired += strcmp(v[i].model, "gpt-5") == 0 ||
+		    strncmp(v[i].model, "gpt-5-codex", 11) == 0 ||
+		    strncmp(v[i].model, "claude-opus-4-1", 15) == 0;
+		marked &= strstr(v[i].display, " [proxy]") != NULL;
+	}
+	CHECK("offer: newest opus", opus == 1);
+	CHECK("offer: efforts as ids", sol_high == 1);
+	CHECK("offer: nothing retired", retired == 0 && n > 10);
+	CHECK("offer: every name marked ours", marked);
+	CHECK("offer: Claude first, three of them", v && n > 3 &&
+	    strcmp(v[0].provider, "anthropic") == 0 && strcmp(v[2].provider,
+	    "anthropic") == 0 && strcmp(v[3].provider, "openai") == 0 &&
+	    v[0].max_tokens == 128000);
+	droid_offer_free(v, n);
+	v = droid_offer(NULL, modellist_builtin("codex"), &n);
+	CHECK("offer: codex only", v && n > 0 && strcmp(v[0].provider,
+	    "openai") == 0);
+	droid_offer_free(v, n);
 }
 
 struct check_case {
@@ -214,15 +280,13 @@ test_config(void)
 	char err[512] = "";
 	size_t n = 0;
 
-	CHECK("config: default list", load("port: 1\n", &c, err,
-	    sizeof err) == 0 && (m = droid_models(&c, &n)) != NULL && n == 9 &&
-	    strcmp(m[0].model, "claude-opus-4-1-20250805") == 0 &&
-	    strcmp(m[8].provider, "openai") == 0);
+	CHECK("config: no list by default", load("port: 1\n", &c, err,
+	    sizeof err) == 0 && c.n_droid_models == 0);
 	config_free(&c);
 	CHECK("config: list", load("droid-models:\n  - gpt-5\n  - {model: "
 	    "claude-x, display-name: X, max-output-tokens: 5}\n  - model: y\n"
 	    "    provider: anthropic\n", &c, err, sizeof err) == 0 &&
-	    (m = droid_models(&c, &n)) != NULL && n == 3);
+	    (m = c.droid_models) != NULL && (n = c.n_droid_models) == 3);
 	if (n == 3) {
 		CHECK_STR("config: name only display", m[0].display,
 		    "gpt-5 [proxy]");
@@ -236,8 +300,7 @@ test_config(void)
 	}
 	config_free(&c);
 	CHECK("config: empty list is the default", load("droid-models: []\n",
-	    &c, err, sizeof err) == 0 && droid_models(&c, &n) != NULL &&
-	    n == 9);
+	    &c, err, sizeof err) == 0 && c.n_droid_models == 0);
 	config_free(&c);
 	CHECK("config: unknown family refused", load("droid-models:\n"
 	    "  - gemini-pro\n", &c, err, sizeof err) == -1 &&
@@ -263,6 +326,8 @@ main(void)
 {
 	test_merge();
 	test_idempotent();
+	test_gone();
+	test_offer();
 	test_check();
 	test_family();
 	test_config();
