@@ -174,7 +174,19 @@ show(const struct config *c, const char *field)
 		    c->claude_refusal_cooldown);
 	else if (strcmp(field, "codex_encrypted_reasoning") == 0)
 		snprintf(s, sizeof s, "%d", c->codex_encrypted_reasoning);
-	else
+	else if (strcmp(field, "models") == 0)
+		snprintf(s, sizeof s, "%s,%d", c->codex_client_version,
+		    c->models_refresh);
+	else if (strcmp(field, "oauth_alias") == 0) {
+		size_t i;
+
+		snprintf(s, sizeof s, "%zu", c->n_model_alias);
+		for (i = 0; i < c->n_model_alias; i++)
+			snprintf(s + strlen(s), sizeof s - strlen(s),
+			    ",%s:%s=>%s%s", c->model_alias[i].provider,
+			    c->model_alias[i].alias, c->model_alias[i].name,
+			    c->model_alias[i].fork ? "+fork" : "");
+	} else
 		snprintf(s, sizeof s, "(no field %s)", field);
 	return s;
 }
@@ -210,6 +222,8 @@ static const struct {
 	{ "idle_timeout", "600" },
 	{ "connect_timeout", "10" },
 	{ "upstream_timeout", "600" },
+	{ "models", "0.171.0,86400" },
+	{ "oauth_alias", "0" },
 };
 
 static void
@@ -348,6 +362,15 @@ static const struct {
 	const char *yaml, *field, *value;
 } good[] = {
 	{ "port: 1\n", "port", "1" },
+	{ "codex-client-version: 0.172.1-beta.2\nmodels-refresh: 3600\n",
+	    "models", "0.172.1-beta.2,3600" },
+	{ "oauth-model-alias:\n  codex:\n    - name: gpt-5.5\n      alias: "
+	    "gpt-5-codex\n      fork: true\n    - name: gpt-5.4\n  claude:\n"
+	    "    - {name: claude-opus-4-8, alias: claude-opus-4-1}\n"
+	    "  gemini-cli:\n    - {name: g, alias: h}\n", "oauth_alias",
+	    "2,codex:gpt-5-codex=>gpt-5.5+fork,claude:claude-opus-4-1=>"
+	    "claude-opus-4-8" },
+	{ "oauth-model-alias:\n", "oauth_alias", "0" },
 	{ "port: 65535\n", "port", "65535" },
 	{ "port: \"9000\"\n", "port", "9000" },
 	{ "host: 0.0.0.0\n", "host", "0.0.0.0" },
@@ -497,6 +520,14 @@ static const struct {
 	{ "error in second document", "port: 1\n---\n\"x\n", ":4:1: ",
 	    "quoted scalar" },
 	{ "complex key", "? [a]\n: b\n", ":1:3: ", "keys must be strings" },
+	{ "client version with a space", "codex-client-version: 0.1 x\n",
+	    ":1:23: ", "codex-client-version must be a version" },
+	{ "models-refresh too short", "models-refresh: 5\n", ":1:17: ",
+	    "models-refresh must be a number from 60" },
+	{ "alias not a list", "oauth-model-alias:\n  codex: gpt-5\n", ":2:10: ",
+	    "oauth-model-alias: codex must be a list" },
+	{ "alias with a quote", "oauth-model-alias:\n  codex:\n    - {name: "
+	    "'a\"b', alias: c}\n", ":3:7: ", "name and alias are model ids" },
 };
 
 static void

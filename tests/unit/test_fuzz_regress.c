@@ -42,6 +42,9 @@
 #define FUZZ_ENTRY fuzz_sse_chat
 #include "../fuzz/fuzz_sse_chat.c"
 #undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_catalog
+#include "../fuzz/fuzz_catalog.c"
+#undef FUZZ_ENTRY
 
 static const struct {
 	const char *name;
@@ -57,6 +60,7 @@ static const struct {
 	{ "claude_body", fuzz_claude_body },
 	{ "codex_body", fuzz_codex_body },
 	{ "sse_chat", fuzz_sse_chat },
+	{ "catalog", fuzz_catalog },
 };
 
 /* Feed every file of dir/name to fn; the count, or -1 on a read error. */
