@@ -870,8 +870,9 @@ def beta_list(req):
 
 # ---------------------------------------------------------------- runner
 
-def run(tests, setup=None):
-    """Run test functions in order; print one ok / not ok line each."""
+def run(tests, setup=None, binary=BIN):
+    """Run test functions in order; print one ok / not ok line each. Each
+    needs binary (None: a test brings its own)."""
     if len(sys.argv) > 1:   # run only the tests whose names contain an argument
         tests = [t for t in tests if any(a in t.__name__ for a in sys.argv[1:])]
     ctx = {}
@@ -883,8 +884,8 @@ def run(tests, setup=None):
             name = fn.__name__[5:] if fn.__name__.startswith("test_") else fn.__name__
             t0 = time.monotonic()
             try:
-                if not os.path.exists(BIN):
-                    raise TestFailure("%s not built" % BIN)
+                if binary and not os.path.exists(binary):
+                    raise TestFailure("%s not built" % binary)
                 fn(ctx)
                 print("ok - %s (%.1fs)" % (name, time.monotonic() - t0), flush=True)
             except Skip as e:
