@@ -9,7 +9,8 @@ service's group only, the system user and its 0700 state directory, the
 socket and the timer enabled. From /usr/bin: --version; --doctor, the
 filter and a login (the README's command, against a fake token endpoint)
 as the service user with the packaged config, the login's token file in
-the state directory and then used for a request. Purged: no path dpkg -L
+the state directory and then used for a request; installed again, the
+edited config and the token file kept. Purged: no path dpkg -L
 listed, no state directory (with the login's token file), no user or
 group, no enablement link, no statoverride, and no other path under /etc,
 /usr, /var or /opt that was not there before.
@@ -374,6 +375,26 @@ def test_login_as_service_user(ctx):
         shutil.rmtree(cadir, ignore_errors=True)
 
 
+def test_reinstall_keeps_config_and_accounts(ctx):
+    """dpkg -i again (an upgrade runs the same steps): the edited conffile,
+    its owner and mode, and the login's token file stay as they were."""
+    with open(CONF) as f:
+        conf = f.read()
+    token = os.path.join(STATE, "claude-service@example.com.json")
+    check(os.path.exists(token), "no token file from the login to keep")
+    with open(token) as f:
+        tok = f.read()
+    r = sh(["dpkg", "-i", DEB], timeout=300, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    check(r.returncode == 0, "dpkg -i again: rc %d %s %s" % (r.returncode, r.stdout, r.stderr))
+    with open(CONF) as f:
+        check(f.read() == conf, "the edited config was replaced")
+    st = os.stat(CONF)
+    check(stat.S_IMODE(st.st_mode) == 0o640 and st.st_gid == grp_id(USER),
+          "config mode %o gid %d after reinstalling" % (stat.S_IMODE(st.st_mode), st.st_gid))
+    with open(token) as f:
+        check(f.read() == tok, "the token file changed")
+
+
 # ------------------------------------------------------------ purge
 
 def test_purge_leaves_nothing(ctx):
@@ -431,7 +452,8 @@ def main():
         return ctx
     tests = [test_install, test_files_in_place, test_config_is_conffile, test_system_user_and_state_dir,
              test_socket_and_timer_enabled, test_socket_answers, test_version, test_doctor_before_login,
-             test_filter_as_service_user, test_login_as_service_user, test_purge_leaves_nothing]
+             test_filter_as_service_user, test_login_as_service_user, test_reinstall_keeps_config_and_accounts,
+             test_purge_leaves_nothing]
     try:
         run(tests, setup, binary=None)
     finally:
