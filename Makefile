@@ -140,6 +140,8 @@ DEB_DATE  = $(shell d=$$(git log -1 --format=%ct 2>/dev/null); \
 
 deb:
 	@test -n "$(VERSION)" || { echo "no VERSION in src/version.h" >&2; exit 1; }
+	@dpkg-checkbuilddeps contrib/debian/control || \
+	    { echo "make deps installs what make deb needs" >&2; exit 1; }
 	rm -rf deb-build
 	mkdir -p $(DEB_TREE)
 	tar -cf - --exclude=./.git --exclude=./deb-build --exclude='./*.deb' \
