@@ -59,10 +59,11 @@ def sh(cmd, timeout=60, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, **kw)
 
 
-def as_user(args, timeout=30, **kw):
+def as_user(args, timeout=30):
     """args run as the service user, as sudo -u would (runuser: no sudo
-    needed on a test machine)."""
-    return sh(["runuser", "-u", USER, "--"] + args, timeout=timeout, **kw)
+    needed on a test machine), HOME its home, no XDG_CONFIG_HOME of root's."""
+    env = {k: v for k, v in os.environ.items() if k != "XDG_CONFIG_HOME"}
+    return sh(["runuser", "-u", USER, "--"] + args, timeout=timeout, env=env)
 
 
 def version():
