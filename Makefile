@@ -1,6 +1,6 @@
 # cli-proxy-api: see README.md.  GNU make.
 .DELETE_ON_ERROR:
-.PHONY: all check clean install uninstall deps run unit e2e
+.PHONY: all check clean install uninstall deps run unit e2e deb check-deb
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -81,9 +81,13 @@ run: cli-proxy-api
 	./cli-proxy-api --serve $(if $(CONFIG),--config $(CONFIG))
 
 # Debian/Ubuntu: install what building and testing need, only when missing.
+# The last line is what make deb needs (contrib/debian/control's
+# Build-Depends, build-essential that dpkg-buildpackage checks for, and
+# adduser that the package's postinst runs).
 DEPS := gcc make libc6-dev libbearssl-dev libcjson-dev libyaml-dev \
         python3 openssl ca-certificates curl systemd xinetd man-db \
-        clang libclang-rt-14-dev nginx chromium
+        clang libclang-rt-14-dev nginx chromium \
+        build-essential dpkg-dev debhelper pkg-config adduser
 deps:
 	@missing=""; for p in $(DEPS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
@@ -116,7 +120,43 @@ uninstall:
 
 clean:
 	rm -f cli-proxy-api src/*.o src/libcpa.a $(UNIT_BIN) .flavour-*
-	rm -rf tests/tmp
+	rm -rf tests/tmp deb-build
+	rm -f cli-proxy-api_*.deb cli-proxy-api-dbgsym_*.deb
+
+# ---- deb: the Debian package (contrib/debian) ----------------------------
+# make deb: cli-proxy-api_VERSION_ARCH.deb (and -dbgsym_, the debug
+# symbols) at the top, VERSION from src/version.h. dpkg-buildpackage
+# builds in a copy of the tree under deb-build/ (it writes beside the tree
+# it builds); its changelog is made here. make check-deb installs the
+# package, tries it and purges it (root; tests/deb).
+VERSION  := $(shell sed -n 's/^.define VERSION "\(.*\)"$$/\1/p' src/version.h)
+DEB_ARCH  = $(shell dpkg --print-architecture)
+DEB       = cli-proxy-api_$(VERSION)_$(DEB_ARCH).deb
+DEB_TREE := deb-build/cli-proxy-api-$(VERSION)
+DEB_MAINT = $(shell sed -n 's/^Maintainer: //p' contrib/debian/control)
+# The last commit's time, so the same commit makes the same package.
+DEB_DATE  = $(shell d=$$(git log -1 --format=%ct 2>/dev/null); \
+              date -R $${d:+-d @$$d})
+
+deb:
+	@test -n "$(VERSION)" || { echo "no VERSION in src/version.h" >&2; exit 1; }
+	@dpkg-checkbuilddeps contrib/debian/control || \
+	    { echo "make deps installs what make deb needs" >&2; exit 1; }
+	rm -rf deb-build
+	mkdir -p $(DEB_TREE)
+	tar -cf - --exclude=./.git --exclude=./deb-build --exclude='./*.deb' \
+	    --exclude=./tests/tmp --exclude=./tests/fuzz/build --exclude='*.o' \
+	    --exclude=__pycache__ . | tar -xf - -C $(DEB_TREE)
+	cp -R contrib/debian $(DEB_TREE)/debian
+	printf '%s (%s) unstable; urgency=medium\n\n  * Version %s.\n\n -- %s  %s\n' \
+	    cli-proxy-api $(VERSION) $(VERSION) "$(DEB_MAINT)" "$(DEB_DATE)" \
+	    > $(DEB_TREE)/debian/changelog
+	cd $(DEB_TREE) && dpkg-buildpackage -b -us -uc -jauto
+	mv deb-build/*.deb .
+	@test -f $(DEB) && echo "built $(DEB)"
+
+check-deb: deb
+	@CPA_DEB=$(CURDIR)/$(DEB) E2E=0 sh tests/run.sh tests/deb/test_deb.py
 
 # ---- fuzz: libFuzzer targets in tests/fuzz (clang from Debian) ----------
 # Out of all and check; make check only replays the saved inputs

@@ -952,6 +952,41 @@ def parse_responses(data, methods=None):
     return out
 
 
+def trickle_to_408(p, chunks, every, limit, seconds, what):
+    """p's client sends chunks one at a time, every `every` seconds, from a
+    thread (until they run out or the proxy closes): the proxy must answer
+    408 once its `limit` of `seconds` has passed, within 3 s more, and
+    close the connection. what names what was trickled (head, body).
+    Returns the answer; the thread is stopped on the way out."""
+    stop = threading.Event()
+
+    def send():
+        for chunk in chunks:
+            if stop.is_set():
+                return
+            try:
+                p.sock.send(chunk)
+            except OSError:
+                return
+            stop.wait(every)
+    t = threading.Thread(target=send, daemon=True)
+    t0 = time.monotonic()
+    t.start()
+    try:
+        try:
+            r = p.reader.read_response("POST", timeout=seconds + 3)
+        except TestFailure as e:
+            raise TestFailure("no answer within %s %g + 3 s to a trickling %s: %s" % (limit, seconds, what, e))
+        took = time.monotonic() - t0
+        check(r.status == 408, "want 408, got %r" % r)
+        check(took > seconds - 0.5, "dropped after %.1fs, before %s %g" % (took, limit, seconds))
+        check(p.reader.closed_within(3), "connection kept open after the 408")
+        return r
+    finally:
+        stop.set()
+        t.join(3)
+
+
 def expect_error(resp, status, etype, retry_false=False):
     check(resp.status == status, "want status %d, got %r" % (status, resp))
     j = resp.json()
@@ -1044,8 +1079,9 @@ def beta_list(req):
 
 # ---------------------------------------------------------------- runner
 
-def run(tests, setup=None):
-    """Run test functions in order; print one ok / not ok line each."""
+def run(tests, setup=None, binary=BIN):
+    """Run test functions in order; print one ok / not ok line each. Each
+    needs binary (None: a test brings its own)."""
     if len(sys.argv) > 1:   # run only the tests whose names contain an argument
         tests = [t for t in tests if any(a in t.__name__ for a in sys.argv[1:])]
     ctx = {}
@@ -1057,8 +1093,8 @@ def run(tests, setup=None):
             name = fn.__name__[5:] if fn.__name__.startswith("test_") else fn.__name__
             t0 = time.monotonic()
             try:
-                if not os.path.exists(BIN):
-                    raise TestFailure("%s not built" % BIN)
+                if binary and not os.path.exists(binary):
+                    raise TestFailure("%s not built" % binary)
                 fn(ctx)
                 print("ok - %s (%.1fs)" % (name, time.monotonic() - t0), flush=True)
             except Skip as e:

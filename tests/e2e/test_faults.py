@@ -270,36 +270,12 @@ def test_slowloris_client_dropped(ctx):
                                             ("X-Padding", "p" * 200), ("Content-Length", "2")], None)
     with Case(ctx["pki"], head_timeout=2) as c:
         p = spawn_tcp(c)
-        stop = threading.Event()
-
-        def trickle():
-            for b in head:
-                if stop.is_set():
-                    return
-                try:
-                    p.sock.send(bytes([b]))
-                except OSError:
-                    return
-                stop.wait(0.3)
-        t = threading.Thread(target=trickle, daemon=True)
         t0 = time.monotonic()
-        t.start()
-        try:
-            try:
-                r = p.reader.read_response("POST", timeout=2 + 3)
-            except TestFailure as e:
-                raise TestFailure("no answer within head-timeout 2 + 3 s to a trickling head: %s" % e)
-            took = time.monotonic() - t0
-            check(r.status == 408, "want 408, got %r" % r)
-            check(took > 1.5, "dropped after %.1fs, before head-timeout 2" % took)
-            check(p.reader.closed_within(3), "connection kept open after the 408")
-            rc = exited_within(p, 3)
-            check(rc is not None, "proxy still running %.1fs after the slowloris started" % (time.monotonic() - t0))
-            check(rc == EX_TIMEOUT, "exit code %r, want %d" % (rc, EX_TIMEOUT))
-            check(not c.up.requests, "a half head was forwarded")
-        finally:
-            stop.set()
-            t.join(3)
+        trickle_to_408(p, (bytes([b]) for b in head), 0.3, "head-timeout", 2, "head")
+        rc = exited_within(p, 3)
+        check(rc is not None, "proxy still running %.1fs after the slowloris started" % (time.monotonic() - t0))
+        check(rc == EX_TIMEOUT, "exit code %r, want %d" % (rc, EX_TIMEOUT))
+        check(not c.up.requests, "a half head was forwarded")
 
 
 class SlowStream:
