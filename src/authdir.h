@@ -50,7 +50,11 @@ int authdir_token(const char *path, const char *provider, struct account *a,
  * in a connection process writes through here. */
 int authdir_replace(const char *path, const void *data, size_t len,
     int durable, char *err, size_t errlen);
-/* Make the next reads ask stat about every kept file. */
-void authdir_recheck(void);
+/* Watch auth-dir for changes from now on (before the sandbox, before
+ * the first read). 0, or -1 with errno: a stat per kept file per request
+ * then tells instead. */
+int authdir_watch(const struct config *cfg);
+/* A new request: take in what changed in auth-dir since the last one. */
+void authdir_look(void);
 
 #endif

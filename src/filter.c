@@ -158,6 +158,8 @@ one_request(struct conn *c)
 	if ((hl = conn_read_head(c, &r)) <= 0)
 		goto done;
 	r.t0 = net_now_ms();
+	/* Each request sees auth-dir as it is now. */
+	store_look();
 	if ((r.head = malloc((size_t)hl)) == NULL) {
 		c->exit = EXIT_SYS;
 		goto done;
@@ -214,7 +216,6 @@ filter_run(const struct config *cfg, int in, int out)
 	c->out_sock = fstat(out, &st) == 0 && S_ISSOCK(st.st_mode);
 	c->in_sock = in == out ? c->out_sock : fstat(in, &st) == 0 &&
 	    S_ISSOCK(st.st_mode);
-	store_recheck();
 	up_init(c->up);
 	net_nodelay(out);
 	while (one_request(c))

@@ -206,10 +206,16 @@ order_fn(cJSON *root, void *arg)
 	return 1;
 }
 
-void
-store_recheck(void)
+int
+store_watch(const struct config *cfg)
 {
-	authdir_recheck();
+	return authdir_watch(cfg);
+}
+
+void
+store_look(void)
+{
+	authdir_look();
 }
 
 void
