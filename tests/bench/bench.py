@@ -604,27 +604,32 @@ def bench_rss():
 
 class TokenServer:
     """Claude's token endpoint: counts refresh grants, answers one new token
-    after a pause (so the storm's processes pile up on the lock)."""
+    after a pause (so the storm's processes pile up on the lock); as the
+    real one, it lets each refresh token work once (lib.OneUse)."""
 
     def __init__(self, new_token):
         outer = self
         self.count = 0
         self.lock = threading.Lock()
+        self.once = lib.OneUse()
 
         class H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(n) or b"{}")
+                raw = self.rfile.read(n)
+                body = json.loads(raw or b"{}")
                 if body.get("grant_type") == "refresh_token":
                     with outer.lock:
                         outer.count += 1
                 time.sleep(0.2)
-                out = json.dumps({"access_token": new_token, "refresh_token": "sk-ant-ort01-NEW-" + secrets.token_hex(8),
-                                  "expires_in": 28800, "token_type": "Bearer",
-                                  "account": {"uuid": "u", "email_address": "bench@example.com"}}).encode()
-                self.send_response(200)
+                status, obj, _ = outer.once.answer(raw, self.headers.get("Content-Type"), lambda: (
+                    "200 OK", {"access_token": new_token, "refresh_token": "sk-ant-ort01-NEW-" + secrets.token_hex(8),
+                               "expires_in": 28800, "token_type": "Bearer",
+                               "account": {"uuid": "u", "email_address": "bench@example.com"}}, b""))
+                out = json.dumps(obj).encode()
+                self.send_response(int(status.split()[0]))
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
                 self.send_header("Connection", "close")

@@ -179,6 +179,72 @@ def json_response(obj, status="200 OK", extra=b"", close=False):
     return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
+def grant_of(body, content_type):
+    """(grant_type, the one-use secret it spends) of a token endpoint
+    request: Claude's is JSON, OpenAI's a form. (None, None) when it is
+    neither."""
+    from urllib.parse import parse_qs
+    if "x-www-form-urlencoded" in (content_type or ""):
+        f = {k: v[0] for k, v in parse_qs(body.decode("latin-1"), keep_blank_values=True).items()}
+    else:
+        try:
+            f = json.loads(body or b"{}")
+        except ValueError:
+            return None, None
+        if not isinstance(f, dict):
+            return None, None
+    g = f.get("grant_type")
+    return g, f.get("refresh_token" if g == "refresh_token" else "code")
+
+
+class OneUse:
+    """A token endpoint's memory, as strict as the providers' (wire-facts):
+    a refresh token works once, once a grant rotated it, and so does an
+    authorization code. A reused one is refused as the provider refuses
+    it: 400 invalid_grant from Claude's endpoint (a JSON request), 401
+    refresh_token_reused from OpenAI's (a form). Every fake token endpoint
+    answers through answer()."""
+
+    def __init__(self):
+        self.used = set()
+        self.grants = 0         # refresh grants that rotated a token
+        self.reused = 0         # refused as reused
+        self.lock = threading.Lock()
+
+    def answer(self, body, content_type, make):
+        """make() -> (status line, JSON object, extra header bytes): the
+        answer when the secret is fresh; returns what to send instead when
+        it is not."""
+        grant, secret = grant_of(body, content_type)
+        form = "x-www-form-urlencoded" in (content_type or "")
+        key = (grant, secret)
+        with self.lock:
+            if secret and key in self.used:
+                self.reused += 1
+                if form and grant == "refresh_token":
+                    return "401 Unauthorized", {"error": {
+                        "message": "Your refresh token has already been used to generate a new access "
+                                   "token. Please try signing in again.",
+                        "type": "invalid_request_error", "param": None, "code": "refresh_token_reused"}}, b""
+                return "400 Bad Request", {"error": "invalid_grant",
+                                           "error_description": "Invalid %s" % (
+                                               "refresh token" if grant == "refresh_token" else
+                                               "authorization code")}, b""
+            if secret:
+                self.used.add(key)
+        status, obj, extra = make()
+        # A refused grant spends nothing; one answered without a new
+        # refresh token leaves the old one working.
+        spent = status.startswith("200") and (grant != "refresh_token" or (
+            isinstance(obj, dict) and obj.get("refresh_token") and obj.get("refresh_token") != secret))
+        with self.lock:
+            if secret and not spent:
+                self.used.discard(key)
+            if spent and grant == "refresh_token":
+                self.grants += 1
+        return status, obj, extra
+
+
 def default_handler(req, conn):
     """200 JSON echoing what was asked; keeps the connection."""
     conn.send(json_response({"id": "msg_fake", "type": "message", "role": "assistant",

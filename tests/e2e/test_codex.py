@@ -953,9 +953,13 @@ def test_codex_token_refreshed_within_5_days(ctx):
     new_at, new_rt = "codex-at-NEW-" + secrets.token_hex(8), "codex-rt-NEW-" + secrets.token_hex(8)
     new_idt = id_token("user@example.com", "acct-0001")
 
+    once = OneUse()
+
     def tok_h(req, conn):
-        conn.send(json_response({"id_token": new_idt, "access_token": new_at, "refresh_token": new_rt,
-                                 "expires_in": 864000, "token_type": "Bearer"}, close=True))
+        status, obj, _ = once.answer(req.body, req.header("content-type"), lambda: (
+            "200 OK", {"id_token": new_idt, "access_token": new_at, "refresh_token": new_rt,
+                       "expires_in": 864000, "token_type": "Bearer"}, b""))
+        conn.send(json_response(obj, status=status, close=True))
         return False
     tok = FakeUpstream(ctx["pki"], handler=tok_h)
     try:

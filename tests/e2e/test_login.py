@@ -54,6 +54,7 @@ class Grants:
         self.email = email
         self.id_token = None
         self.answer = self.claude_ok
+        self.once = OneUse()        # a code works once, as at the real endpoints
 
     def claude_ok(self, req):
         return json_response({"access_token": self.access, "refresh_token": self.refresh,
@@ -67,7 +68,9 @@ class Grants:
 
     def handler(self, req, conn):
         if "oauth/token" in req.target:
-            conn.send(self.answer(req))
+            status, obj, _ = self.once.answer(req.body, req.header("content-type"),
+                                              lambda: ("200 OK", None, b""))
+            conn.send(self.answer(req) if obj is None else json_response(obj, status=status))
             return True
         return default_handler(req, conn)
 
