@@ -203,18 +203,43 @@ token_forget(const char *path)
 		}
 }
 
+/* What this process kept of the file at path is stale now (or, after a
+ * failed write, maybe): its own writes must be seen at once, not at the
+ * next request's look. */
+static void
+forget(const char *path)
+{
+	if (cache.state_path && strcmp(path, cache.state_path) == 0)
+		authdir_state_forget();
+	token_forget(path);
+}
+
 int
 authdir_replace(const char *path, const void *data, size_t len,
     int durable, char *err, size_t errlen)
 {
 	int rc = file_replace(path, data, len, durable, err, errlen);
 
-	/* What this process kept of the file is stale now (or, on a
-	 * failure, maybe): its own writes must be seen at once, not at the
-	 * next request's look. */
-	if (cache.state_path && strcmp(path, cache.state_path) == 0)
-		authdir_state_forget();
-	token_forget(path);
+	forget(path);
+	return rc;
+}
+
+int
+authdir_reserve(struct file_room *r, const char *path, size_t size)
+{
+	char tmp[4200];
+
+	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+	return file_reserve(r, tmp, size);
+}
+
+int
+authdir_fill(struct file_room *r, const char *path, const void *data,
+    size_t len, char *err, size_t errlen)
+{
+	int rc = file_fill(r, path, data, len, err, errlen);
+
+	forget(path);
 	return rc;
 }
 

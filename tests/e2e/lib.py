@@ -686,6 +686,75 @@ class Proxy:
                 pass
 
 
+# ---------------------------------------------------------------- a full disk
+
+class Tmpfs:
+    """A tmpfs of size ("64k") mounted on path while in use (CI runs as
+    root); mounted is False when mount was refused (why says why)."""
+
+    def __init__(self, path, size):
+        self.path = path
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % size, "tmpfs", path],
+                           capture_output=True, timeout=10)
+        self.mounted = r.returncode == 0
+        self.why = r.stderr.decode(errors="replace").strip() or "mount exited %d" % r.returncode
+
+    def fill(self, name="zz-filler"):
+        """Write into name until the file system is full (ENOSPC)."""
+        fd = os.open(os.path.join(self.path, name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for block in (b"\0" * 4096, b"\0"):
+                while True:
+                    try:
+                        if os.write(fd, block) <= 0:
+                            break
+                    except OSError:
+                        break
+        finally:
+            os.close(fd)
+        check(os.statvfs(self.path).f_bavail == 0, "the tmpfs is not full")
+
+    def free(self, name="zz-filler"):
+        os.unlink(os.path.join(self.path, name))
+
+    def close(self):
+        if not self.mounted:
+            return
+        self.mounted = False
+        if subprocess.run(["umount", self.path], capture_output=True, timeout=10).returncode != 0:
+            subprocess.run(["umount", "-l", self.path], capture_output=True, timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def rerun_in_userns(test_file, name, why):
+    """mount was refused (why), as it is to a user without CAP_SYS_ADMIN:
+    run test name of test_file again in a user and mount namespace of its
+    own (unshare -Urm), where a tmpfs may be mounted, so that the disk
+    still fills up; its verdict is this test's. Skip when no namespace can
+    be made either."""
+    if os.environ.get("CPA_IN_USERNS"):
+        raise TestFailure("cannot mount a tmpfs even in a user namespace: %s" % why)
+    print("# cannot mount a tmpfs (%s): running %s in a user namespace (unshare -Urm)" % (why, name), flush=True)
+    try:
+        r = subprocess.run(["unshare", "-Urm", sys.executable, test_file, name], capture_output=True,
+                           timeout=300, env=dict(os.environ, CPA_IN_USERNS="1"))
+    except FileNotFoundError:
+        raise Skip("cannot mount a tmpfs (%s) and no unshare to make a user namespace" % why)
+    out = r.stdout.decode(errors="replace")
+    ran = [ln for ln in out.splitlines() if ln.startswith(("ok - ", "not ok - "))]
+    if not ran:
+        raise Skip("cannot mount a tmpfs (%s) nor make a user namespace: %s"
+                   % (why, short(r.stderr.decode(errors="replace"))))
+    bad = [ln for ln in ran if ln.startswith("not ok")]
+    check(not bad and r.returncode == 0, "in a user namespace: %s" % "; ".join(bad or ran))
+
+
 # ---------------------------------------------------------------- client side
 
 class Response:

@@ -582,6 +582,52 @@ def test_paste_no_state(ctx):
            hint="state (from an older URL?): ignored")
 
 
+def test_full_disk_no_exchange(ctx):
+    """auth-dir on a full tmpfs: the code (which works once) is not
+    exchanged, the login fails saying which disk, what error and what to
+    do, and nothing is left behind; with space freed the next login
+    saves its file after one exchange."""
+    g = Grants()
+    c = setup_case(ctx, g)
+    fs = Tmpfs(c.auth, "64k")
+    try:
+        if not fs.mounted:
+            rerun_in_userns(os.path.abspath(__file__), "full_disk_no_exchange", fs.why)
+            return
+        fs.fill()
+        port = free_port()
+        lp = Login(c, "claude", port)
+        try:
+            q = check_claude_url(lp.url(), port)
+            st, body, _ = browse(port, "/callback?code=%s&state=%s" % ("ac_" + secrets.token_urlsafe(20), q["state"]))
+            rc = lp.wait()
+            out, err = lp.text()
+        finally:
+            lp.kill()
+        check(rc == EX_LOGIN, "exit %d; stderr %s" % (rc, short(err)))
+        check(st == 502 and "Nothing was saved" in body, "the browser was told %d %s" % (st, short(body)))
+        check(not g.token_requests(c.up), "the code was exchanged with no room for the token file")
+        for want in (c.auth, "No space left on device", "free space", "nothing asked"):
+            check(want in err, "the message does not say %r: %s" % (want, short(err, 600)))
+        check(auth_files(c) == ["zz-filler"], "left in auth-dir: %s" % auth_files(c))
+        fs.free()
+        lp = Login(c, "claude", port)
+        try:
+            q = check_claude_url(lp.url(), port)
+            st, body, _ = browse(port, "/callback?code=%s&state=%s" % ("ac_" + secrets.token_urlsafe(20), q["state"]))
+            rc = lp.wait()
+            out, err = lp.text()
+        finally:
+            lp.kill()
+        check(rc == 0 and st == 200, "with room: exit %d, page %d; stderr %s" % (rc, st, short(err)))
+        check(len(g.token_requests(c.up)) == 1, "%d exchanges" % len(g.token_requests(c.up)))
+        path, d = check_file(c, "claude-new@example.com.json", "claude")
+        check(d["access_token"] == g.access, "tokens in the file")
+    finally:
+        fs.close()
+        c.close()
+
+
 def test_paste_denied(ctx):
     """The address of the provider's refusal, pasted: the login ends."""
     g = Grants()
