@@ -26,6 +26,8 @@ BIN = os.environ.get("CPA_BIN") or os.path.join(ROOT, "cli-proxy-api")
 CC_LINE = "You are Claude Code, Anthropic's official CLI for Claude."
 OAUTH_BETA = "oauth-2025-04-20"
 
+NOBODY = 65534
+
 # Exit codes of the program (README / --help).
 EX_OK, EX_USAGE, EX_BADREQ, EX_TIMEOUT, EX_SYS, EX_CONFIG, EX_TLS = 0, 100, 101, 102, 111, 112, 113
 
@@ -519,6 +521,8 @@ class Case:
         self.procs = []
         self.stderrs = []
         self.up = None
+        self.bin = BIN
+        self.user = None
         self.token = "sk-ant-oat01-TESTACCESS-" + secrets.token_hex(12)
         self.refresh = None
         if token:
@@ -544,6 +548,26 @@ class Case:
         os.chmod(path, mode)
         return d["refresh_token"]
 
+    def as_nobody(self):
+        """Run the proxy as nobody from now on (run_pipe, spawn), its files
+        nobody's: the config, the CA, auth-dir and the binary itself (the
+        checkout may sit where nobody cannot go). Root only."""
+        ca = os.path.join(self.dir, "ca.pem")
+        shutil.copy(self.pki.ca_file, ca)
+        self.bin = os.path.join(self.dir, "cli-proxy-api")
+        shutil.copy(BIN, self.bin)
+        self.cfg_values["ca-file"] = ca
+        self.write_config(self.cfg_values)
+        for root, dirs, files in os.walk(self.dir):
+            os.chown(root, NOBODY, NOBODY)
+            for n in files:
+                os.chown(os.path.join(root, n), NOBODY, NOBODY)
+        self.user = NOBODY
+
+    def _who(self):
+        """Popen's arguments that make the proxy's user."""
+        return {"user": self.user, "group": self.user, "extra_groups": []} if self.user is not None else {}
+
     def write_config(self, values, name="config.yaml"):
         path = os.path.join(self.dir, name)
         with open(path, "w") as f:
@@ -561,15 +585,17 @@ class Case:
     def run_pipe(self, data, args=None, timeout=20, stdin_file=False):
         """Run the proxy with data on stdin (a pipe, or a regular file);
         returns (rc, stdout bytes, stderr text)."""
-        cmd = [BIN, "--config", self.cfg] + (args or [])
+        cmd = [self.bin, "--config", self.cfg] + (args or [])
         if stdin_file:
             p = os.path.join(self.dir, "request.bin")
             with open(p, "wb") as f:
                 f.write(data)
             with open(p, "rb") as f:
-                r = subprocess.run(cmd, stdin=f, capture_output=True, timeout=timeout, env=self.env())
+                r = subprocess.run(cmd, stdin=f, capture_output=True, timeout=timeout, env=self.env(),
+                                   **self._who())
         else:
-            r = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout, env=self.env())
+            r = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout, env=self.env(),
+                               **self._who())
         err = r.stderr.decode("utf-8", "replace")
         self.stderrs.append(err)
         return r.returncode, r.stdout, err
@@ -580,8 +606,8 @@ class Case:
         errpath = os.path.join(self.dir, "stderr-%d.txt" % len(self.procs))
         errf = open(errpath, "wb")
         try:
-            proc = subprocess.Popen([BIN, "--config", self.cfg] + (args or []), stdin=b, stdout=b,
-                                    stderr=errf, env=self.env(), close_fds=True)
+            proc = subprocess.Popen([self.bin, "--config", self.cfg] + (args or []), stdin=b, stdout=b,
+                                    stderr=errf, env=self.env(), close_fds=True, **self._who())
         finally:
             b.close()
             errf.close()

@@ -29,7 +29,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import *  # noqa: E402,F401,F403
 
 TOKEN_PATH = "/v1/oauth/token"
-NOBODY = 65534
 
 
 def rfc3339(t):
@@ -504,45 +503,22 @@ def test_full_disk_no_grant_until_space(ctx):
         tok.close()
 
 
-def _as_nobody(c):
-    """Make c's files usable by nobody: the config, the CA, the auth-dir,
-    and the binary itself (the checkout may sit where nobody cannot go)."""
-    ca = os.path.join(c.dir, "ca.pem")
-    shutil.copy(c.pki.ca_file, ca)
-    c.nobody_bin = os.path.join(c.dir, "cli-proxy-api")
-    shutil.copy(BIN, c.nobody_bin)
-    c.cfg_values["ca-file"] = ca
-    c.write_config(c.cfg_values)
-    for root, dirs, files in os.walk(c.dir):
-        os.chown(root, NOBODY, NOBODY)
-        for n in files:
-            os.chown(os.path.join(root, n), NOBODY, NOBODY)
-
-
-def _run_nobody(c, data, timeout=20):
-    r = subprocess.run([c.nobody_bin, "--config", c.cfg], input=data, capture_output=True, timeout=timeout,
-                       env=c.env(), user=NOBODY, group=NOBODY, extra_groups=[])
-    err = r.stderr.decode("utf-8", "replace")
-    c.stderrs.append(err)
-    return r.returncode, r.stdout, err
-
-
 def test_auth_dir_unreadable(ctx):
     """auth-dir mode 000 (the proxy runs as nobody, root would not notice):
     a clear error naming the directory and saying it cannot be read."""
     if os.geteuid() != 0:
         raise Skip("not root: the proxy cannot be run as another user")
     with Case(ctx["pki"]) as c:
-        _as_nobody(c)
+        c.as_nobody()
         # The same setup readable: served (so the failure below is the mode).
-        rc, out, err = _run_nobody(c, droid_request())
+        rc, out, err = c.run_pipe(droid_request())
         rs = parse_responses(out, ["POST"])
         check(len(rs) == 1 and rs[0].status == 200, "as nobody with a readable auth-dir: %r; stderr %s"
               % (rs, short(err, 600)))
         os.chmod(c.auth, 0)
         try:
             t0 = time.monotonic()
-            rc, out, err = _run_nobody(c, droid_request())
+            rc, out, err = c.run_pipe(droid_request())
             took = time.monotonic() - t0
         finally:
             os.chmod(c.auth, 0o700)

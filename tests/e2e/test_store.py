@@ -526,7 +526,6 @@ def test_keepalive_sees_token_file_replaced_and_rewritten(ctx):
             json.dump(d, f)
         os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
         os.rename(tmp, path)
-        time.sleep(1.1)   # another process's change is seen within a second
         check(ka_who(p) == ["a2"], "a token file replaced on disk was not read again")
         # Rewritten in place, same size, mtime put back: only ctime moves.
         time.sleep(2.2)
@@ -538,13 +537,11 @@ def test_keepalive_sees_token_file_replaced_and_rewritten(ctx):
             f.write(json.dumps(dict(a, access_token=t3)))
             f.truncate()
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-        time.sleep(1.1)
         check(ka_who(p) == ["a3"], "a token file rewritten in place was not read again")
         # chmod 644: the file is refused, not served from memory.
         time.sleep(2.2)
         check(ka_who(p) == ["a3"], "settled file")
         os.chmod(path, 0o644)
-        time.sleep(1.1)
         p.send(droid_request())
         r = p.reader.read_response("POST", timeout=20)
         check(r.status != 200 and "chmod 600" in r.body.decode("utf-8", "replace"),
@@ -588,7 +585,6 @@ def test_keepalive_sees_new_account_and_other_process_cooldown(ctx):
         # A login in another process adds an account: round-robin now.
         b = c.put("b@example.com")
         table[b["access_token"]] = lambda q, k: ok_response(q, k, "b")
-        time.sleep(1.1)   # another process's change is seen within a second
         got = ka_who(p, 4)
         check(sorted(got) == ["a", "a", "b", "b"], "a new account file not picked up: %r" % got)
         # Another connection's process gets a 429 for a: this one must
@@ -597,7 +593,6 @@ def test_keepalive_sees_new_account_and_other_process_cooldown(ctx):
         for _ in range(2):
             c.ok()
         table[a["access_token"]] = lambda q, k: ok_response(q, k, "a")
-        time.sleep(1.1)
         got = ka_who(p, 4)
         check(got == ["b"] * 4, "an account cooling down (set by another process) was used: %r" % got)
         p.shutdown_wr()
