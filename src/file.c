@@ -2,7 +2,9 @@
  * Files whole: written through short writes, replaced atomically, read
  * within a cap. Every writer in auth-dir replaces a file by rename, so a
  * reader sees the old file or the new one, never a torn one, without a
- * lock.
+ * lock. A content that cannot be had twice (a token grant) gets its room
+ * first: the temporary copy allocated at full size before it is asked
+ * for, as databases preallocate their logs, then filled and renamed.
  */
 #include <errno.h>
 #include <fcntl.h>

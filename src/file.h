@@ -1,4 +1,5 @@
-/* file: whole files, written, replaced atomically, read within a cap. */
+/* file: whole files, written, replaced atomically (with room taken
+ * ahead), read within a cap. */
 #ifndef FILE_H
 #define FILE_H
 #include <stddef.h>

@@ -761,9 +761,10 @@ def main():
             W.serve("gcm", cfg3, PP_GCM)
         # One request through each proxy (state.json gets its cursor, the
         # TLS session its file), then wait until every auth-dir file is
-        # older than the 2 s within which a proxy does not trust file
-        # times (src/fident.h): measured is the auth-dir as it is between
-        # token refreshes, not in the seconds after one.
+        # older than the 2 s within which a proxy without its inotify
+        # watch does not trust file times (FIDENT_RACY, src/stamp.h):
+        # measured is the auth-dir as it is between token refreshes, not
+        # in the seconds after one.
         warm = [("%s=tcp:%d" % (n, p)) for n, p in (("proxy", PP), ("nosandbox", PP_NOSB),
                 ("nocache", PP_NC), ("tmpfs", PP_TMPFS), ("bundle", PP_BUNDLE), ("gcm", PP_GCM)) if p]
         client("ka", warm, "-n", 1, "-w", 0)
