@@ -582,6 +582,19 @@ def test_paste_no_state(ctx):
            hint="state (from an older URL?): ignored")
 
 
+def login_through(c, port):
+    """A Claude login whose browser comes back with a new code: (exit,
+    the page's status, its body, stderr)."""
+    lp = Login(c, "claude", port)
+    try:
+        q = check_claude_url(lp.url(), port)
+        st, body, _ = browse(port, "/callback?code=%s&state=%s" % ("ac_" + secrets.token_urlsafe(20), q["state"]))
+        rc = lp.wait()
+        return rc, st, body, lp.text()[1]
+    finally:
+        lp.kill()
+
+
 def test_full_disk_no_exchange(ctx):
     """auth-dir on a full tmpfs: the code (which works once) is not
     exchanged, the login fails saying which disk, what error and what to
@@ -596,14 +609,7 @@ def test_full_disk_no_exchange(ctx):
             return
         fs.fill()
         port = free_port()
-        lp = Login(c, "claude", port)
-        try:
-            q = check_claude_url(lp.url(), port)
-            st, body, _ = browse(port, "/callback?code=%s&state=%s" % ("ac_" + secrets.token_urlsafe(20), q["state"]))
-            rc = lp.wait()
-            out, err = lp.text()
-        finally:
-            lp.kill()
+        rc, st, body, err = login_through(c, port)
         check(rc == EX_LOGIN, "exit %d; stderr %s" % (rc, short(err)))
         check(st == 502 and "Nothing was saved" in body, "the browser was told %d %s" % (st, short(body)))
         check(not g.token_requests(c.up), "the code was exchanged with no room for the token file")
@@ -611,14 +617,7 @@ def test_full_disk_no_exchange(ctx):
             check(want in err, "the message does not say %r: %s" % (want, short(err, 600)))
         check(auth_files(c) == ["zz-filler"], "left in auth-dir: %s" % auth_files(c))
         fs.free()
-        lp = Login(c, "claude", port)
-        try:
-            q = check_claude_url(lp.url(), port)
-            st, body, _ = browse(port, "/callback?code=%s&state=%s" % ("ac_" + secrets.token_urlsafe(20), q["state"]))
-            rc = lp.wait()
-            out, err = lp.text()
-        finally:
-            lp.kill()
+        rc, st, body, err = login_through(c, port)
         check(rc == 0 and st == 200, "with room: exit %d, page %d; stderr %s" % (rc, st, short(err)))
         check(len(g.token_requests(c.up)) == 1, "%d exchanges" % len(g.token_requests(c.up)))
         path, d = check_file(c, "claude-new@example.com.json", "claude")
