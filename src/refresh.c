@@ -199,6 +199,7 @@ struct job {
 	cJSON *root;            /* its JSON, written back with the grant */
 	int fd;                 /* the lock, or -1 */
 	struct file_room room;  /* where the grant's answer will go */
+	char refused[KEYHASH_LEN]; /* token_key of a refresh token refused */
 	long lead;
 	time_t now, retry_at;
 	char *err;
@@ -296,6 +297,8 @@ job_outcome(struct job *j, int r, int force, int strict,
 		m->error = j->err;
 	if (r == OAUTH_INVALID) {
 		m->needs_login = 1;
+		token_key(&j->cur, j->refused);
+		m->refused_key = j->refused;
 		log_err("%s account %s needs a new login: %s", a->provider,
 		    a->email ? a->email : a->id, j->err);
 		return -1;
@@ -317,10 +320,10 @@ static int
 fresh(const struct config *cfg, struct account *a, int force, int strict,
     char *err, size_t errlen)
 {
-	struct job j = { cfg, a, { 0 }, NULL, -1, { -1, "" },
+	struct job j = { cfg, a, { 0 }, NULL, -1, { -1, "" }, "",
 	    lead_of(cfg, a->provider), time(NULL), 0, err, errlen };
 	struct peek pk = { a->id, 0, NULL, 0 };
-	struct state_mark m = { a->id, -1, 0, -1, -1, NULL, 0, 0 };
+	struct state_mark m = { a->id, -1, 0, -1, -1, NULL, 0, 0, NULL };
 	int rc = -1, r;
 
 	if (a->kind == ACCT_APIKEY || a->file == NULL)

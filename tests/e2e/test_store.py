@@ -880,6 +880,30 @@ def test_invalid_grant_single_account_error(ctx):
         check("needs-login" in c.status_line(out, "user@example.com"), "--status %r" % out)
 
 
+def test_new_login_lifts_needs_login(ctx):
+    """The mark is for the refresh token refused: once a new login puts
+    another in the file, the account serves again (and --status says no
+    more needs-login); the first success takes the mark off."""
+    tok = TokenEndpoint(ctx["pki"], answer=invalid_grant)
+    with StoreCase(ctx["pki"], tok=tok) as c:
+        table = {}
+        c.up.handler = by_token(table)
+        c.put("user@example.com", expires_in=-60)
+        r, err = c.one()
+        check(r.status == 401, "the refused account served: %r" % r)
+        r, err = c.one()
+        check(r.status == 401 and len(tok.requests) == 1, "the refused refresh token was sent again")
+        d = c.put("user@example.com", expires_in=86400)       # a new login
+        table[d["access_token"]] = lambda q, k: ok_response(q, k, "relogged")
+        out, _ = c.status()
+        check("needs-login" not in c.status_line(out, "user@example.com"), "--status after a new login: %r" % out)
+        r, err = c.ok()
+        check(who(r) == "relogged", "the new login was not used: %r" % r)
+        with open(os.path.join(c.auth, "state.json")) as f:
+            st = json.load(f)["accounts"]["claude-user@example.com.json"]
+        check("needs_login" not in st and "refused_key" not in st, "the mark stayed after a success: %r" % st)
+
+
 def test_refresh_token_reused_body_marks_account(ctx):
     tok = TokenEndpoint(ctx["pki"], answer=lambda q, n: (
         "400 Bad Request", {"error": {"message": "refresh_token_reused: already used", "type": "invalid_request"}}, b""))
