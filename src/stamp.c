@@ -8,7 +8,9 @@
  * request (stamp_look) takes them all in. Each event bumps a counter and
  * notes it against the name; a file is unchanged while no event for its
  * name came after it was read. This is exact: no clock, no window, a
- * change made an instant after a read is seen by the next request. The
+ * change made an instant after a read is seen by the next request. A
+ * stat per kept file would cost three or four calls a request and still
+ * miss a second change within one tick of the file times. The
  * watch must be made before the sandbox (seccomp allows no
  * inotify_init1 or inotify_add_watch), and an inotify instance counts
  * against fs.inotify.max_user_instances (128 by default): past it, and
