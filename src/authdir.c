@@ -3,11 +3,13 @@
  * files in name order, then the config's API keys), and what a connection
  * process keeps of it between the requests of a keep-alive connection:
  * the listing, state.json parsed, each token file's account parsed. Each
- * is read again only when stat says the file changed (stamp.h), and stat
- * is asked at most once a second per file (at every new connection's first
- * request always): what another process changes is seen within a second,
- * what this one writes at once (its writers drop what is kept). Reads need
- * no lock: every writer in auth-dir replaces a file whole by rename.
+ * is read again only when it changed (stamp.h): an inotify watch on
+ * auth-dir, made before the sandbox, says so with one read per request
+ * for all of them, and exactly: what another process changes is seen by
+ * this one's next request, what this one writes at once (its writers
+ * drop what is kept). Without the watch, a stat per kept file per
+ * request says it. Reads need no lock: every writer in auth-dir replaces
+ * a file whole by rename.
  */
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -46,6 +48,42 @@ static struct {
 	size_t ntok;
 } cache;
 
+/* A token file's name, of either provider: <provider>-*.json. */
+static int
+account_name(const char *name)
+{
+	static const char *const providers[] = { "claude", "codex" };
+	size_t len = strlen(name), pl, i;
+
+	for (i = 0; i < 2; i++) {
+		pl = strlen(providers[i]);
+		if (len >= pl + 6 && memcmp(name, providers[i], pl) == 0 &&
+		    name[pl] == '-' && memcmp(name + len - 5, ".json", 5) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* What each name in auth-dir is to what this process keeps: the token
+ * files are listed and kept, state.json, the conversations table and the
+ * model catalogs kept; locks, temporary files, TLS sessions and
+ * usage.jsonl are not (their changes wake nothing). */
+static int
+name_kind(const char *name)
+{
+	if (account_name(name))
+		return STAMP_KEPT | STAMP_LISTED;
+	return strcmp(name, "state.json") == 0 ||
+	    strcmp(name, "conversations") == 0 ||
+	    strcmp(name, "models.json") == 0 ? STAMP_KEPT : 0;
+}
+
+int
+authdir_watch(const struct config *cfg)
+{
+	return stamp_watch(cfg->auth_dir, name_kind);
+}
+
 static void
 names_free(char **names, size_t n)
 {
@@ -56,8 +94,8 @@ names_free(char **names, size_t n)
 	free(names);
 }
 
-/* auth-dir's entries in name order (kept: do not free), as last listed
- * when it has not changed since. -1 with errno. */
+/* auth-dir's token files in name order (kept: do not free), as last
+ * listed when none came or went since. -1 with errno. */
 static int
 dir_names(const char *dir, char *const **names, size_t *n)
 {
@@ -82,7 +120,7 @@ dir_names(const char *dir, char *const **names, size_t *n)
 	if ((copy = calloc((size_t)nd + 1, sizeof *copy)) == NULL)
 		goto fail;
 	for (i = k = 0; i < nd; i++)
-		if (ents[i]->d_name[0] != '.' &&
+		if (account_name(ents[i]->d_name) &&
 		    (copy[k++] = strdup(ents[i]->d_name)) == NULL)
 			goto fail;
 	names_free(cache.names, cache.nnames);
@@ -166,18 +204,43 @@ token_forget(const char *path)
 		}
 }
 
+/* What this process kept of the file at path is stale now (or, after a
+ * failed write, maybe): its own writes must be seen at once, not at the
+ * next request's look. */
+static void
+forget(const char *path)
+{
+	if (cache.state_path && strcmp(path, cache.state_path) == 0)
+		authdir_state_forget();
+	token_forget(path);
+}
+
 int
 authdir_replace(const char *path, const void *data, size_t len,
     int durable, char *err, size_t errlen)
 {
 	int rc = file_replace(path, data, len, durable, err, errlen);
 
-	/* What this process kept of the file is stale now (or, on a
-	 * failure, maybe): its own writes must be seen at once, not after
-	 * the next stat a second later. */
-	if (cache.state_path && strcmp(path, cache.state_path) == 0)
-		authdir_state_forget();
-	token_forget(path);
+	forget(path);
+	return rc;
+}
+
+int
+authdir_reserve(struct file_room *r, const char *path, size_t size)
+{
+	char tmp[4200];
+
+	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+	return file_reserve(r, tmp, size);
+}
+
+int
+authdir_fill(struct file_room *r, const char *path, const void *data,
+    size_t len, char *err, size_t errlen)
+{
+	int rc = file_fill(r, path, data, len, err, errlen);
+
+	forget(path);
 	return rc;
 }
 
@@ -220,14 +283,9 @@ authdir_token(const char *path, const char *provider, struct account *a,
 }
 
 void
-authdir_recheck(void)
+authdir_look(void)
 {
-	size_t i;
-
-	cache.dir_id.checked = 0;
-	cache.state_id.checked = 0;
-	for (i = 0; i < cache.ntok; i++)
-		cache.tok[i].id.checked = 0;
+	stamp_look();
 }
 
 static const struct api_key *
@@ -257,12 +315,11 @@ authdir_accounts(const struct config *cfg, const char *provider,
 		return -1;
 	if ((c = calloc(nd + nkeys + 1, sizeof *c)) == NULL)
 		goto out;
-	/* <provider>-*.json */
+	/* The listing holds token files only: provider's are <provider>-. */
 	for (i = 0; i < nd; i++) {
 		len = strlen(names[i]);
-		if (len < sizeof c[n].id && len >= pl + 6 &&
-		    memcmp(names[i], provider, pl) == 0 && names[i][pl] == '-' &&
-		    memcmp(names[i] + len - 5, ".json", 5) == 0)
+		if (len < sizeof c[n].id && strncmp(names[i], provider, pl) == 0 &&
+		    names[i][pl] == '-')
 			memcpy(c[n++].id, names[i], len + 1);
 	}
 	for (i = 0; i < nkeys; i++) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "file.h"
 #include "token.h"
 
 /* A place an account can come from: a token file, or an API key entry. */
@@ -50,7 +51,19 @@ int authdir_token(const char *path, const char *provider, struct account *a,
  * in a connection process writes through here. */
 int authdir_replace(const char *path, const void *data, size_t len,
     int durable, char *err, size_t errlen);
-/* Make the next reads ask stat about every kept file. */
-void authdir_recheck(void);
+/* Room for the next content of the file at path, taken before what
+ * cannot be asked twice (file_reserve, a temporary copy beside it). 0,
+ * or -1 with errno. */
+int authdir_reserve(struct file_room *r, const char *path, size_t size);
+/* Fill the room and put it in place of path (file_fill), forgetting
+ * what this process kept of it. */
+int authdir_fill(struct file_room *r, const char *path, const void *data,
+    size_t len, char *err, size_t errlen);
+/* Watch auth-dir for changes from now on (before the sandbox, before
+ * the first read). 0, or -1 with errno: a stat per kept file per request
+ * then tells instead. */
+int authdir_watch(const struct config *cfg);
+/* A new request: take in what changed in auth-dir since the last one. */
+void authdir_look(void);
 
 #endif

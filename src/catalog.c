@@ -42,7 +42,8 @@
 
 static struct {
 	char *path;
-	struct stamp id;
+	struct stamp id;        /* taken when have */
+	int have;               /* the file was read into l */
 	struct modellist l[2];  /* claude, codex */
 } kept;
 
@@ -58,6 +59,7 @@ forget(void)
 	modellist_free(&kept.l[0]);
 	modellist_free(&kept.l[1]);
 	memset(&kept.id, 0, sizeof kept.id);
+	kept.have = 0;
 }
 
 static void
@@ -83,7 +85,7 @@ catalog_kept(const struct config *cfg, const char *provider)
 	struct stat st;
 
 	file_path(cfg, "models.json", path, sizeof path);
-	if (kept.path && strcmp(kept.path, path) == 0 &&
+	if (kept.have && strcmp(kept.path, path) == 0 &&
 	    stamp_check(&kept.id, path, 0))
 		return &kept.l[slot(provider)];
 	forget();
@@ -96,8 +98,10 @@ catalog_kept(const struct config *cfg, const char *provider)
 		log_warn("%s is not a model catalog file; it is fetched again",
 		    path);
 		forget();
-	} else if (b.len > 0 && kept.path)
+	} else if (b.len > 0 && kept.path) {
 		stamp_take(&kept.id, &st);
+		kept.have = 1;
+	}
 	buf_free(&b);
 	return &kept.l[slot(provider)];
 }
@@ -330,18 +334,21 @@ ask_all(struct ask *k, const struct account *a)
 	return 0;
 }
 
-/* The list with a, its token made fresh first and once more after a 401
- * (a stale token is refused until refreshed). 0, or -1. */
+/* The list with a, its token refreshed first when it has expired, and
+ * once after a 401 (a stale token is refused until refreshed). 0, or
+ * -1. */
 static int
 ask_with(struct ask *k, struct account *a)
 {
-	if (a->kind == ACCT_OAUTH && refresh_account(k->cfg, a, 0, k->err,
-	    k->errlen) == -1)
+	/* A token that still works is used as it is: its refresh is the
+	 * requests' and --refresh's business, by refresh-lead. */
+	if (a->kind == ACCT_OAUTH && a->expires && a->expires < time(NULL) +
+	    60 && refresh_account(k->cfg, a, 1, k->err, k->errlen) != 0)
 		return -1;
 	if (ask_all(k, a) == 0)
 		return 0;
 	if (k->status != 401 || a->kind != ACCT_OAUTH ||
-	    refresh_account(k->cfg, a, 1, k->err, k->errlen) == -1)
+	    refresh_account(k->cfg, a, 1, k->err, k->errlen) != 0)
 		return -1;
 	return ask_all(k, a);
 }

@@ -39,24 +39,37 @@ answer_cooling(struct conn *c, struct req *r, time_t soonest,
 	conn_error(c, r, 429, msg, 0, extra);
 }
 
+/* The token of account id could not be made fresh (rc from
+ * refresh_account, w->err why): it is passed over, and the client is
+ * told if no other account serves: 401, or 503 when auth-dir has no room
+ * for a refreshed token (free space and the same login serves again). */
+static void
+not_fresh(struct fwd *w, const char *id, int rc)
+{
+	log_err("%s", w->err);
+	tried_add(&w->t, id);
+	snprintf(w->f.msg, sizeof w->f.msg, "%.1100s", w->err);
+	w->f.status = rc == REFRESH_NO_ROOM ? 503 : 401;
+}
+
 /* The next account to try, picked after the shared cursor and made fresh.
  * 0, or a STORE_ code with w->err and w->soonest. An account whose token
  * cannot be made fresh is passed over, its error kept in w->f. */
 int
 fwd_pick(struct fwd *w, struct account *a)
 {
+	int rc;
+
 	for (;;) {
 		int pr = store_pick(w->cfg, &w->want, w->t.id, w->t.n, a,
 		    &w->soonest, w->err, sizeof w->err);
 
 		if (pr != 0)
 			return pr;
-		if (refresh_account(w->cfg, a, 0, w->err, sizeof w->err) == 0)
+		if ((rc = refresh_account(w->cfg, a, 0, w->err,
+		    sizeof w->err)) == 0)
 			return 0;
-		log_err("%s", w->err);
-		tried_add(&w->t, a->id);
-		snprintf(w->f.msg, sizeof w->f.msg, "%.1100s", w->err);
-		w->f.status = 401;
+		not_fresh(w, a->id, rc);
 		account_free(a);
 	}
 }
@@ -85,8 +98,8 @@ fwd_answer_none(struct fwd *w, int pr)
 	else {
 		log_err("%s", w->err);
 		conn_error(w->c, w->r, w->f.status == 401 || !w->f.status ?
-		    401 : w->f.status, w->f.status == 401 ? w->f.msg : w->err,
-		    0, NULL);
+		    401 : w->f.status, w->f.status == 401 ||
+		    w->f.status == 503 ? w->f.msg : w->err, 0, NULL);
 	}
 }
 
@@ -115,17 +128,15 @@ on_failure(struct fwd *w)
 static enum step
 on_unauthorized(struct fwd *w)
 {
-	int pr;
+	int pr, rc;
 
 	w->refreshed = 1;
 	w->tries--;
 	up_close(w->c->up);
-	if (refresh_account(w->cfg, &w->a, 1, w->err, sizeof w->err) == 0)
+	if ((rc = refresh_account(w->cfg, &w->a, 1, w->err,
+	    sizeof w->err)) == 0)
 		return STEP_AGAIN;
-	log_err("%s", w->err);
-	tried_add(&w->t, w->a.id);
-	snprintf(w->f.msg, sizeof w->f.msg, "%.1100s", w->err);
-	w->f.status = 401;
+	not_fresh(w, w->a.id, rc);
 	if ((pr = fwd_pick(w, &w->next)) == 0)
 		return STEP_NEXT;
 	fwd_answer_none(w, pr);

@@ -2,7 +2,9 @@
  * Files whole: written through short writes, replaced atomically, read
  * within a cap. Every writer in auth-dir replaces a file by rename, so a
  * reader sees the old file or the new one, never a torn one, without a
- * lock.
+ * lock. A content that cannot be had twice (a token grant) gets its room
+ * first: the temporary copy allocated at full size before it is asked
+ * for, as databases preallocate their logs, then filled and renamed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,29 +34,27 @@ file_write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-int
-file_replace(const char *path, const void *data, size_t len, int durable,
-    char *err, size_t errlen)
+/* Make tmp anew: a leftover by that name (a killed writer's) goes
+ * first. The fd, or -1 with errno. */
+static int
+tmp_create(const char *tmp)
 {
-	char tmp[4200], dir[4096];
-	const char *slash = strrchr(path, '/');
-	const char *p = data;
-	int fd, dfd;
+	unlink(tmp);
+	return open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+}
 
-	if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid())
-	    >= (int)sizeof tmp) {
-		snprintf(err, errlen, "%s: path too long", path);
-		return -1;
-	}
-	unlink(tmp);    /* a leftover of a killed process with our pid */
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, 0600)) == -1) {
-		snprintf(err, errlen, "cannot create %s: %s", tmp,
-		    strerror(errno));
-		return -1;
-	}
-	if (file_write_all(fd, p, len) == -1)
-		goto fail;
+/* The end of every replacement: tmp (written, open on fd) made durable
+ * when asked, renamed over path, the directory made durable. 0, or -1
+ * with err; tmp is gone either way. */
+static int
+commit(int fd, const char *tmp, const char *path, int durable, char *err,
+    size_t errlen)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	int dfd;
+
 	if ((durable && fsync(fd) == -1) || close(fd) == -1) {
 		fd = -1;
 		goto fail;
@@ -80,6 +80,108 @@ fail:
 		close(fd);
 	unlink(tmp);
 	return -1;
+}
+
+int
+file_replace(const char *path, const void *data, size_t len, int durable,
+    char *err, size_t errlen)
+{
+	char tmp[4200];
+	int fd;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid())
+	    >= (int)sizeof tmp) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	if ((fd = tmp_create(tmp)) == -1) {
+		snprintf(err, errlen, "cannot create %s: %s", tmp,
+		    strerror(errno));
+		return -1;
+	}
+	if (file_write_all(fd, data, len) == -1) {
+		snprintf(err, errlen, "cannot write %s: %s (the old file is "
+		    "kept)", path, strerror(errno ? errno : EIO));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	return commit(fd, tmp, path, durable, err, errlen);
+}
+
+/* size bytes of zeros written at the file's start: what a file system
+ * without fallocate charges against space and quota all the same. */
+static int
+fill_zeros(int fd, size_t size)
+{
+	static const char zeros[4096];
+	size_t n;
+
+	for (; size > 0; size -= n) {
+		n = size < sizeof zeros ? size : sizeof zeros;
+		if (file_write_all(fd, zeros, n) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+file_reserve(struct file_room *r, const char *tmp, size_t size)
+{
+	int e;
+
+	r->fd = -1;
+	if (snprintf(r->tmp, sizeof r->tmp, "%s", tmp) >= (int)sizeof r->tmp) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((r->fd = tmp_create(r->tmp)) == -1)
+		return -1;
+	/* Blocks allocated, not just a size set: a sparse file would find
+	 * the disk full only when written. */
+	if (fallocate(r->fd, 0, 0, (off_t)size) == 0)
+		return 0;
+	if ((errno == EOPNOTSUPP || errno == ENOSYS) &&
+	    fill_zeros(r->fd, size) == 0)
+		return 0;
+	e = errno ? errno : EIO;
+	file_unreserve(r);
+	errno = e;
+	return -1;
+}
+
+void
+file_unreserve(struct file_room *r)
+{
+	if (r->fd == -1)
+		return;
+	close(r->fd);
+	unlink(r->tmp);
+	r->fd = -1;
+}
+
+int
+file_fill(struct file_room *r, const char *path, const void *data,
+    size_t len, char *err, size_t errlen)
+{
+	int fd = r->fd;
+
+	r->fd = -1;
+	if (fd == -1) {
+		snprintf(err, errlen, "cannot write %s: no room was taken for "
+		    "it (the old file is kept)", path);
+		return -1;
+	}
+	if (lseek(fd, 0, SEEK_SET) == -1 || file_write_all(fd, data, len) == -1 ||
+	    ftruncate(fd, (off_t)len) == -1) {
+		snprintf(err, errlen, "cannot write %s: %s (the old file is "
+		    "kept)", path, strerror(errno ? errno : EIO));
+		close(fd);
+		unlink(r->tmp);
+		return -1;
+	}
+	/* Always durable: what a room is taken for cannot be had again. */
+	return commit(fd, r->tmp, path, 1, err, errlen);
 }
 
 int

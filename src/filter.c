@@ -4,6 +4,7 @@
  * request is never forwarded half-rewritten, then routed: answered here,
  * or forwarded to the provider and its answer relayed as it arrives.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,10 +158,16 @@ one_request(struct conn *c)
 	size_t plen;
 	int more = 0;
 
-	memset(&r, 0, sizeof r);
+	/* The message (first) without its 8 KiB header array, see
+	 * http_msg_reset; the rest whole. */
+	_Static_assert(offsetof(struct req, msg) == 0, "msg first in req");
+	http_msg_reset(&r.msg);
+	memset((char *)&r + sizeof r.msg, 0, sizeof r - sizeof r.msg);
 	if ((hl = conn_read_head(c, &r)) <= 0)
 		goto done;
 	r.t0 = net_now_ms();
+	/* Each request sees auth-dir as it is now. */
+	store_look();
 	if ((r.head = malloc((size_t)hl)) == NULL) {
 		c->exit = EXIT_SYS;
 		goto done;
@@ -217,7 +224,6 @@ filter_run(const struct config *cfg, int in, int out)
 	c->out_sock = fstat(out, &st) == 0 && S_ISSOCK(st.st_mode);
 	c->in_sock = in == out ? c->out_sock : fstat(in, &st) == 0 &&
 	    S_ISSOCK(st.st_mode);
-	store_recheck();
 	up_init(c->up);
 	net_nodelay(out);
 	while (one_request(c))

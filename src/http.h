@@ -50,6 +50,10 @@ struct http_limits {
 	size_t max_headers;
 };
 
+/* Make m an empty message: every field zero but the header array, which
+ * only its first nheaders entries (none) count in. */
+void http_msg_reset(struct http_msg *m);
+
 /* Length of the head at the start of buf (through the empty line), or 0 if
  * no complete head is there yet. */
 size_t http_head_len(const char *buf, size_t len);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "file.h"
 #include "log.h"
 #include "login.h"
 #include "login_int.h"
@@ -106,16 +107,22 @@ out:
 	return rc;
 }
 
-/* The code for tokens, the tokens into the file. 0 or -1 (logged). */
+/* The code for tokens, the tokens into the file. The code works once:
+ * the file's room in auth-dir is taken before it is exchanged. 0 or -1
+ * (logged). */
 static int
 finish(const struct config *cfg, const struct trust *ta,
     const struct login_opts *o, const struct pkce *k, const char *ruri,
     const struct login_answer *a, char **pathp, char **emailp)
 {
 	struct oauth_grant g;
+	struct file_room room = { -1, "" };
 	char err[1024], *email = NULL, *acct = NULL;
 	int rc = -1;
 
+	memset(&g, 0, sizeof g);
+	if (login_room(cfg, o->provider, &room) == -1)
+		goto out;
 	/* g is cleared first, whatever the outcome. */
 	if (oauth_exchange(cfg, ta, login_provider_name[o->provider], a->code,
 	    k->verifier, k->state, ruri, &g, err, sizeof err) != OAUTH_OK) {
@@ -133,12 +140,13 @@ finish(const struct config *cfg, const struct trust *ta,
 	if (g.refresh_token == NULL)
 		log_warn("the token endpoint sent no refresh token: this "
 		    "login lasts until the access token expires");
-	if (login_save(cfg, o->provider, &g, email, acct, pathp) == -1)
+	if (login_save(cfg, o->provider, &g, email, acct, &room, pathp) == -1)
 		goto out;
 	*emailp = email;
 	email = NULL;
 	rc = 0;
 out:
+	file_unreserve(&room);
 	oauth_grant_free(&g);
 	free(email);
 	free(acct);

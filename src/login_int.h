@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "file.h"
 #include "login_redirect.h"
 #include "oauth.h"
 
@@ -71,10 +72,15 @@ void login_page(int fd, int status, const char *title, const char *msg);
 
 /* login_save.c: the token file. */
 
-/* Write the grant's token file, auth-dir/<provider>-<email>.json, creating
- * auth-dir. 0 with *pathp malloc'd, or -1 (logged: nothing saved). */
+/* Room for the token file in auth-dir (created 0700 when missing), taken
+ * before the code is exchanged: the code works once. 0, or -1 (logged,
+ * naming auth-dir, the error and the fix: no grant may be asked). */
+int login_room(const struct config *cfg, enum login_provider p,
+    struct file_room *room);
+/* Write the grant's token file, auth-dir/<provider>-<email>.json, through
+ * room. 0 with *pathp malloc'd, or -1 (logged: nothing saved). */
 int login_save(const struct config *cfg, enum login_provider p,
     const struct oauth_grant *g, const char *email, const char *account_id,
-    char **pathp);
+    struct file_room *room, char **pathp);
 
 #endif

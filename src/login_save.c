@@ -180,10 +180,41 @@ mkdirs(const char *dir)
 	}
 }
 
-/* Replace path under the lock the token store takes, so a proxy refreshing
- * the same account does not write its older grant over ours. */
+/* Room for a token file: far more than one holds (a Codex id_token is
+ * a few KiB). */
+#define LOGIN_ROOM (64 * 1024)
+
+int
+login_room(const struct config *cfg, enum login_provider p,
+    struct file_room *room)
+{
+	char tmp[4200];
+	int e;
+
+	if (mkdirs(cfg->auth_dir) == -1) {
+		log_err("login failed, nothing asked: cannot create auth-dir "
+		    "%s: %s", cfg->auth_dir, strerror(errno));
+		return -1;
+	}
+	/* A dot name: no listing of accounts takes it for one. */
+	snprintf(tmp, sizeof tmp, "%s/.%s-login.tmp.%ld", cfg->auth_dir,
+	    login_provider_name[p], (long)getpid());
+	if (file_reserve(room, tmp, LOGIN_ROOM) == 0)
+		return 0;
+	e = errno;
+	log_err("login failed, nothing asked of the token endpoint: auth-dir "
+	    "%s has no room for the token file (%s): %s, then log in again",
+	    cfg->auth_dir, strerror(e), e == EROFS ? "make it writable" :
+	    e == EDQUOT ? "free space or raise the quota" : "free space");
+	return -1;
+}
+
+/* Put the room in place of path under the lock the token store takes,
+ * so a proxy refreshing the same account does not write its older grant
+ * over ours. */
 static int
-save(const char *path, const char *json, char *err, size_t errlen)
+save(const char *path, const char *json, struct file_room *room, char *err,
+    size_t errlen)
 {
 	int fd = token_lock(path, LOCK_EX), rc;
 
@@ -192,7 +223,7 @@ save(const char *path, const char *json, char *err, size_t errlen)
 		    strerror(errno));
 		return -1;
 	}
-	rc = file_replace(path, json, strlen(json), 1, err, errlen);
+	rc = file_fill(room, path, json, strlen(json), err, errlen);
 	if (fd != -1)
 		close(fd);
 	return rc;
@@ -201,7 +232,7 @@ save(const char *path, const char *json, char *err, size_t errlen)
 int
 login_save(const struct config *cfg, enum login_provider p,
     const struct oauth_grant *g, const char *email, const char *account_id,
-    char **pathp)
+    struct file_room *room, char **pathp)
 {
 	char err[1024], *json = NULL, *path = NULL;
 	int rc = -1;
@@ -213,12 +244,7 @@ login_save(const struct config *cfg, enum login_provider p,
 		log_err("login failed, nothing saved: out of memory");
 		goto out;
 	}
-	if (mkdirs(cfg->auth_dir) == -1) {
-		log_err("login failed, nothing saved: cannot create "
-		    "auth-dir %s: %s", cfg->auth_dir, strerror(errno));
-		goto out;
-	}
-	if (save(path, json, err, sizeof err) == -1) {
+	if (save(path, json, room, err, sizeof err) == -1) {
 		log_err("login failed, nothing saved: %s", err);
 		goto out;
 	}

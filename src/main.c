@@ -146,7 +146,9 @@ struct args {
 static int
 run_filter(struct config *cfg, struct args *a)
 {
-	/* Locked down before the first byte from the client. */
+	/* auth-dir watched while inotify may be set up; locked down before
+	 * the first byte from the client. */
+	(void)store_watch(cfg);
 	return sandbox_apply(cfg) == -1 ? EXIT_SYS : filter_run(cfg, 0, 1);
 }
 

@@ -24,6 +24,7 @@
 #include "filter.h"
 #include "sandbox.h"
 #include "prefork.h"
+#include "store.h"
 #include "warm.h"
 
 #define MAX_WATCH (2 * SANDBOX_RULE_FILES)
@@ -198,6 +199,10 @@ run(const struct config *cfg, int sock)
 		close(listen_fds[i]);
 	watch_stop();
 	tzset();
+	/* auth-dir watched before the sandbox and before warm_prepare reads
+	 * it: what changes while the spare waits is seen at its connection's
+	 * first request. */
+	(void)store_watch(cfg);
 	/* A sandbox that cannot be had still takes its connection, and
 	 * closes it as a plain child would: one refusal per connection. */
 	sb = sandbox_apply(cfg);

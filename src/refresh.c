@@ -1,10 +1,19 @@
 /*
  * Making a token fresh: refreshed before it expires (refresh-lead), or at
  * once when the upstream refused it, under an exclusive lock on its token
- * file so that any number of connection processes make one refresh. The
- * new tokens are stored before they are used: the old refresh token may
- * be dead already. The outcome (needs-login, the endpoint's wait, the last
- * error) goes to state.json after the token file's lock is gone.
+ * file so that any number of connection processes make one refresh.
+ *
+ * A grant rotates the refresh token: once the endpoint has answered, the
+ * old one is dead, and an answer that cannot be stored loses the account.
+ * So the grant is asked only once its answer has a place to land: the
+ * token file's temporary copy, written beside it at more than its full
+ * size (the new file is the old one with new tokens in it). When auth-dir
+ * has no room for that (full, over quota, read-only, failing), no grant is
+ * asked: the refresh token stays good in the old file, a token still
+ * valid keeps serving with a warning, an expired one cannot serve
+ * (REFRESH_NO_ROOM) until space is freed. The new tokens are stored
+ * before they are used. The outcome (needs-login, the endpoint's wait,
+ * the last error) goes to state.json after the token file's lock is gone.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -12,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +34,13 @@
 #include "state.h"
 #include "timefmt.h"
 #include "trust.h"
+
+/* The room taken for a refreshed token file: the old file twice over
+ * (the new one is printed with indentation, the old may be compact) and
+ * 16 KiB for the new tokens (a Codex id_token is a few KiB). */
+#define ROOM_SLACK (16 * 1024)
+/* A grant not asked: auth-dir has no room for its answer. */
+#define GRANT_NO_ROOM (-100)
 
 static long
 lead_of(const struct config *cfg, const char *provider)
@@ -77,10 +94,11 @@ adopt(struct account *a, struct account *b)
 }
 
 /* Write the grant into the token file's JSON, keeping every field we do
- * not know, and replace the file. Called with the file locked. */
+ * not know, and put it in place through the room taken for it. Called
+ * with the file locked. */
 static int
 save_grant(const struct account *a, cJSON *root, const struct oauth_grant *g,
-    char *err, size_t errlen)
+    struct file_room *room, char *err, size_t errlen)
 {
 	char when[32], now_s[32];
 	time_t now = time(NULL);
@@ -101,7 +119,7 @@ save_grant(const struct account *a, cJSON *root, const struct oauth_grant *g,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	rc = authdir_replace(a->file, s, strlen(s), 1, err, errlen);
+	rc = authdir_fill(room, a->file, s, strlen(s), err, errlen);
 	explicit_bzero(s, strlen(s));
 	free(s);
 	return rc;
@@ -130,10 +148,12 @@ out:
 	return rc;
 }
 
-/* One refresh grant on the locked file. Returns an enum oauth_rc. */
+/* One refresh grant on the locked file, its answer stored in room.
+ * Returns an enum oauth_rc. */
 static int
 refresh_locked(const struct config *cfg, struct account *a, cJSON *root,
-    struct account *cur, time_t *retry_at, char *err, size_t errlen)
+    struct account *cur, struct file_room *room, time_t *retry_at,
+    char *err, size_t errlen)
 {
 	struct oauth_grant g;
 	struct trust ta;
@@ -152,7 +172,7 @@ refresh_locked(const struct config *cfg, struct account *a, cJSON *root,
 	if (rc != OAUTH_OK)
 		return rc;
 	/* The old refresh token may be dead now: store before anything. */
-	if (save_grant(a, root, &g, why, sizeof why) == -1)
+	if (save_grant(a, root, &g, room, why, sizeof why) == -1)
 		log_err("%s: the refreshed token is used for this request "
 		    "only; the next refresh may need a new login", why);
 	secret_free(&cur->access_token);
@@ -178,6 +198,8 @@ struct job {
 	struct account cur;     /* the file as read under the lock */
 	cJSON *root;            /* its JSON, written back with the grant */
 	int fd;                 /* the lock, or -1 */
+	struct file_room room;  /* where the grant's answer will go */
+	char refused[KEYHASH_LEN]; /* token_key of a refresh token refused */
 	long lead;
 	time_t now, retry_at;
 	char *err;
@@ -213,7 +235,7 @@ job_grant(struct job *j)
 	for (tries = 0; tries < 2; tries++) {
 		secret_free(&used);
 		used = strdup(j->cur.refresh_token);
-		r = refresh_locked(j->cfg, j->a, j->root, &j->cur,
+		r = refresh_locked(j->cfg, j->a, j->root, &j->cur, &j->room,
 		    &j->retry_at, j->err, j->errlen);
 		if (r != OAUTH_INVALID || tries > 0 || used == NULL)
 			break;
@@ -232,23 +254,51 @@ job_grant(struct job *j)
 	return r;
 }
 
+/* Room for the grant's answer beside the token file, before the grant.
+ * 0, or -1 with err naming auth-dir, the error and the fix. */
+static int
+job_reserve(struct job *j)
+{
+	const struct account *a = j->a;
+	struct stat st;
+	int e;
+
+	if (fstat(j->fd, &st) == 0 && authdir_reserve(&j->room, a->file,
+	    2 * (size_t)st.st_size + ROOM_SLACK) == 0)
+		return 0;
+	e = errno;
+	snprintf(j->err, j->errlen, "cannot refresh the %s token of %s: "
+	    "auth-dir %s has no room for the refreshed token file (%s): %s; "
+	    "the account's refresh token is kept", a->provider, a->email ?
+	    a->email : a->id, j->cfg->auth_dir, strerror(e), e == EROFS ?
+	    "make it writable" : e == EDQUOT ? "free space or raise the "
+	    "quota" : "free space");
+	return -1;
+}
+
 /* What the state should say after grant result r (m), and whether the
- * account can serve: 0 or -1. strict: any failed refresh is a failure,
- * even with a token left. */
+ * account can serve: 0, -1 or REFRESH_NO_ROOM. strict: any failed
+ * refresh is a failure, even with a token left. */
 static int
 job_outcome(struct job *j, int r, int force, int strict,
     time_t refresh_after, struct state_mark *m)
 {
 	struct account *a = j->a;
+	int fail = r == GRANT_NO_ROOM ? REFRESH_NO_ROOM : -1;
 
 	if (r == OAUTH_OK) {
 		m->needs_login = 0;
 		m->error = "";
 		return 0;
 	}
-	m->error = j->err;
+	/* No room: nothing asked, nothing to mark (and no room to write it
+	 * in either). */
+	if (r != GRANT_NO_ROOM)
+		m->error = j->err;
 	if (r == OAUTH_INVALID) {
 		m->needs_login = 1;
+		token_key(&j->cur, j->refused);
+		m->refused_key = j->refused;
 		log_err("%s account %s needs a new login: %s", a->provider,
 		    a->email ? a->email : a->id, j->err);
 		return -1;
@@ -263,17 +313,17 @@ job_outcome(struct job *j, int r, int force, int strict,
 		    a->id);
 		return 0;
 	}
-	return -1;
+	return fail;
 }
 
 static int
 fresh(const struct config *cfg, struct account *a, int force, int strict,
     char *err, size_t errlen)
 {
-	struct job j = { cfg, a, { 0 }, NULL, -1, lead_of(cfg, a->provider),
-	    time(NULL), 0, err, errlen };
+	struct job j = { cfg, a, { 0 }, NULL, -1, { -1, "" }, "",
+	    lead_of(cfg, a->provider), time(NULL), 0, err, errlen };
 	struct peek pk = { a->id, 0, NULL, 0 };
-	struct state_mark m = { a->id, -1, 0, -1, -1, NULL, 0, 0 };
+	struct state_mark m = { a->id, -1, 0, -1, -1, NULL, 0, 0, NULL };
 	int rc = -1, r;
 
 	if (a->kind == ACCT_APIKEY || a->file == NULL)
@@ -300,10 +350,13 @@ fresh(const struct config *cfg, struct account *a, int force, int strict,
 		    "in again with cli-proxy-api --%s-login", a->file,
 		    a->provider);
 		r = OAUTH_INVALID;
-	} else
+	} else if (job_reserve(&j) == -1)
+		r = GRANT_NO_ROOM;
+	else
 		r = job_grant(&j);
 	rc = job_outcome(&j, r, force, strict, pk.refresh_after, &m);
 out:
+	file_unreserve(&j.room);
 	if (j.fd != -1)
 		close(j.fd);
 	secret_json_delete(j.root);
@@ -354,7 +407,7 @@ refresh_all(const struct config *cfg, FILE *out)
 				continue;
 			}
 			before = a.expires;
-			if (fresh(cfg, &a, 0, 1, err, sizeof err) == -1) {
+			if (fresh(cfg, &a, 0, 1, err, sizeof err) != 0) {
 				fprintf(out, "%s %s: %s\n", providers[p],
 				    a.email ? a.email : a.id, err);
 				bad = 1;

@@ -93,6 +93,7 @@ static const struct sandbox_syscall syscalls[] = {
 	ALLOW(fsync),
 	ALLOW(fdatasync),
 	ALLOW(ftruncate),
+	ALLOW(fallocate),   /* room for a refreshed token before its grant */
 	ALLOW(renameat),
 	ALLOW(renameat2),
 	ALLOW(unlinkat),

@@ -23,6 +23,7 @@
 #include "sandbox.h"
 #include "prefork.h"
 #include "serve.h"
+#include "store.h"
 
 #define MAX_LISTEN 8
 
@@ -174,6 +175,7 @@ child(const struct config *cfg, int *fds, int nfds, int c)
 		_exit(EXIT_SYS);
 	if (c > 1)
 		close(c);
+	(void)store_watch(cfg);
 	_exit(sandbox_apply(cfg) == -1 ? EXIT_SYS : filter_run(cfg, 0, 1));
 }
 

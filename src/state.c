@@ -130,6 +130,17 @@ state_refusal(const cJSON *st, enum client_kind kind, long hold, time_t now)
 	return at > 0 && at <= now && now - at < hold ? m : NULL;
 }
 
+int
+state_needs_login(const cJSON *st, const char *key)
+{
+	const char *k = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(st, "refused_key"));
+
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "needs_login")))
+		return 0;
+	return k == NULL || key == NULL || strcmp(k, key) == 0;
+}
+
 static int
 mark_fn(cJSON *root, void *arg)
 {
@@ -141,10 +152,13 @@ mark_fn(cJSON *root, void *arg)
 		return 0;
 	if (m->clear) {
 		if (state_num(st, "backoff") == 0 && !cJSON_GetObjectItemCaseSensitive(
-		    st, "last_error"))
+		    st, "last_error") && !cJSON_GetObjectItemCaseSensitive(st,
+		    "needs_login"))
 			return 0;
 		cJSON_DeleteItemFromObjectCaseSensitive(st, "backoff");
 		cJSON_DeleteItemFromObjectCaseSensitive(st, "last_error");
+		cJSON_DeleteItemFromObjectCaseSensitive(st, "needs_login");
+		cJSON_DeleteItemFromObjectCaseSensitive(st, "refused_key");
 		return 1;
 	}
 	if (m->cooldown_until == 0) {
@@ -161,8 +175,12 @@ mark_fn(cJSON *root, void *arg)
 	}
 	if (m->needs_login >= 0) {
 		cJSON_DeleteItemFromObjectCaseSensitive(st, "needs_login");
+		cJSON_DeleteItemFromObjectCaseSensitive(st, "refused_key");
 		if (m->needs_login)
 			cJSON_AddBoolToObject(st, "needs_login", 1);
+		if (m->needs_login && m->refused_key)
+			cJSON_AddStringToObject(st, "refused_key",
+			    m->refused_key);
 	}
 	if (m->refresh_after >= 0)
 		state_set_num(st, "refresh_after", (double)m->refresh_after);

@@ -42,9 +42,19 @@ struct state_mark {
 	int needs_login;        /* -1: leave */
 	time_t refresh_after;   /* -1: leave */
 	const char *error;      /* NULL: leave; "": clear */
-	int clear;              /* success: drop backoff and last_error */
+	int clear;              /* success: drop backoff, last_error and
+	                         * needs_login */
 	time_t until;           /* out: the cooldown set */
+	const char *refused_key; /* with needs_login 1: token_key of the
+	                         * refresh token refused, so that a new login
+	                         * (another token in the file) lifts the mark */
 };
+
+/* Does the account's state say it needs a new login, its token file
+ * holding the refresh token of key (token_key; NULL: unknown)? A mark
+ * made for another refresh token than the file's now (a new login since)
+ * no longer holds; one that names none (older state files) holds. */
+int state_needs_login(const cJSON *st, const char *key);
 
 /* Apply m to its account's state, under the lock. */
 void state_mark(const struct config *cfg, struct state_mark *m, int durable);

@@ -30,6 +30,9 @@ struct order {
 	size_t *idx;            /* out: indexes to try */
 	unsigned char *trouble; /* out: per candidate, a backoff or an error
 	                         * on record that a success should clear */
+	char (*dead)[KEYHASH_LEN]; /* out: per candidate, the token_key of
+	                         * the refresh token that needs a new login,
+	                         * "" for none: judged once its file is read */
 	size_t nidx;
 	time_t soonest;
 	int needs_login;        /* skipped because they need a login */
@@ -90,10 +93,32 @@ order_skip(struct order *o, const cJSON *st, const struct acct_ref *c, time_t no
 		if (strcmp(o->skip[k], c->id) == 0)
 			return 1;
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "needs_login"))) {
-		o->needs_login++;
-		return 1;
+		const char *key = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(st, "refused_key"));
+
+		/* A mark names the refresh token refused: a new login since
+		 * lifts it, as the file will show. One without (older
+		 * state files) holds. */
+		if (key == NULL || strlen(key) != KEYHASH_LEN - 1) {
+			o->needs_login++;
+			return 1;
+		}
+		memcpy(o->dead[c - o->c], key, KEYHASH_LEN);
 	}
 	return 0;
+}
+
+/* Still the refresh token refused (refused: its token_key), or has a new
+ * login put another one in a's file? */
+static int
+still_refused(const struct account *a, const char *refused)
+{
+	char key[KEYHASH_LEN];
+
+	if (refused[0] == '\0')
+		return 0;
+	token_key(a, key);
+	return strcmp(key, refused) == 0;
 }
 
 /* Put the account called id first in the order, when it is in it. A
@@ -172,6 +197,7 @@ order_fn(cJSON *root, void *arg)
 	time_t now = time(NULL);
 	size_t i, k, tier;
 
+	memset(o->dead, 0, o->n * sizeof *o->dead);
 	/* Subscriptions first, then API keys (billed per token), each in
 	 * the shared round-robin order. */
 	for (tier = 0; tier < 2; tier++)
@@ -206,10 +232,16 @@ order_fn(cJSON *root, void *arg)
 	return 1;
 }
 
-void
-store_recheck(void)
+int
+store_watch(const struct config *cfg)
 {
-	authdir_recheck();
+	return authdir_watch(cfg);
+}
+
+void
+store_look(void)
+{
+	authdir_look();
 }
 
 void
@@ -267,7 +299,8 @@ store_pick(const struct config *cfg, const struct want *w,
 		goto out;
 	}
 	if ((o.idx = calloc(o.n + 1, sizeof *o.idx)) == NULL ||
-	    (o.trouble = calloc(o.n + 1, 1)) == NULL) {
+	    (o.trouble = calloc(o.n + 1, 1)) == NULL ||
+	    (o.dead = calloc(o.n + 1, sizeof *o.dead)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -300,7 +333,13 @@ store_pick(const struct config *cfg, const struct want *w,
 			account_free(a);
 			continue;
 		}
-		a->trouble = o.trouble[o.idx[i]];
+		if (still_refused(a, o.dead[o.idx[i]])) {
+			o.needs_login++;
+			account_free(a);
+			continue;
+		}
+		/* A new login's first success lifts its old mark. */
+		a->trouble = o.trouble[o.idx[i]] || o.dead[o.idx[i]][0];
 		rc = 0;
 		goto out;
 	}
@@ -336,6 +375,7 @@ out:
 	free(o.c);
 	free(o.idx);
 	free(o.trouble);
+	free(o.dead);
 	return rc;
 }
 
@@ -343,7 +383,7 @@ time_t
 store_cooldown(const struct config *cfg, const struct account *a,
     time_t until, const char *why)
 {
-	struct state_mark m = { a->id, until, 0, -1, -1, why, 0, 0 };
+	struct state_mark m = { a->id, until, 0, -1, -1, why, 0, 0, NULL };
 
 	state_mark(cfg, &m, 0);
 	return m.until;
@@ -352,7 +392,7 @@ store_cooldown(const struct config *cfg, const struct account *a,
 void
 store_ok(const struct config *cfg, const struct account *a)
 {
-	struct state_mark m = { a->id, -1, 0, -1, -1, NULL, 1, 0 };
+	struct state_mark m = { a->id, -1, 0, -1, -1, NULL, 1, 0, NULL };
 
 	/* Nothing on record to clear: no lock, no read. */
 	if (a->trouble)

@@ -59,9 +59,15 @@ void store_ok(const struct config *cfg, const struct account *a);
  * store_pick (kept as store_pick keeps them: re-read when changed). */
 void store_warm(const struct config *cfg);
 
-/* Make the next store_pick ask stat about every file it keeps, however
- * recently it did: a new connection sees auth-dir as it is now. */
-void store_recheck(void);
+/* Watch auth-dir for changes from now on: before the sandbox (which
+ * allows no inotify set-up) and before the first read (store_warm,
+ * store_pick). 0, or -1 with errno: then a stat per kept file per
+ * request tells what changed. */
+int store_watch(const struct config *cfg);
+/* A new request: take in what changed in auth-dir since the last look,
+ * so that it sees what other processes wrote (one read of the watch when
+ * nothing did). */
+void store_look(void);
 
 /* How many accounts provider has (token files and API keys, usable or
  * not); 0 when auth-dir cannot be read. */

@@ -262,6 +262,15 @@ token_load(const char *path, const char *provider, struct account *a,
 	return token_load_stat(path, provider, a, NULL, err, errlen);
 }
 
+void
+token_key(const struct account *a, char out[KEYHASH_LEN])
+{
+	struct keyhash_part p = { a->refresh_token ? a->refresh_token : "",
+	    a->refresh_token ? strlen(a->refresh_token) : 0 };
+
+	keyhash(&p, 1, out);
+}
+
 int
 account_copy(struct account *dst, const struct account *src)
 {

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "keyhash.h"
 #include "url.h"
 
 enum acct_kind { ACCT_OAUTH, ACCT_APIKEY };
@@ -51,6 +52,10 @@ int token_load_stat(const char *path, const char *provider, struct account *a,
  * only show accounts. */
 int token_peek(const char *path, const char *provider, struct account *a,
     char *err, size_t errlen);
+/* A name for a's refresh token (none: a name of its own) that state.json
+ * may keep: the first 128 bits of its SHA-256 in hex, nothing to log in
+ * with. */
+void token_key(const struct account *a, char out[KEYHASH_LEN]);
 /* dst gets a copy of src with its own strings (src untouched). 0, or -1
  * (ENOMEM) with dst empty. */
 int account_copy(struct account *dst, const struct account *src);

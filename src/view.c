@@ -41,8 +41,7 @@ view_state(const struct config *cfg, const cJSON *root, struct view *v,
 
 	if ((t = (time_t)state_num(st, "cooldown_until")) > now)
 		v->cooldown_until = t;
-	v->needs_login = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st,
-	    "needs_login"));
+	v->needs_login = state_needs_login(st, v->key[0] ? v->key : NULL);
 	if ((s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st,
 	    "last_error"))) != NULL) {
 		snprintf(v->last_error, sizeof v->last_error, "%s", s);
@@ -93,6 +92,7 @@ view_file(const struct config *cfg, const char *provider,
 		snprintf(v->name, sizeof v->name, "%s", a.account_id);
 	v->disabled = a.disabled;
 	v->has_refresh = a.refresh_token && a.refresh_token[0];
+	token_key(&a, v->key);
 	v->expires = a.expires;
 	account_free(&a);
 }

@@ -28,7 +28,9 @@ struct view {
 	char problem[1100];     /* why not, when !loaded: the fix named */
 	unsigned mode;          /* the token file's permission bits */
 	int disabled;
-	int needs_login;        /* its refresh token was refused */
+	int needs_login;        /* its refresh token was refused (and no new
+	                         * login since) */
+	char key[KEYHASH_LEN];  /* token_key of its refresh token; "" */
 	int has_refresh;
 	time_t expires;         /* 0: unknown (and for API keys) */
 	time_t cooldown_until;  /* 0 when not cooling down */

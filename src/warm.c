@@ -27,7 +27,7 @@ warm_trust(const struct config *cfg, struct trust *out)
 	if (!ready)
 		return 0;
 	ready = 0;
-	ready_ta_id.checked = 0;
+	ready_ta_id.look = 0;   /* stat it now, whatever was asked before */
 	if (!stamp_check(&ready_ta_id, cfg->ca_file, 1)) {
 		trust_free(&ready_ta);
 		return 0;

@@ -42,6 +42,7 @@ for i, a in enumerate(sys.argv):
 KA_N = 100 if QUICK else 2000         # keep-alive requests per variant
 KA40_N = 50 if QUICK else 200         # the same with a 40 KB body
 KA_CPU_N = 100 if QUICK else 1000     # requests timed by CPU, not clock
+SC_N1, SC_N2 = 20, 60                 # system calls counted over two run lengths
 CONN_N = 20 if QUICK else 150         # new connections per variant
 GET_BYTES = (32 if QUICK else 256) << 20
 GET_N = 2 if QUICK else 4             # throughput rounds per variant
@@ -313,6 +314,15 @@ def bench_keepalive():
         row("1d", "CPU per kept request (on-CPU time, %d requests)" % KA_CPU_N,
             "proxy connection process %.0f µs, nginx worker %s" % (cp, "%.0f µs" % cn if cn is not None else "not measured"),
             "info", "info")
+        sc = syscalls_per_request(SC_N1, SC_N2)
+        if sc is None or sc[0] is None:
+            row("1e", "system calls per kept request", "strace missing or could not attach",
+                "<= 10", "not run")
+        else:
+            row("1e", "system calls per kept request (strace -c, %d against %d requests)" % (SC_N2, SC_N1),
+                "proxy connection process %.1f, nginx worker %s" %
+                (sc[0], "%.1f" % sc[1] if sc[1] is not None else "not measured"),
+                "proxy <= 10", sc[0] <= 10)
         if PP_TMPFS:
             t = r[("ka", "proxy-tmpfs")]
             mt = median(t)
@@ -399,6 +409,76 @@ def cpu_per_request(n):
             nginx = run(s2, workers[0]) if len(workers) == 1 else None
         finally:
             s2.close()
+    return proxy, nginx
+
+
+def strace_calls(pid, sock, req, n):
+    """System calls pid makes while sock sends n requests, each answered
+    before the next: strace -f -c attached for the run (so start-up and
+    the warm-up are not counted). None when strace cannot attach."""
+    out = os.path.join(W.dir, "strace-%d-%d.txt" % (pid, n))
+    st = subprocess.Popen(["strace", "-f", "-c", "-o", out, "-p", str(pid)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # strace says it attached on stderr ("Process N attached") before it
+    # traces; requests sent earlier would not be counted.
+    line = st.stderr.readline()
+    if b"attached" not in line:
+        st.kill()
+        st.wait()
+        return None
+    rd = lib.Reader(sock)
+    for _ in range(n):
+        sock.sendall(req)
+        if rd.read_response("POST", timeout=30).status != 200:
+            raise RuntimeError("system calls per request: a request failed")
+    st.send_signal(signal.SIGINT)
+    st.wait(30)
+    with open(out) as f:
+        m = re.search(r"^\s*100\.00\s+\S+\s+\S+\s+(\d+)", f.read(), re.M)
+    return int(m.group(1)) if m else None
+
+
+def syscalls_per_request(n1, n2):
+    """System calls per kept request of one proxy connection process
+    (filter mode, as inetd runs it) and of nginx's worker: strace -c over
+    n1 and over n2 requests on one kept connection, the difference over
+    n2 - n1 (what a connection costs once cancels out). Returns (proxy,
+    nginx or None), or None when strace is missing."""
+    if shutil.which("strace") is None:
+        return None
+    req = http_request(droid_body(600))
+
+    def per_request(connect_fn):
+        counts = []
+        for n in (n1, n2):
+            sock, pid, done = connect_fn()
+            try:
+                rd = lib.Reader(sock)
+                for _ in range(5):
+                    sock.sendall(req)
+                    rd.read_response("POST", timeout=30)
+                c = strace_calls(pid, sock, req, n)
+            finally:
+                sock.close()
+                done()
+            if c is None:
+                return None
+            counts.append(c)
+        return (counts[1] - counts[0]) / float(n2 - n1)
+
+    def proxy_conn():
+        a, p = filter_proc(CFG)
+        return a, p.pid, lambda: p.wait(10)
+
+    def nginx_conn():
+        with open(os.path.join(W.dir, "nginx", "nginx.pid")) as f:
+            master = int(f.read())
+        workers = [k for k, _ in lib.children(master)]
+        s = socket.create_connection(("127.0.0.1", NGX), timeout=30)
+        return s, workers[0], lambda: None
+
+    proxy = per_request(proxy_conn)
+    nginx = per_request(nginx_conn) if NGX else None
     return proxy, nginx
 
 
@@ -524,27 +604,32 @@ def bench_rss():
 
 class TokenServer:
     """Claude's token endpoint: counts refresh grants, answers one new token
-    after a pause (so the storm's processes pile up on the lock)."""
+    after a pause (so the storm's processes pile up on the lock); as the
+    real one, it lets each refresh token work once (lib.OneUse)."""
 
     def __init__(self, new_token):
         outer = self
         self.count = 0
         self.lock = threading.Lock()
+        self.once = lib.OneUse()
 
         class H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(n) or b"{}")
+                raw = self.rfile.read(n)
+                body = json.loads(raw or b"{}")
                 if body.get("grant_type") == "refresh_token":
                     with outer.lock:
                         outer.count += 1
                 time.sleep(0.2)
-                out = json.dumps({"access_token": new_token, "refresh_token": "sk-ant-ort01-NEW-" + secrets.token_hex(8),
-                                  "expires_in": 28800, "token_type": "Bearer",
-                                  "account": {"uuid": "u", "email_address": "bench@example.com"}}).encode()
-                self.send_response(200)
+                status, obj, _ = outer.once.answer(raw, self.headers.get("Content-Type"), lambda: (
+                    "200 OK", {"access_token": new_token, "refresh_token": "sk-ant-ort01-NEW-" + secrets.token_hex(8),
+                               "expires_in": 28800, "token_type": "Bearer",
+                               "account": {"uuid": "u", "email_address": "bench@example.com"}}, b""))
+                out = json.dumps(obj).encode()
+                self.send_response(int(status.split()[0]))
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
                 self.send_header("Connection", "close")
@@ -676,9 +761,10 @@ def main():
             W.serve("gcm", cfg3, PP_GCM)
         # One request through each proxy (state.json gets its cursor, the
         # TLS session its file), then wait until every auth-dir file is
-        # older than the 2 s within which a proxy does not trust file
-        # times (src/fident.h): measured is the auth-dir as it is between
-        # token refreshes, not in the seconds after one.
+        # older than the 2 s within which a proxy without its inotify
+        # watch does not trust file times (FIDENT_RACY, src/stamp.h):
+        # measured is the auth-dir as it is between token refreshes, not
+        # in the seconds after one.
         warm = [("%s=tcp:%d" % (n, p)) for n, p in (("proxy", PP), ("nosandbox", PP_NOSB),
                 ("nocache", PP_NC), ("tmpfs", PP_TMPFS), ("bundle", PP_BUNDLE), ("gcm", PP_GCM)) if p]
         client("ka", warm, "-n", 1, "-w", 0)

@@ -26,6 +26,8 @@ BIN = os.environ.get("CPA_BIN") or os.path.join(ROOT, "cli-proxy-api")
 CC_LINE = "You are Claude Code, Anthropic's official CLI for Claude."
 OAUTH_BETA = "oauth-2025-04-20"
 
+NOBODY = 65534
+
 # Exit codes of the program (README / --help).
 EX_OK, EX_USAGE, EX_BADREQ, EX_TIMEOUT, EX_SYS, EX_CONFIG, EX_TLS = 0, 100, 101, 102, 111, 112, 113
 
@@ -181,6 +183,72 @@ def json_response(obj, status="200 OK", extra=b"", close=False):
     if close:
         head += b"Connection: close\r\n"
     return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def grant_of(body, content_type):
+    """(grant_type, the one-use secret it spends) of a token endpoint
+    request: Claude's is JSON, OpenAI's a form. (None, None) when it is
+    neither."""
+    from urllib.parse import parse_qs
+    if "x-www-form-urlencoded" in (content_type or ""):
+        f = {k: v[0] for k, v in parse_qs(body.decode("latin-1"), keep_blank_values=True).items()}
+    else:
+        try:
+            f = json.loads(body or b"{}")
+        except ValueError:
+            return None, None
+        if not isinstance(f, dict):
+            return None, None
+    g = f.get("grant_type")
+    return g, f.get("refresh_token" if g == "refresh_token" else "code")
+
+
+class OneUse:
+    """A token endpoint's memory, as strict as the providers' (wire-facts):
+    a refresh token works once, once a grant rotated it, and so does an
+    authorization code. A reused one is refused as the provider refuses
+    it: 400 invalid_grant from Claude's endpoint (a JSON request), 401
+    refresh_token_reused from OpenAI's (a form). Every fake token endpoint
+    answers through answer()."""
+
+    def __init__(self):
+        self.used = set()
+        self.grants = 0         # refresh grants that rotated a token
+        self.reused = 0         # refused as reused
+        self.lock = threading.Lock()
+
+    def answer(self, body, content_type, make):
+        """make() -> (status line, JSON object, extra header bytes): the
+        answer when the secret is fresh; returns what to send instead when
+        it is not."""
+        grant, secret = grant_of(body, content_type)
+        form = "x-www-form-urlencoded" in (content_type or "")
+        key = (grant, secret)
+        with self.lock:
+            if secret and key in self.used:
+                self.reused += 1
+                if form and grant == "refresh_token":
+                    return "401 Unauthorized", {"error": {
+                        "message": "Your refresh token has already been used to generate a new access "
+                                   "token. Please try signing in again.",
+                        "type": "invalid_request_error", "param": None, "code": "refresh_token_reused"}}, b""
+                return "400 Bad Request", {"error": "invalid_grant",
+                                           "error_description": "Invalid %s" % (
+                                               "refresh token" if grant == "refresh_token" else
+                                               "authorization code")}, b""
+            if secret:
+                self.used.add(key)
+        status, obj, extra = make()
+        # A refused grant spends nothing; one answered without a new
+        # refresh token leaves the old one working.
+        spent = status.startswith("200") and (grant != "refresh_token" or (
+            isinstance(obj, dict) and obj.get("refresh_token") and obj.get("refresh_token") != secret))
+        with self.lock:
+            if secret and not spent:
+                self.used.discard(key)
+            if spent and grant == "refresh_token":
+                self.grants += 1
+        return status, obj, extra
 
 
 def default_handler(req, conn):
@@ -627,6 +695,8 @@ class Case:
         self.procs = []
         self.stderrs = []
         self.up = None
+        self.bin = BIN
+        self.user = None
         self.token = "sk-ant-oat01-TESTACCESS-" + secrets.token_hex(12)
         self.refresh = None
         if token:
@@ -652,6 +722,26 @@ class Case:
         os.chmod(path, mode)
         return d["refresh_token"]
 
+    def as_nobody(self):
+        """Run the proxy as nobody from now on (run_pipe, spawn), its files
+        nobody's: the config, the CA, auth-dir and the binary itself (the
+        checkout may sit where nobody cannot go). Root only."""
+        ca = os.path.join(self.dir, "ca.pem")
+        shutil.copy(self.pki.ca_file, ca)
+        self.bin = os.path.join(self.dir, "cli-proxy-api")
+        shutil.copy(BIN, self.bin)
+        self.cfg_values["ca-file"] = ca
+        self.write_config(self.cfg_values)
+        for root, dirs, files in os.walk(self.dir):
+            os.chown(root, NOBODY, NOBODY)
+            for n in files:
+                os.chown(os.path.join(root, n), NOBODY, NOBODY)
+        self.user = NOBODY
+
+    def _who(self):
+        """Popen's arguments that make the proxy's user."""
+        return {"user": self.user, "group": self.user, "extra_groups": []} if self.user is not None else {}
+
     def write_config(self, values, name="config.yaml"):
         path = os.path.join(self.dir, name)
         with open(path, "w") as f:
@@ -669,15 +759,17 @@ class Case:
     def run_pipe(self, data, args=None, timeout=20, stdin_file=False):
         """Run the proxy with data on stdin (a pipe, or a regular file);
         returns (rc, stdout bytes, stderr text)."""
-        cmd = [BIN, "--config", self.cfg] + (args or [])
+        cmd = [self.bin, "--config", self.cfg] + (args or [])
         if stdin_file:
             p = os.path.join(self.dir, "request.bin")
             with open(p, "wb") as f:
                 f.write(data)
             with open(p, "rb") as f:
-                r = subprocess.run(cmd, stdin=f, capture_output=True, timeout=timeout, env=self.env())
+                r = subprocess.run(cmd, stdin=f, capture_output=True, timeout=timeout, env=self.env(),
+                                   **self._who())
         else:
-            r = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout, env=self.env())
+            r = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout, env=self.env(),
+                               **self._who())
         err = r.stderr.decode("utf-8", "replace")
         self.stderrs.append(err)
         return r.returncode, r.stdout, err
@@ -688,8 +780,8 @@ class Case:
         errpath = os.path.join(self.dir, "stderr-%d.txt" % len(self.procs))
         errf = open(errpath, "wb")
         try:
-            proc = subprocess.Popen([BIN, "--config", self.cfg] + (args or []), stdin=b, stdout=b,
-                                    stderr=errf, env=self.env(), close_fds=True)
+            proc = subprocess.Popen([self.bin, "--config", self.cfg] + (args or []), stdin=b, stdout=b,
+                                    stderr=errf, env=self.env(), close_fds=True, **self._who())
         finally:
             b.close()
             errf.close()
@@ -792,6 +884,75 @@ class Proxy:
                 self.sock.close()
             except OSError:
                 pass
+
+
+# ---------------------------------------------------------------- a full disk
+
+class Tmpfs:
+    """A tmpfs of size ("64k") mounted on path while in use (CI runs as
+    root); mounted is False when mount was refused (why says why)."""
+
+    def __init__(self, path, size):
+        self.path = path
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % size, "tmpfs", path],
+                           capture_output=True, timeout=10)
+        self.mounted = r.returncode == 0
+        self.why = r.stderr.decode(errors="replace").strip() or "mount exited %d" % r.returncode
+
+    def fill(self, name="zz-filler"):
+        """Write into name until the file system is full (ENOSPC)."""
+        fd = os.open(os.path.join(self.path, name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for block in (b"\0" * 4096, b"\0"):
+                while True:
+                    try:
+                        if os.write(fd, block) <= 0:
+                            break
+                    except OSError:
+                        break
+        finally:
+            os.close(fd)
+        check(os.statvfs(self.path).f_bavail == 0, "the tmpfs is not full")
+
+    def free(self, name="zz-filler"):
+        os.unlink(os.path.join(self.path, name))
+
+    def close(self):
+        if not self.mounted:
+            return
+        self.mounted = False
+        if subprocess.run(["umount", self.path], capture_output=True, timeout=10).returncode != 0:
+            subprocess.run(["umount", "-l", self.path], capture_output=True, timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def rerun_in_userns(test_file, name, why):
+    """mount was refused (why), as it is to a user without CAP_SYS_ADMIN:
+    run test name of test_file again in a user and mount namespace of its
+    own (unshare -Urm), where a tmpfs may be mounted, so that the disk
+    still fills up; its verdict is this test's. Skip when no namespace can
+    be made either."""
+    if os.environ.get("CPA_IN_USERNS"):
+        raise TestFailure("cannot mount a tmpfs even in a user namespace: %s" % why)
+    print("# cannot mount a tmpfs (%s): running %s in a user namespace (unshare -Urm)" % (why, name), flush=True)
+    try:
+        r = subprocess.run(["unshare", "-Urm", sys.executable, test_file, name], capture_output=True,
+                           timeout=300, env=dict(os.environ, CPA_IN_USERNS="1"))
+    except FileNotFoundError:
+        raise Skip("cannot mount a tmpfs (%s) and no unshare to make a user namespace" % why)
+    out = r.stdout.decode(errors="replace")
+    ran = [ln for ln in out.splitlines() if ln.startswith(("ok - ", "not ok - "))]
+    if not ran:
+        raise Skip("cannot mount a tmpfs (%s) nor make a user namespace: %s"
+                   % (why, short(r.stderr.decode(errors="replace"))))
+    bad = [ln for ln in ran if ln.startswith("not ok")]
+    check(not bad and r.returncode == 0, "in a user namespace: %s" % "; ".join(bad or ran))
 
 
 # ---------------------------------------------------------------- client side

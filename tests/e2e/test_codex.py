@@ -954,9 +954,13 @@ def test_codex_token_refreshed_within_5_days(ctx):
     new_at, new_rt = "codex-at-NEW-" + secrets.token_hex(8), "codex-rt-NEW-" + secrets.token_hex(8)
     new_idt = id_token("user@example.com", "acct-0001")
 
+    once = OneUse()
+
     def tok_h(req, conn):
-        conn.send(json_response({"id_token": new_idt, "access_token": new_at, "refresh_token": new_rt,
-                                 "expires_in": 864000, "token_type": "Bearer"}, close=True))
+        status, obj, _ = once.answer(req.body, req.header("content-type"), lambda: (
+            "200 OK", {"id_token": new_idt, "access_token": new_at, "refresh_token": new_rt,
+                       "expires_in": 864000, "token_type": "Bearer"}, b""))
+        conn.send(json_response(obj, status=status, close=True))
         return False
     tok = FakeUpstream(ctx["pki"], handler=tok_h)
     try:
@@ -991,6 +995,46 @@ def test_codex_token_refreshed_within_5_days(ctx):
             import calendar
             exp = calendar.timegm(time.strptime(d["expired"][:19], "%Y-%m-%dT%H:%M:%S"))
             check(t0 + 864000 - 120 <= exp <= time.time() + 864000 + 120, "expired %s not now + expires_in" % d["expired"])
+    finally:
+        tok.close()
+
+
+def test_codex_full_disk_no_grant(ctx):
+    """auth-dir on a full tmpfs and an expired Codex token: no grant is
+    asked (the endpoint lets each refresh token work once), the client
+    gets a 503 in OpenAI's error shape naming auth-dir, the error and the
+    fix; once space is freed, one grant and the request is served."""
+    new_at, new_rt = "codex-at-NEW-" + secrets.token_hex(8), "codex-rt-NEW-" + secrets.token_hex(8)
+    once = OneUse()
+
+    def tok_h(req, conn):
+        status, obj, _ = once.answer(req.body, req.header("content-type"), lambda: (
+            "200 OK", {"id_token": id_token("user@example.com", "acct-0001"), "access_token": new_at,
+                       "refresh_token": new_rt, "expires_in": 864000}, b""))
+        conn.send(json_response(obj, status=status, close=True))
+        return False
+    tok = FakeUpstream(ctx["pki"], handler=tok_h)
+    try:
+        with CodexCase(ctx["pki"], accounts=(), codex_token_url=tok.url + "/oauth/token") as c, \
+                Tmpfs(c.auth, "64k") as fs:
+            if not fs.mounted:
+                rerun_in_userns(os.path.abspath(__file__), "codex_full_disk_no_grant", fs.why)
+                return
+            c.add_codex("user@example.com", "acct-0001", expires_in=-60)
+            fs.fill()
+            r, err = c.one(oai_request(droid_responses_body()))
+            check(r.status == 503, "want 503, got %r; stderr %s" % (r, short(err, 600)))
+            e = r.json().get("error")
+            check(isinstance(e, dict) and isinstance(e.get("message"), str) and "type" in e,
+                  "not OpenAI's error shape: %s" % short(r.body))
+            for want in (c.auth, "No space left on device", "free space", "refresh token is kept"):
+                check(want in e["message"], "the 503 does not say %r: %r" % (want, e["message"]))
+            check(not tok.requests and not c.up.requests, "a grant or the expired token went out")
+            fs.free()
+            c.ok(oai_request(droid_responses_body()))
+            check(len(tok.requests) == 1 and once.grants == 1, "%d token requests" % len(tok.requests))
+            check(c.up.requests[-1].header("authorization") == "Bearer " + new_at, "the new token was not used")
+            check(not [n for n in os.listdir(c.auth) if ".tmp" in n], "temporary files left")
     finally:
         tok.close()
 

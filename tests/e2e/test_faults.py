@@ -29,7 +29,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import *  # noqa: E402,F401,F403
 
 TOKEN_PATH = "/v1/oauth/token"
-NOBODY = 65534
 
 
 def rfc3339(t):
@@ -402,127 +401,82 @@ def test_token_endpoint_down_expired_token_clear_error(ctx):
 
 # ------------------------------------------------------------ auth-dir faults
 
-def _fill(dirpath):
-    """Fill the filesystem of dirpath: write until ENOSPC."""
-    path = os.path.join(dirpath, "zz-filler")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        block = b"\0" * 4096
-        while True:
-            try:
-                if os.write(fd, block) <= 0:
-                    break
-            except OSError:
-                break
-        # small remainders
-        while True:
-            try:
-                if os.write(fd, b"\0") <= 0:
-                    break
-            except OSError:
-                break
-    finally:
-        os.close(fd)
-
-
-def _stale_token_file(c):
-    """A stale token whose refresh cannot be saved: the request is answered,
-    the old file stays whole, no temporary file is left."""
-    old = put_token(c, "user@example.com", expires_in=600, extra_field="kept")
-    path = os.path.join(c.auth, "claude-user@example.com.json")
-    with open(path, "rb") as f:
-        old_bytes = f.read()
-    return old, path, old_bytes
-
-
-def _after_failed_save(c, tok, old, path, old_bytes, rc, out, err):
-    rs = parse_responses(out, ["POST"])
-    check(len(rs) == 1, "want one response, stdout %s, exit %s, stderr %s" % (short(out), rc, short(err, 600)))
-    rr = rs[0]
-    check(rr.status == 200, "want 200, got %r; stderr %s" % (rr, short(err, 600)))
-    check(len(tok.requests) == 1, "token endpoint saw %d refreshes" % len(tok.requests))
-    at = tok.issued[0][0] if tok.issued else None
-    check(upstream_auth(c) in (["Bearer " + at], ["Bearer " + old["access_token"]]),
-          "upstream Authorization %r" % upstream_auth(c))
-    with open(path, "rb") as f:
-        now_bytes = f.read()
-    check(now_bytes == old_bytes, "the token file changed although it could not be saved: %s" % short(now_bytes))
-    try:
-        check(json.loads(now_bytes) == old, "the token file is not the old one")
-    except ValueError:
-        raise TestFailure("the token file is not JSON after a failed save: %s" % short(now_bytes))
+def _no_tmp_left(c):
     left = [n for n in os.listdir(c.auth) if ".tmp" in n]
     check(not left, "temporary files left in auth-dir: %r" % left)
-    low = err.lower()
-    check("space" in low or "cannot write" in low or "cannot create" in low,
-          "stderr does not say the token could not be saved: %s" % short(err, 600))
 
 
-def test_disk_full_while_saving_token(ctx):
-    """auth-dir on a full 64 KiB tmpfs; a stale token is refreshed: the new
-    file cannot be written, the old file stays whole and parseable, no
-    temporary file is left, and the request is still answered. Without
-    mount: a read-only auth-dir (chmod 500), where the temporary file cannot
-    be created."""
+def _cmd(c, flag):
+    r = subprocess.run([BIN, "--config", c.cfg, flag], capture_output=True, timeout=30, env=c.env(),
+                       stdin=subprocess.DEVNULL)
+    return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+
+
+def test_full_disk_no_grant_until_space(ctx):
+    """auth-dir on a full 64 KiB tmpfs and a token due for refresh, at a
+    token endpoint that lets each refresh token work once: no grant is
+    asked (its answer would have nowhere to go and the old refresh token
+    would be dead); a token still valid serves with a warning naming the
+    disk; an expired one gets a 503 naming auth-dir, the error and the
+    fix, not a login; --refresh exits 114 saying so. Once space is freed
+    the next request is served after one grant, with no new login."""
     tok = GoodTokenEndpoint(ctx["pki"])
     try:
-        with Case(ctx["pki"], token=False, claude_token_url=tok.url, token_timeout=5) as c:
-            r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", c.auth],
-                               capture_output=True, timeout=10)
-            if r.returncode == 0:
-                try:
-                    old, path, old_bytes = _stale_token_file(c)
-                    _fill(c.auth)
-                    st = os.statvfs(c.auth)
-                    check(st.f_bavail == 0, "tmpfs not full: %d blocks free" % st.f_bavail)
-                    rc, out, err = c.run_pipe(droid_request(), timeout=40)
-                    _after_failed_save(c, tok, old, path, old_bytes, rc, out, err)
-                finally:
-                    for p in c.procs:
-                        p.kill()
-                    u = subprocess.run(["umount", c.auth], capture_output=True, timeout=10)
-                    if u.returncode != 0:
-                        subprocess.run(["umount", "-l", c.auth], capture_output=True, timeout=10)
+        with Case(ctx["pki"], token=False, claude_token_url=tok.url, token_timeout=5) as c, \
+                Tmpfs(c.auth, "64k") as fs:
+            if not fs.mounted:
+                rerun_in_userns(os.path.abspath(__file__), "full_disk_no_grant_until_space", fs.why)
                 return
-            print("# disk-full: cannot mount a tmpfs (%s); using a read-only auth-dir instead"
-                  % r.stderr.decode(errors="replace").strip(), flush=True)
-            old, path, old_bytes = _stale_token_file(c)
-            if os.geteuid() == 0:
-                _as_nobody(c)
-                runner = lambda data: _run_nobody(c, data, timeout=40)
-            else:
-                runner = lambda data: c.run_pipe(data, timeout=40)
-            os.chmod(c.auth, 0o500)
-            try:
-                rc, out, err = runner(droid_request())
-            finally:
-                os.chmod(c.auth, 0o700)
-            _after_failed_save(c, tok, old, path, old_bytes, rc, out, err)
+            path = os.path.join(c.auth, "claude-user@example.com.json")
+            old = put_token(c, "user@example.com", expires_in=600, extra_field="kept")    # due, valid
+            fs.fill()
+            r, err, _ = one_response(c)
+            check(r.status == 200, "a valid token on a full disk: want 200, got %r; stderr %s" % (r, short(err, 600)))
+            check(not tok.requests, "a grant was asked with no room to keep its answer")
+            check(upstream_auth(c) == ["Bearer " + old["access_token"]], "upstream %r" % upstream_auth(c))
+            check(c.auth in err and "No space left on device" in err and "free space" in err,
+                  "the warning does not name the disk, the error and the fix: %s" % short(err, 600))
+            with open(path) as f:
+                check(json.load(f) == old, "the token file changed")
+            _no_tmp_left(c)
+
+            fs.free()
+            old = put_token(c, "user@example.com", expires_in=-60, extra_field="kept")     # expired
+            fs.fill()
+            r, err, _ = one_response(c)
+            check(r.status == 503, "an expired token on a full disk: want 503, got %r; stderr %s" % (r, short(err, 600)))
+            j = r.json()
+            msg = j.get("error", {}).get("message", "") if isinstance(j, dict) else ""
+            check(j.get("type") == "error" and j["error"].get("type") == "api_error", "not Anthropic's error shape: %s"
+                  % short(r.body))
+            for want in (c.auth, "No space left on device", "free space", "refresh token is kept"):
+                check(want in msg, "the 503 does not say %r: %r" % (want, msg))
+            check("log in" not in msg and "login" not in msg, "the 503 asks for a login: %r" % msg)
+            check(not tok.requests and len(c.up.requests) == 1, "a grant or an expired token went out")
+            rc, out, err = _cmd(c, "--refresh")
+            check(rc == 114 and c.auth in out and "No space left on device" in out and "free space" in out,
+                  "--refresh on a full disk: exit %s, %s %s" % (rc, short(out), short(err)))
+            check(not tok.requests, "--refresh asked a grant with no room")
+            rc, out, err = _cmd(c, "--status")
+            check("needs-login" not in out, "a full disk marked the account needs-login: %s" % out)
+            _no_tmp_left(c)
+
+            fs.free()
+            r, err, _ = one_response(c)
+            check(r.status == 200, "space back: want 200, got %r; stderr %s" % (r, short(err, 600)))
+            check(len(tok.requests) == 1 and tok.once.grants == 1,
+                  "want one grant once space is back: %d requests, %d grants" % (len(tok.requests), tok.once.grants))
+            at, rt = tok.issued[0]
+            check(upstream_auth(c)[-1] == "Bearer " + at, "the refreshed token was not used")
+            with open(path) as f:
+                d = json.load(f)
+            check(d["access_token"] == at and d["refresh_token"] == rt and d.get("extra_field") == "kept",
+                  "the token file does not hold the grant: %s" % sorted(d))
+            r, err, _ = one_response(c)
+            check(r.status == 200 and len(tok.requests) == 1, "second request: %r, %d grants" % (r, len(tok.requests)))
+            _no_tmp_left(c)
     finally:
         tok.close()
-
-
-def _as_nobody(c):
-    """Make c's files usable by nobody: the config, the CA, the auth-dir,
-    and the binary itself (the checkout may sit where nobody cannot go)."""
-    ca = os.path.join(c.dir, "ca.pem")
-    shutil.copy(c.pki.ca_file, ca)
-    c.nobody_bin = os.path.join(c.dir, "cli-proxy-api")
-    shutil.copy(BIN, c.nobody_bin)
-    c.cfg_values["ca-file"] = ca
-    c.write_config(c.cfg_values)
-    for root, dirs, files in os.walk(c.dir):
-        os.chown(root, NOBODY, NOBODY)
-        for n in files:
-            os.chown(os.path.join(root, n), NOBODY, NOBODY)
-
-
-def _run_nobody(c, data, timeout=20):
-    r = subprocess.run([c.nobody_bin, "--config", c.cfg], input=data, capture_output=True, timeout=timeout,
-                       env=c.env(), user=NOBODY, group=NOBODY, extra_groups=[])
-    err = r.stderr.decode("utf-8", "replace")
-    c.stderrs.append(err)
-    return r.returncode, r.stdout, err
 
 
 def test_auth_dir_unreadable(ctx):
@@ -531,16 +485,16 @@ def test_auth_dir_unreadable(ctx):
     if os.geteuid() != 0:
         raise Skip("not root: the proxy cannot be run as another user")
     with Case(ctx["pki"]) as c:
-        _as_nobody(c)
+        c.as_nobody()
         # The same setup readable: served (so the failure below is the mode).
-        rc, out, err = _run_nobody(c, droid_request())
+        rc, out, err = c.run_pipe(droid_request())
         rs = parse_responses(out, ["POST"])
         check(len(rs) == 1 and rs[0].status == 200, "as nobody with a readable auth-dir: %r; stderr %s"
               % (rs, short(err, 600)))
         os.chmod(c.auth, 0)
         try:
             t0 = time.monotonic()
-            rc, out, err = _run_nobody(c, droid_request())
+            rc, out, err = c.run_pipe(droid_request())
             took = time.monotonic() - t0
         finally:
             os.chmod(c.auth, 0o700)

@@ -54,6 +54,7 @@ class Grants:
         self.email = email
         self.id_token = None
         self.answer = self.claude_ok
+        self.once = OneUse()        # a code works once, as at the real endpoints
 
     def claude_ok(self, req):
         return json_response({"access_token": self.access, "refresh_token": self.refresh,
@@ -67,7 +68,9 @@ class Grants:
 
     def handler(self, req, conn):
         if "oauth/token" in req.target:
-            conn.send(self.answer(req))
+            status, obj, _ = self.once.answer(req.body, req.header("content-type"),
+                                              lambda: ("200 OK", None, b""))
+            conn.send(self.answer(req) if obj is None else json_response(obj, status=status))
             return True
         return default_handler(req, conn)
 
@@ -577,6 +580,51 @@ def test_paste_no_state(ctx):
     _paste(ctx, lambda q, port: "http://localhost:%d/callback?code=pasted_c0de&state=%s" % (port, q["state"]),
            "pasted_c0de", first=lambda q, port: "http://localhost:%d/callback?code=c0de" % port,
            hint="state (from an older URL?): ignored")
+
+
+def login_through(c, port):
+    """A Claude login whose browser comes back with a new code: (exit,
+    the page's status, its body, stderr)."""
+    lp = Login(c, "claude", port)
+    try:
+        q = check_claude_url(lp.url(), port)
+        st, body, _ = browse(port, "/callback?code=%s&state=%s" % ("ac_" + secrets.token_urlsafe(20), q["state"]))
+        rc = lp.wait()
+        return rc, st, body, lp.text()[1]
+    finally:
+        lp.kill()
+
+
+def test_full_disk_no_exchange(ctx):
+    """auth-dir on a full tmpfs: the code (which works once) is not
+    exchanged, the login fails saying which disk, what error and what to
+    do, and nothing is left behind; with space freed the next login
+    saves its file after one exchange."""
+    g = Grants()
+    c = setup_case(ctx, g)
+    fs = Tmpfs(c.auth, "64k")
+    try:
+        if not fs.mounted:
+            rerun_in_userns(os.path.abspath(__file__), "full_disk_no_exchange", fs.why)
+            return
+        fs.fill()
+        port = free_port()
+        rc, st, body, err = login_through(c, port)
+        check(rc == EX_LOGIN, "exit %d; stderr %s" % (rc, short(err)))
+        check(st == 502 and "Nothing was saved" in body, "the browser was told %d %s" % (st, short(body)))
+        check(not g.token_requests(c.up), "the code was exchanged with no room for the token file")
+        for want in (c.auth, "No space left on device", "free space", "nothing asked"):
+            check(want in err, "the message does not say %r: %s" % (want, short(err, 600)))
+        check(auth_files(c) == ["zz-filler"], "left in auth-dir: %s" % auth_files(c))
+        fs.free()
+        rc, st, body, err = login_through(c, port)
+        check(rc == 0 and st == 200, "with room: exit %d, page %d; stderr %s" % (rc, st, short(err)))
+        check(len(g.token_requests(c.up)) == 1, "%d exchanges" % len(g.token_requests(c.up)))
+        path, d = check_file(c, "claude-new@example.com.json", "claude")
+        check(d["access_token"] == g.access, "tokens in the file")
+    finally:
+        fs.close()
+        c.close()
 
 
 def test_paste_denied(ctx):

@@ -224,12 +224,15 @@ def test_token_refresh_through_proxy(ctx):
     """An expired access token is refreshed at claude-token-url, and that
     connection goes through the proxy too."""
     new = "sk-ant-oat01-REFRESHED-" + secrets.token_hex(8)
+    once = OneUse()
 
     def h(req, conn):
         if "token" in req.target:
-            conn.send(json_response({"access_token": new, "refresh_token": "sk-ant-ort01-NEW-" + secrets.token_hex(8),
-                                     "expires_in": 28800, "token_type": "Bearer",
-                                     "account": {"email_address": "user@example.com"}}))
+            status, obj, _ = once.answer(req.body, req.header("content-type"), lambda: (
+                "200 OK", {"access_token": new, "refresh_token": "sk-ant-ort01-NEW-" + secrets.token_hex(8),
+                           "expires_in": 28800, "token_type": "Bearer",
+                           "account": {"email_address": "user@example.com"}}, b""))
+            conn.send(json_response(obj, status=status))
             return True
         return default_handler(req, conn)
 

@@ -40,6 +40,9 @@ class Accounts(Case):
         self.tokens = {}
         self.served = []
         self.reject = set()
+        self.limited = {}       # name: retry-after of a 429 (no figures)
+        self.refuse = set()     # 400: third-party use refused (extra usage off)
+        self.gated = set()      # 429: the extra-usage gate on this request
         super().__init__(pki, handler=self._handle, token=False, **cfg)
         for n in names:
             t = "sk-ant-oat01-%s-%s" % (n.upper(), secrets.token_hex(8))
@@ -50,6 +53,19 @@ class Accounts(Case):
         a = req.header("authorization") or ""
         who = self.tokens.get(a[7:], "?")
         self.served.append(who)
+        said = {"refuse": ("400 Bad Request", "invalid_request_error", "Third-party apps now draw from your "
+                           "extra usage, not your plan limits. Add more at claude.ai/settings/usage and keep going."),
+                "gated": ("429 Too Many Requests", "rate_limit_error",
+                          "Extra usage is required for long context requests."),
+                "limited": ("429 Too Many Requests", "rate_limit_error", "Number of requests has exceeded your "
+                            "rate limit")}
+        for what in ("refuse", "gated", "limited"):
+            if who in getattr(self, what):
+                status, etype, msg = said[what]
+                extra = b"retry-after: %d\r\n" % self.limited[who] if what == "limited" else b""
+                conn.send(json_response({"type": "error", "error": {"type": etype, "message": msg}},
+                                        status=status, extra=extra))
+                return True
         if who in self.reject:
             conn.send(json_response({"type": "error", "error": {"type": "rate_limit_error",
                                                                 "message": "limit reached"}},

@@ -1,5 +1,6 @@
-/* fident: a file read is trusted only once settled, and any change a
- * writer can make (rename over it, rewrite in place, chmod) shows. */
+/* stamp: any change a writer can make (rename over it, rewrite in place,
+ * chmod, remove) shows: by stat, where a file read is trusted only once
+ * settled, and by the watch, at the next look and without a clock. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,78 @@ age(const char *path, int secs)
 	ts[0].tv_sec -= secs;
 	ts[1] = ts[0];
 	utimensat(AT_FDCWD, path, ts, 0);
+}
+
+/* What the watch test's names are: f.json kept, listed names end in
+ * .json, the rest (temporary files) nothing. */
+static int
+kind(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strcmp(name, "f.json") == 0)
+		return STAMP_KEPT | STAMP_LISTED;
+	return n > 5 && strcmp(name + n - 5, ".json") == 0 ? STAMP_LISTED : 0;
+}
+
+/* With the watch: no clock, no stat while nothing happened, and every
+ * change seen at the next look. */
+static void
+watched(const char *path, const char *other)
+{
+	char tmp[300];
+	struct stamp id, d;
+	struct stat st;
+
+	snprintf(tmp, sizeof tmp, "%s/f.json.tmp.1", dir);
+	CHECK("watch made", stamp_watch(dir, kind) == 0);
+	put(path, "one");
+	stamp_look();
+	stat(path, &st);
+	stamp_take(&id, &st);
+	stat(dir, &st);
+	stamp_take(&d, &st);
+	CHECK("just written, nothing since: the same (no clock)",
+	    !id.trusted && stamp_check(&id, path, 0));
+	put(tmp, "x");
+	put(other, "x");
+	unlink(other);
+	stamp_look();
+	CHECK("another name written: the same", stamp_check(&id, path, 0));
+	CHECK("a listed name came and went: the listing changed",
+	    !stamp_check(&d, dir, 1));
+	stat(dir, &st);
+	stamp_take(&d, &st);
+	rename(tmp, path);
+	CHECK("replaced, before the look: not seen yet",
+	    stamp_check(&id, path, 0));
+	stamp_look();
+	CHECK("replaced by rename: changed", !stamp_check(&id, path, 0));
+	/* A rename cannot tell a name replaced from a name new. */
+	CHECK("a listed name moved in: the listing is read again",
+	    !stamp_check(&d, dir, 1));
+	stat(path, &st);
+	stamp_take(&id, &st);
+	put(path, "two");
+	stamp_look();
+	CHECK("rewritten in place: changed", !stamp_check(&id, path, 0));
+	stat(path, &st);
+	stamp_take(&id, &st);
+	chmod(path, 0600);
+	stamp_look();
+	CHECK("chmod: changed", !stamp_check(&id, path, 0));
+	stat(path, &st);
+	stamp_take(&id, &st);
+	unlink(path);
+	stamp_look();
+	CHECK("removed: changed", !stamp_check(&id, path, 0));
+	CHECK("removed: the listing changed", !stamp_check(&d, dir, 1));
+	/* The directory gone: stat answers (a stamp of a file now missing
+	 * says changed). */
+	rmdir(dir);
+	stamp_look();
+	CHECK("directory gone: stat answers", !stamp_check(&id, path, 0));
+	mkdir(dir, 0700);
 }
 
 int
@@ -92,51 +165,52 @@ main(void)
 	age(path, 10);
 	stat(path, &st);
 	id.trusted = 1;
-	id.checked = 0;
+	id.look = 0;
 	CHECK("rewritten in place, mtime put back: changed",
 	    !stamp_check(&id, path, 0));
 	stamp_take(&id, &st);
 	id.trusted = 1;
-	id.checked = 0;
+	id.look = 0;
 	CHECK("unchanged real file: same", stamp_check(&id, path, 0));
 	put(other, "TWO");
 	age(other, 10);
 	rename(other, path);
-	id.checked = 0;
+	id.look = 0;
 	CHECK("replaced by rename: changed", !stamp_check(&id, path, 0));
 	stat(path, &st);
 	stamp_take(&id, &st);
 	id.trusted = 1;
-	id.checked = 0;
+	id.look = 0;
 	chmod(path, 0644);
 	CHECK("chmod: changed", !stamp_check(&id, path, 0));
 	unlink(path);
 	CHECK("removed: changed", !stamp_check(&id, path, 0));
 
-	/* A check that found the file unchanged stands for a second: within
-	 * it no stat is made (a change shows after). */
+	/* A check that found the file unchanged stands for the rest of the
+	 * look (one request): a change shows at the next. */
 	put(path, "three");
 	age(path, 10);
 	stat(path, &st);
 	stamp_take(&id, &st);
 	id.trusted = 1;
-	id.checked = 0;
+	id.look = 0;
 	CHECK("unchanged, checked", stamp_check(&id, path, 0));
 	put(path, "THREE!");
-	CHECK("changed within a second of the check: not asked yet",
+	CHECK("changed within the look of the check: not asked again",
 	    stamp_check(&id, path, 0));
-	id.checked -= FIDENT_RECHECK_MS;
-	CHECK("changed, a second on: seen", !stamp_check(&id, path, 0));
+	stamp_look();
+	CHECK("changed, at the next look: seen", !stamp_check(&id, path, 0));
 	unlink(path);
 	CHECK("symlink made", symlink("/etc/hostname", path) == 0);
 	lstat(path, &st);
 	stamp_take(&id, &st);
 	id.trusted = 1;
-	id.checked = 0;
+	id.look = 0;
 	CHECK("lstat does not follow", stamp_check(&id, path, 0));
-	id.checked = 0;
+	id.look = 0;
 	CHECK("stat follows: another file", !stamp_check(&id, path, 1));
 	unlink(path);
+	watched(path, other);
 	rmdir(dir);
 	return UNIT_END();
 }
