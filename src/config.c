@@ -83,6 +83,7 @@ static const struct key keys[] = {
 	    0 },
 	{ "models-refresh",		K_INT,	OFF(models_refresh), 60,
 	    2592000 },
+	{ "usage-refresh",		K_INT,	OFF(usage_refresh), 60, 86400 },
 
 	{ "remote-management",		K_UNUSED, 0, 0, 0 },
 	{ "quota-exceeded",		K_UNUSED, 0, 0, 0 },

@@ -96,6 +96,8 @@ struct config {
 	                        * Codex model catalog is asked for */
 	int models_refresh;    /* 86400 s: a kept catalog older is fetched
 	                        * again */
+	int usage_refresh;     /* 300 s: figures older are asked of the
+	                        * usage endpoints again */
 };
 
 /* sandbox: auto (the default: what the kernel supports), required, off. */

@@ -76,6 +76,7 @@ config_defaults_base(struct config *c)
 	c->usage_max = 10485760;
 	c->log_max = 10485760;
 	c->models_refresh = 86400;
+	c->usage_refresh = 300;
 	if ((c->ca_file = strdup(DEFAULT_CA_FILE)) == NULL ||
 	    (c->codex_client_version = strdup(DEFAULT_CODEX_CLIENT_VERSION)) ==
 	    NULL)

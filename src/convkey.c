@@ -40,12 +40,23 @@ user_session(const char *meta, size_t n, char *sid, size_t sidlen)
 	return rc;
 }
 
+static const char kind_head[] = "claude session";
+
+void
+convkey_session(const char *sid, char out[KEYHASH_LEN])
+{
+	struct keyhash_part p[2] = { { kind_head, sizeof kind_head },
+	    { sid, strlen(sid) } };
+
+	keyhash(p, 2, out);
+}
+
 void
 convkey_claude(const struct http_msg *req, const char *body,
     const struct claude_req *r, char out[KEYHASH_LEN])
 {
-	static const char kind_head[] = "claude session",
-	    kind_meta[] = "claude user session", kind_text[] = "claude text";
+	static const char kind_meta[] = "claude user session",
+	    kind_text[] = "claude text";
 	const struct http_header *h = http_header_get(req,
 	    "x-claude-code-session-id");
 	struct keyhash_part p[4];

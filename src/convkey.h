@@ -16,6 +16,11 @@
 void convkey_claude(const struct http_msg *req, const char *body,
     const struct claude_req *r, char out[KEYHASH_LEN]);
 
+/* The conversation of Claude Code's session sid (its
+ * X-Claude-Code-Session-Id, the session_id its status line is given):
+ * the key convkey_claude makes of that header. */
+void convkey_session(const char *sid, char out[KEYHASH_LEN]);
+
 /* A Codex request's conversation: its prompt_cache_key, else the
  * client's session_id header, else cr->text_key (the model, the
  * instructions and the first input item). */

@@ -19,6 +19,7 @@
 
 #include "doctor.h"
 #include "doctor_int.h"
+#include "figures.h"
 #include "log.h"
 #include "timefmt.h"
 #include "view.h"
@@ -126,7 +127,7 @@ report_expiry(struct doc *d, const struct view *v, time_t now,
 static void
 report_account(struct doc *d, const struct view *v, time_t now)
 {
-	char r[32], fix[96];
+	char r[32], fix[96], plan[160];
 	int bad = 0;
 
 	snprintf(fix, sizeof fix, "run cli-proxy-api --%s-login", v->provider);
@@ -145,6 +146,11 @@ report_account(struct doc *d, const struct view *v, time_t now)
 	report_expiry(d, v, now, fix, &bad);
 	report_refusals(d, v, now, &bad);
 	report_windows(d, v, now, &bad);
+	if (v->ask.denied && ++bad)
+		doctor_say(d, DOC_WARN, fix, "account %s %s: figures from "
+		    "answers only (its usage endpoint answered 403: the token "
+		    "lacks the user:profile scope); log in again to get them",
+		    v->provider, v->name);
 	if (v->cooldown_until && ++bad) {
 		timefmt_rel(v->cooldown_until, now, r, sizeof r);
 		doctor_say(d, DOC_WARN, "wait, or add another account",
@@ -153,13 +159,12 @@ report_account(struct doc *d, const struct view *v, time_t now)
 	}
 	if (bad)
 		return;
-	if (v->expires) {
+	view_plan(v, plan, sizeof plan);
+	if (v->expires)
 		timefmt_rel(v->expires, now, r, sizeof r);
-		doctor_say(d, DOC_OK, NULL, "account %s %s: expires %s, "
-		    "refresh token present", v->provider, v->name, r);
-	} else
-		doctor_say(d, DOC_OK, NULL, "account %s %s: expiry unknown, "
-		    "refresh token present", v->provider, v->name);
+	doctor_say(d, DOC_OK, NULL, "account %s %s: expires %s, refresh token "
+	    "present%s%s", v->provider, v->name, v->expires ? r : "(unknown)",
+	    plan[0] ? "; " : "", plan);
 }
 
 /* Every account as the view has it; at least one must be usable. */
@@ -266,6 +271,8 @@ doctor_run(const char *config_path, FILE *out)
 		return EXIT_DOCTOR;
 	}
 	check_auth_dir(&d, &cfg);
+	/* Figures older than usage-refresh asked first, 2 s at most. */
+	(void)figures_fetch(&cfg, NULL, FIGURES_DUE, 2000);
 	check_accounts(&d, &cfg);
 	claude = view_has_usable(&cfg, "claude");
 	codex = view_has_usable(&cfg, "codex");

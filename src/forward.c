@@ -16,14 +16,17 @@
 #include "catalog.h"
 #include "convkey.h"
 #include "convo.h"
+#include "figures.h"
 #include "filter.h"
 #include "forward_int.h"
 #include "log.h"
 #include "models.h"
 #include "net.h"
-#include "quota.h"
 #include "ratelimit.h"
 #include "usage.h"
+
+/* What placing a new conversation may wait for an account's figures. */
+#define PLACE_MS 1500
 
 /* A random UUID for the Codex session_id header, one per connection, for
  * clients that send no prompt_cache_key. */
@@ -101,6 +104,8 @@ prepare(struct fwd *w)
 		if (w->want.kind == CLIENT_THIRD_PARTY) {
 			w->want.keys_only = w->cfg->claude_third_party ==
 			    THIRD_PARTY_API_KEY;
+			w->want.needs_extra = w->cfg->claude_third_party ==
+			    THIRD_PARTY_SUBSCRIPTION;
 			if (aliased(w) == -1)
 				return -1;
 			p = r->body.p ? r->body.p : "";
@@ -145,6 +150,11 @@ find_conversation(struct fwd *w)
 	if ((w->known = convo_find(w->cfg, w->conv, w->was, sizeof w->was,
 	    &w->seen)) != 0)
 		w->want.sticky = w->was;
+	else
+		/* A new conversation is placed by headroom: an account that
+		 * never reported its figures is asked for them, once. */
+		(void)figures_fetch(w->cfg, w->want.provider, FIGURES_NONE,
+		    PLACE_MS);
 }
 
 /* The conversation is on the account that served it now. */
@@ -170,7 +180,7 @@ fwd_note(struct fwd *w)
 		ratelimit_claude_quota(&w->resp, &q);
 	else
 		ratelimit_codex_quota(&w->resp, time(NULL), &q);
-	quota_record(w->cfg, w->a.id, &q);
+	figures_record(w->cfg, w->a.id, &q);
 	/* The catalog's version: another one means models came or went. */
 	if (w->route != ROUTE_CLAUDE && (tag = http_header_get(&w->resp,
 	    "x-models-etag")) != NULL && tag->vlen < sizeof etag) {

@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "claudecode.h"
 #include "config.h"
 #include "doctor.h"
+#include "figures.h"
 #include "droid.h"
 #include "filter.h"
 #include "log.h"
@@ -23,6 +25,7 @@
 #include "refresh.h"
 #include "sandbox.h"
 #include "serve.h"
+#include "statusline.h"
 #include "store.h"
 #include "usage.h"
 #include "version.h"
@@ -41,6 +44,8 @@ enum {
 enum {
 	OPT_DOCTOR = 0x200,
 	OPT_SETUP_DROID,
+	OPT_SETUP_CLAUDE,
+	OPT_STATUSLINE,
 	OPT_DRY_RUN
 };
 
@@ -50,7 +55,9 @@ static const char usage_text[] =
 "       cli-proxy-api [--config FILE] --claude-login | --codex-login\n"
 "                     [--no-browser] [--oauth-callback-port N]\n"
 "       cli-proxy-api [--config FILE] --sandbox-check\n"
-"       cli-proxy-api [--config FILE] --doctor | --setup-droid [--dry-run]\n"
+"       cli-proxy-api [--config FILE] --doctor | --statusline\n"
+"       cli-proxy-api [--config FILE] --setup-droid | --setup-claude\n"
+"                     [--dry-run]\n"
 "       cli-proxy-api --version | --help\n"
 "\n"
 "Lets AI coding CLIs (droid, Claude Code, Anthropic and OpenAI SDKs) use a\n"
@@ -84,7 +91,12 @@ static const char usage_text[] =
 "                 with the fix; exit 116 when a check FAILs\n"
 "  --setup-droid  add this proxy's models for the providers that have an\n"
 "                 account to ~/.factory/settings.json (backup in .bak)\n"
-"  --dry-run      with --setup-droid: print the result, write nothing\n"
+"  --statusline   Claude Code's status line: read its JSON on stdin, print\n"
+"                 the account serving the session and its limits\n"
+"  --setup-claude point Claude Code at this proxy in ~/.claude/settings.json\n"
+"                 (env ANTHROPIC_BASE_URL, the status line; backup in .bak)\n"
+"  --dry-run      with --setup-droid or --setup-claude: print the result,\n"
+"                 write nothing\n"
 "  --version      print the version\n"
 "  --help         print this\n"
 "\n"
@@ -92,7 +104,8 @@ static const char usage_text[] =
 "timed out, 111 system call failed, 112 config error, 113 TLS setup error,\n"
 "114 an account could not be refreshed (--refresh), 115 login failed or\n"
 "timed out, 116 a --doctor check failed, 117 --setup-droid refused\n"
-"(settings.json is not JSON, or no usable account), 118 --sandbox-check\n"
+"or --setup-claude refused (settings.json is not JSON, or no usable\n"
+"account), 118 --sandbox-check\n"
 "found the sandbox wrong or missing\n";
 
 /* Filter when stdin is a connection, a pipe or a file; serve when it is a
@@ -158,9 +171,12 @@ run_serve(struct config *cfg, struct args *a)
 	return serve_run(cfg);
 }
 
+/* Figures older than usage-refresh are asked of the usage endpoints
+ * first, 2 s at most for all: past that, what is kept is shown, aged. */
 static int
 run_status(struct config *cfg, struct args *a)
 {
+	(void)figures_fetch(cfg, NULL, FIGURES_DUE, 2000);
 	return view_print(cfg, stdout) == 0 ? EXIT_OK : EXIT_SYS;
 }
 
@@ -188,6 +204,7 @@ run_refresh(struct config *cfg, struct args *a)
 			    catalog_kept(cfg, prov[i])->n ? "kept" :
 			    "built-in");
 	}
+	(void)figures_fetch(cfg, NULL, FIGURES_DUE, cfg->token_timeout * 1000);
 	return rc;
 }
 
@@ -218,6 +235,12 @@ run_setup_droid(struct config *cfg, struct args *a)
 	return droid_setup(cfg, a->dry_run, stdout);
 }
 
+static int
+run_setup_claude(struct config *cfg, struct args *a)
+{
+	return claudecode_setup(cfg, a->dry_run, stdout);
+}
+
 static const struct mode {
 	int opt;
 	int (*run)(struct config *, struct args *);
@@ -231,7 +254,9 @@ static const struct mode {
 	{ OPT_CODEX_LOGIN, run_login },
 	{ OPT_SANDBOX_CHECK, run_sandbox_check },
 	{ OPT_SETUP_DROID, run_setup_droid },
+	{ OPT_SETUP_CLAUDE, run_setup_claude },
 	{ OPT_DOCTOR, NULL },   /* runs before the config is loaded */
+	{ OPT_STATUSLINE, NULL }, /* so does this */
 };
 
 static const struct option opts[] = {
@@ -250,6 +275,8 @@ static const struct option opts[] = {
 	{ "sandbox-check", no_argument, NULL, OPT_SANDBOX_CHECK },
 	{ "doctor", no_argument, NULL, OPT_DOCTOR },
 	{ "setup-droid", no_argument, NULL, OPT_SETUP_DROID },
+	{ "setup-claude", no_argument, NULL, OPT_SETUP_CLAUDE },
+	{ "statusline", no_argument, NULL, OPT_STATUSLINE },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ NULL, 0, NULL, 0 }
 };
@@ -278,7 +305,8 @@ option(int ch, struct args *a)
 			fprintf(stderr, "cli-proxy-api: choose one of "
 			    "--inetd, --serve, --status, --refresh, "
 			    "--claude-login, --codex-login, "
-			    "--sandbox-check, --doctor, --setup-droid\n");
+			    "--sandbox-check, --doctor, --setup-droid, "
+			    "--setup-claude, --statusline\n");
 			return EXIT_USAGE;
 		}
 		a->mode = ch;
@@ -337,9 +365,10 @@ parse_args(int argc, char **argv, struct args *a)
 		    "--codex-login\n");
 		return EXIT_USAGE;
 	}
-	if (a->dry_run && a->mode != OPT_SETUP_DROID) {
+	if (a->dry_run && a->mode != OPT_SETUP_DROID &&
+	    a->mode != OPT_SETUP_CLAUDE) {
 		fprintf(stderr, "cli-proxy-api: --dry-run goes with "
-		    "--setup-droid\n");
+		    "--setup-droid or --setup-claude\n");
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -383,6 +412,17 @@ main(int argc, char **argv)
 		log_init(0, 0);
 		signal(SIGPIPE, SIG_IGN);
 		return doctor_run(a.config_path, stdout);
+	}
+	/* Claude Code must always get a line: a config this user cannot
+	 * read (a system service's) leaves the defaults. */
+	if (a.mode == OPT_STATUSLINE) {
+		log_init(0, 0);
+		if (config_load(a.config_path, &cfg, NULL, 0) == -1 &&
+		    config_defaults(&cfg) == -1)
+			return statusline_run(NULL, 0, stdout);
+		rc = statusline_run(&cfg, 0, stdout);
+		config_free(&cfg);
+		return rc;
 	}
 	if (a.mode == 0)
 		a.mode = stdin_is_stream() ? 'i' : 's';

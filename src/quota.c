@@ -1,10 +1,10 @@
 /*
- * What every answer says of an account's limits (Anthropic's
- * anthropic-ratelimit-unified-* headers, Codex's x-codex-*), kept per
- * account in state.json. Every answer carries them, so writing them each
- * time would rewrite state.json on every request: a record is written
- * only when a figure moved by a percentage point, a status changed or a
- * reset moved, which for a steady account is a few times an hour.
+ * An account's limits as figures: its windows (5 hours, 7 days, a
+ * model's 7 days), each with how much is used and when it starts afresh,
+ * the statuses, Codex's credits, and the plan they belong to. What
+ * answers' headers and the usage endpoints say is read into these
+ * (ratelimit.c, usageapi.c) and kept in state.json in the form below
+ * (figures.c). No I/O.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -13,9 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "authdir.h"
 #include "quota.h"
-#include "state.h"
 
 void
 quota_init(struct quota *q)
@@ -110,6 +108,7 @@ quota_to_json(const struct quota *q, cJSON *o)
 	int i;
 
 	put_num(o, "at", (double)q->at, q->at > 0);
+	put_str(o, "src", q->from_api ? "api" : "");
 	put_str(o, "status", q->status);
 	put_str(o, "claim", q->claim);
 	put_str(o, "overage", q->overage);
@@ -152,11 +151,15 @@ quota_from_json(const cJSON *o, struct quota *q)
 {
 	const cJSON *w;
 	struct quota_window *qw;
+	const char *s;
 
 	quota_init(q);
 	if (!cJSON_IsObject(o))
 		return;
 	q->at = (time_t)num_of(o, "at", 0, 1e12, 0);
+	q->from_api = (s = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(o, "src"))) != NULL &&
+	    strcmp(s, "api") == 0;
 	str_of(o, "status", q->status, sizeof q->status);
 	str_of(o, "claim", q->claim, sizeof q->claim);
 	str_of(o, "overage", q->overage, sizeof q->overage);
@@ -212,46 +215,108 @@ quota_changed(const struct quota *prev, const struct quota *next)
 	return 0;
 }
 
-struct rec {
-	const char *id;
-	const struct quota *q;
-};
-
-/* Under the state lock, on a fresh read: write only what changed. */
-static int
-record_fn(cJSON *root, void *arg)
+void
+quota_merge(struct quota *into, const struct quota *newer)
 {
-	struct rec *r = arg;
-	struct quota prev, next = *r->q;
-	cJSON *st = state_account(root, r->id, 1), *o;
+	int i;
 
-	if (st == NULL)
-		return 0;
-	quota_from_json(cJSON_GetObjectItemCaseSensitive(st, "quota"), &prev);
-	if (!quota_changed(&prev, &next))
-		return 0;
-	next.at = time(NULL);
-	cJSON_DeleteItemFromObjectCaseSensitive(st, "quota");
-	if ((o = cJSON_AddObjectToObject(st, "quota")) == NULL)
-		return 0;
-	quota_to_json(&next, o);
-	return 1;
+	for (i = 0; i < newer->n; i++) {
+		struct quota_window *w = quota_window(into, newer->w[i].name);
+
+		if (w)
+			*w = newer->w[i];
+	}
+	if (newer->status[0] || newer->from_api)
+		snprintf(into->status, sizeof into->status, "%s",
+		    newer->status);
+	if (newer->claim[0])
+		snprintf(into->claim, sizeof into->claim, "%s", newer->claim);
+	if (newer->overage[0])
+		snprintf(into->overage, sizeof into->overage, "%s",
+		    newer->overage);
+	if (newer->reset)
+		into->reset = newer->reset;
+	if (newer->credits >= 0)
+		into->credits = newer->credits;
+	if (newer->unlimited >= 0)
+		into->unlimited = newer->unlimited;
+	if (newer->balance >= 0)
+		into->balance = newer->balance;
+	into->at = newer->at;
+	into->from_api = newer->from_api;
 }
 
 void
-quota_record(const struct config *cfg, const char *id, const struct quota *q)
+quota_claim_name(char *name, size_t n)
 {
-	struct rec r = { id, q };
-	struct quota prev;
-	const cJSON *kept = authdir_state(cfg);
+	char rest[QUOTA_NAME];
 
-	if (!quota_said(q))
-		return;
-	if (kept) {
-		quota_from_json(cJSON_GetObjectItemCaseSensitive(state_account(
-		    (cJSON *)(uintptr_t)kept, id, 0), "quota"), &prev);
-		if (!quota_changed(&prev, q))
-			return;
+	if (strcmp(name, "five_hour") == 0)
+		snprintf(name, n, "5h");
+	else if (strncmp(name, "seven_day", 9) == 0) {
+		snprintf(rest, sizeof rest, "%s", name + 9);
+		snprintf(name, n, "7d%.21s", rest);
 	}
-	(void)state_run(cfg, 1, 0, record_fn, &r);
+}
+
+void
+quota_window_name(int minutes, const char *which, char *out, size_t n)
+{
+	if (minutes <= 0)
+		snprintf(out, n, "%s", which);
+	else if (minutes % 1440 == 0)
+		snprintf(out, n, "%dd", minutes / 1440);
+	else if (minutes % 60 == 0)
+		snprintf(out, n, "%dh", minutes / 60);
+	else
+		snprintf(out, n, "%dm", minutes);
+}
+
+/* ---------------------------------------------------------------- plan */
+
+void
+plan_merge(struct plan *into, const struct plan *newer)
+{
+	if (newer->name[0])
+		snprintf(into->name, sizeof into->name, "%s", newer->name);
+	if (newer->extra >= 0)
+		into->extra = newer->extra;
+	if (newer->extra_used >= 0)
+		into->extra_used = newer->extra_used;
+	if (newer->extra_limit >= 0)
+		into->extra_limit = newer->extra_limit;
+	if (newer->at > into->at)
+		into->at = newer->at;
+}
+
+void
+plan_init(struct plan *p)
+{
+	memset(p, 0, sizeof *p);
+	p->extra = -1;
+	p->extra_used = p->extra_limit = -1;
+}
+
+void
+plan_to_json(const struct plan *p, cJSON *o)
+{
+	put_num(o, "at", (double)p->at, p->at > 0);
+	put_str(o, "name", p->name);
+	put_num(o, "extra", p->extra, p->extra >= 0);
+	put_num(o, "extra_used", (double)p->extra_used, p->extra_used >= 0);
+	put_num(o, "extra_limit", (double)p->extra_limit,
+	    p->extra_limit >= 0);
+}
+
+void
+plan_from_json(const cJSON *o, struct plan *p)
+{
+	plan_init(p);
+	if (!cJSON_IsObject(o))
+		return;
+	p->at = (time_t)num_of(o, "at", 0, 1e12, 0);
+	str_of(o, "name", p->name, sizeof p->name);
+	p->extra = (int)num_of(o, "extra", 0, 1, -1);
+	p->extra_used = (long)num_of(o, "extra_used", 0, 1e12, -1);
+	p->extra_limit = (long)num_of(o, "extra_limit", 0, 1e12, -1);
 }

@@ -1,11 +1,10 @@
 /* quota: how much of its limits an account has used, as its provider's
- * answers say (see quota.c). */
+ * answers and usage endpoints say, and its plan (see quota.c). No I/O. */
 #ifndef QUOTA_H
 #define QUOTA_H
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <time.h>
-
-#include "config.h"
 
 #define QUOTA_WINDOWS 8
 #define QUOTA_NAME 24
@@ -30,6 +29,17 @@ struct quota {
 	int unlimited;          /* Codex: 1, 0, -1 not said */
 	double balance;         /* Codex: credits left; < 0: not said */
 	time_t at;              /* when these figures were recorded */
+	int from_api;           /* they came from a usage endpoint, not from
+	                         * an answer's headers */
+};
+
+/* The plan the figures belong to, as the usage endpoints say. */
+struct plan {
+	char name[32];          /* "Max 20x", "Pro", "Plus"; "" unknown */
+	int extra;              /* extra usage on 1, off 0, unknown -1 */
+	long extra_used;        /* cents this month; -1 unknown */
+	long extra_limit;       /* cents a month; -1 unknown */
+	time_t at;              /* when said; 0 never */
 };
 
 /* An empty quota: nothing said. */
@@ -55,10 +65,25 @@ void quota_from_json(const cJSON *o, struct quota *q);
  * by more than a minute, a window came or went? */
 int quota_changed(const struct quota *prev, const struct quota *next);
 
-/* Keep what an answer on account id said of its limits, when it changed
- * (compared with the kept state first: no lock, no write when it did
- * not). */
-void quota_record(const struct config *cfg, const char *id,
-    const struct quota *q);
+/* newer's figures over into's: each window newer has replaces into's of
+ * that name (the others stay), and what newer says of the statuses,
+ * resets and credits; its time and source. */
+void quota_merge(struct quota *into, const struct quota *newer);
+
+/* Anthropic's name of a window (five_hour, seven_day, seven_day_sonnet:
+ * its headers' representative claim, its usage endpoint's keys) as the
+ * headers name it, in place: 5h, 7d, 7d_sonnet. */
+void quota_claim_name(char *name, size_t n);
+/* A window named by its length: 300 minutes 5h, 10080 7d; which when
+ * the length is not said. */
+void quota_window_name(int minutes, const char *which, char *out,
+    size_t n);
+
+/* An unknown plan; the plan in state.json's form and back. */
+void plan_init(struct plan *p);
+void plan_to_json(const struct plan *p, cJSON *o);
+void plan_from_json(const cJSON *o, struct plan *p);
+/* What newer says over into, the rest of into kept. */
+void plan_merge(struct plan *into, const struct plan *newer);
 
 #endif

@@ -159,21 +159,6 @@ word(const struct http_header *h, char *out, size_t n)
 	out[i] = '\0';
 }
 
-/* The window a representative claim names, as the headers name it:
- * five_hour is 5h, seven_day 7d, seven_day_sonnet 7d_sonnet. */
-static void
-claim_window(char *claim, size_t n)
-{
-	char rest[QUOTA_NAME];
-
-	if (strcmp(claim, "five_hour") == 0)
-		snprintf(claim, n, "5h");
-	else if (strncmp(claim, "seven_day", 9) == 0) {
-		snprintf(rest, sizeof rest, "%s", claim + 9);
-		snprintf(claim, n, "7d%.21s", rest);
-	}
-}
-
 /* anthropic-ratelimit-unified-<window>-<field>: the window's figure. */
 static void
 claude_window(struct quota *q, const struct http_header *h,
@@ -237,7 +222,7 @@ ratelimit_claude_quota(const struct http_msg *resp, struct quota *q)
 		else if (http_name_is(h, "anthropic-ratelimit-unified-"
 		    "representative-claim")) {
 			word(h, q->claim, sizeof q->claim);
-			claim_window(q->claim, sizeof q->claim);
+			quota_claim_name(q->claim, sizeof q->claim);
 		} else if (http_name_is(h, "anthropic-ratelimit-unified-"
 		    "overage-status"))
 			word(h, q->overage, sizeof q->overage);
@@ -248,19 +233,6 @@ ratelimit_claude_quota(const struct http_msg *resp, struct quota *q)
 
 /* Codex names its windows primary and secondary; their length says
  * which they are: 300 minutes is 5h, 10080 is 7d. */
-static void
-codex_window_name(int minutes, const char *which, char *out, size_t n)
-{
-	if (minutes <= 0)
-		snprintf(out, n, "%s", which);
-	else if (minutes % 1440 == 0)
-		snprintf(out, n, "%dd", minutes / 1440);
-	else if (minutes % 60 == 0)
-		snprintf(out, n, "%dh", minutes / 60);
-	else
-		snprintf(out, n, "%dm", minutes);
-}
-
 /* x-codex-<which>-*: one window. */
 static void
 codex_window(const struct http_msg *resp, const char *which, time_t now,
@@ -281,7 +253,7 @@ codex_window(const struct http_msg *resp, const char *which, time_t now,
 	if (h[0] == NULL || !value(h[0], v, sizeof v) ||
 	    (d = strtod(v, NULL)) < 0 || d > 10000)
 		return;
-	codex_window_name(h[1] && value(h[1], v, sizeof v) ? atoi(v) : 0,
+	quota_window_name(h[1] && value(h[1], v, sizeof v) ? atoi(v) : 0,
 	    which, name, sizeof name);
 	if ((w = quota_window(q, name)) == NULL)
 		return;

@@ -12,9 +12,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "convkey.h"
+#include "convo.h"
+#include "figures.h"
 #include "reply.h"
 #include "secret.h"
 #include "status.h"
+#include "store.h"
 #include "url.h"
 
 /* ---------------------------------------------------------- access */
@@ -140,11 +144,67 @@ status_query_key(const struct config *cfg, const char *q, size_t n)
 	return ok;
 }
 
+/* session=ID of the query: Claude Code's session id (a UUID: letters,
+ * digits and '-'), into sid; 0 when there is none. */
+static int
+query_session(const char *q, size_t n, char *sid, size_t sidlen)
+{
+	const char *p = q, *end = q + n, *amp;
+	size_t k;
+
+	while (p && p < end) {
+		amp = memchr(p, '&', (size_t)(end - p));
+		if (amp == NULL)
+			amp = end;
+		if (amp - p > 8 && memcmp(p, "session=", 8) == 0 &&
+		    (size_t)(amp - p - 8) < sidlen) {
+			for (k = 0; p + 8 + k < amp; k++) {
+				char c = p[8 + k];
+
+				if (!(c == '-' || (c >= '0' && c <= '9') ||
+				    (c >= 'a' && c <= 'z') ||
+				    (c >= 'A' && c <= 'Z')))
+					return 0;
+				sid[k] = c;
+			}
+			sid[k] = '\0';
+			return k > 0;
+		}
+		p = amp + 1;
+	}
+	return 0;
+}
+
+/* /status.json?session=ID: which account Claude Code's session is on
+ * ("account", the conversation table's), and which one a new
+ * conversation would get now ("next"), for the status line of a user
+ * who cannot read auth-dir. */
+static void
+add_session(cJSON *root, const struct config *cfg, const char *sid)
+{
+	char key[KEYHASH_LEN], id[256];
+	time_t seen;
+	cJSON *s = cJSON_AddObjectToObject(root, "session");
+
+	if (s == NULL)
+		return;
+	convkey_session(sid, key);
+	if (convo_find(cfg, key, id, sizeof id, &seen))
+		cJSON_AddStringToObject(s, "account", id);
+	else
+		cJSON_AddNullToObject(s, "account");
+	if (store_next(cfg, "claude", id, sizeof id) == 0)
+		cJSON_AddStringToObject(s, "next", id);
+	else
+		cJSON_AddNullToObject(s, "next");
+}
+
 /* ---------------------------------------------------------- the answer */
 
 /* The body: 0, or -1 out of memory. */
 static int
-build(const struct config *cfg, time_t now, int html, struct buf *out)
+build(const struct config *cfg, time_t now, int html, const char *sid,
+    struct buf *out)
 {
 	struct buf b = { 0 };
 	cJSON *root;
@@ -153,6 +213,8 @@ build(const struct config *cfg, time_t now, int html, struct buf *out)
 
 	if ((root = status_model(cfg, now)) == NULL)
 		goto out;
+	if (sid)
+		add_session(root, cfg, sid);
 	if (html ? status_render(root, cfg, now, &b) == -1 :
 	    (s = cJSON_Print(root)) == NULL || buf_adds(&b, s) == -1 ||
 	    buf_adds(&b, "\n") == -1)
@@ -170,13 +232,13 @@ out:
 int
 status_json(const struct config *cfg, time_t now, struct buf *out)
 {
-	return build(cfg, now, 0, out);
+	return build(cfg, now, 0, NULL, out);
 }
 
 int
 status_html(const struct config *cfg, time_t now, struct buf *out)
 {
-	return build(cfg, now, 1, out);
+	return build(cfg, now, 1, NULL, out);
 }
 
 static int
@@ -194,7 +256,7 @@ status_reply(const struct config *cfg, int fd, const struct http_msg *m,
 	const char *q = memchr(m->target, '?', m->tlen);
 	size_t plen = q ? (size_t)(q - m->target) : m->tlen;
 	struct buf body = { 0 };
-	char len[48] = "";
+	char len[48] = "", sid[128];
 	int json = plen == 12 && memcmp(m->target, "/status.json", 12) == 0;
 	int rc;
 
@@ -226,7 +288,17 @@ status_reply(const struct config *cfg, int fd, const struct http_msg *m,
 	 * answered without building the page, which reads every account and
 	 * all of usage.jsonl: the length is left out, as RFC 9110 allows. */
 	if (!(flags & REPLY_HEAD)) {
-		if (build(cfg, time(NULL), !json, &body) == -1)
+		int session = json && q && query_session(q + 1, m->tlen -
+		    plen - 1, sid, sizeof sid);
+
+		/* Figures older than usage-refresh are asked of the usage
+		 * endpoints first, 2 s at most for all; not for a status
+		 * line (session=), which must answer at once and never
+		 * makes a provider be asked. */
+		if (!session)
+			(void)figures_fetch(cfg, NULL, FIGURES_DUE, 2000);
+		if (build(cfg, time(NULL), !json, session ? sid : NULL,
+		    &body) == -1)
 			return -1;
 		snprintf(len, sizeof len, "Content-Length: %zu\r\n", body.len);
 	}

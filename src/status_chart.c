@@ -7,9 +7,11 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "status.h"
 #include "status_int.h"
+#include "timefmt.h"
 
 /* 12345678 -> "12,345,678" */
 static void
@@ -213,6 +215,50 @@ limit_window(struct page *p, const cJSON *w)
 	page_put(p, "</span></div>");
 }
 
+/* Figures older than usage-refresh: how old. */
+static void
+limit_age(struct page *p, const cJSON *q)
+{
+	const cJSON *age = cJSON_GetObjectItemCaseSensitive(q, "age");
+	char r[48];
+
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(q, "stale")) ||
+	    !cJSON_IsNumber(age))
+		return;
+	timefmt_rel(time(NULL) - (time_t)age->valuedouble, time(NULL), r,
+	    sizeof r);
+	page_put(p, "<div class=\"mut\">figures from ");
+	page_esc(p, r);
+	page_put(p, "</div>");
+}
+
+/* The plan and extra usage: "Max 20x · extra usage off". */
+static void
+limit_plan(struct page *p, const cJSON *a)
+{
+	const cJSON *pl = cJSON_GetObjectItemCaseSensitive(a, "plan");
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(pl, "extra_usage");
+	const cJSON *en = cJSON_GetObjectItemCaseSensitive(e, "enabled");
+	const cJSON *used = cJSON_GetObjectItemCaseSensitive(e, "used");
+	const cJSON *lim = cJSON_GetObjectItemCaseSensitive(e, "limit");
+	const char *name = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(pl, "name"));
+
+	if (!cJSON_IsObject(pl))
+		return;
+	page_put(p, "<div class=\"mut\">");
+	if (name)
+		page_esc(p, name);
+	if (cJSON_IsBool(en)) {
+		page_put(p, name ? " &middot; extra usage " : "extra usage ");
+		page_put(p, cJSON_IsTrue(en) ? "on" : "off");
+	}
+	if (cJSON_IsTrue(en) && cJSON_IsNumber(used) && cJSON_IsNumber(lim))
+		page_putf(p, " ($%.2f of $%.2f)", used->valuedouble,
+		    lim->valuedouble);
+	page_put(p, "</div>");
+}
+
 void
 page_limits(struct page *p, const cJSON *a)
 {
@@ -227,6 +273,8 @@ page_limits(struct page *p, const cJSON *a)
 	page_put(p, "<td class=\"lim\">");
 	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(q, "windows"))
 		limit_window(p, w);
+	limit_age(p, q);
+	limit_plan(p, a);
 	/* allowed_warning: Anthropic's word for "close to the limit". */
 	if (st && strcmp(st, "allowed") != 0) {
 		page_put(p, strcmp(st, "rejected") == 0 ?

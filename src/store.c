@@ -59,6 +59,28 @@ blocked_until(const cJSON *st, time_t now)
 	return qb > until ? qb : until;
 }
 
+/* A subscription whose plan says extra usage is off, for a request that
+ * would draw from it: passed over as refused, without the round trip
+ * (the refusal mark stays the fallback when the plan is not known). */
+static int
+no_extra(struct order *o, const cJSON *st)
+{
+	static const char msg[] = "Extra usage is off for this subscription "
+	    "(its profile says so), and Anthropic bills requests from apps "
+	    "other than Claude Code to extra usage.";
+	struct plan p;
+
+	plan_from_json(cJSON_GetObjectItemCaseSensitive(st, "plan"), &p);
+	if (!o->w->needs_extra || p.extra != 0)
+		return 0;
+	o->refused++;
+	if (o->refused_at == 0) {
+		o->refused_at = p.at;
+		snprintf(o->refused_msg, sizeof o->refused_msg, "%s", msg);
+	}
+	return 1;
+}
+
 /* Skip the account for what the state says of it? Counts why. */
 static int
 order_skip(struct order *o, const cJSON *st, const struct acct_ref *c, time_t now)
@@ -68,6 +90,8 @@ order_skip(struct order *o, const cJSON *st, const struct acct_ref *c, time_t no
 	size_t k;
 
 	if (o->w->keys_only && c->key == NULL)
+		return 1;
+	if (c->key == NULL && no_extra(o, st))
 		return 1;
 	if (c->key == NULL && (m = state_refusal(st, o->w->kind, o->hold, now))) {
 		const char *msg = cJSON_GetStringValue(
@@ -418,3 +442,50 @@ store_count(const struct config *cfg, const char *provider)
 	return n;
 }
 
+
+int
+store_next(const struct config *cfg, const char *provider, char *id,
+    size_t idlen)
+{
+	struct want w = { provider, CLIENT_FIRST_PARTY, 0, 0, NULL };
+	struct order o;
+	struct account a;
+	cJSON *root;
+	char err[4400];
+	size_t i;
+	int rc = -1;
+
+	memset(&o, 0, sizeof o);
+	o.w = &w;
+	o.hold = cfg->claude_refusal_cooldown;
+	o.headroom = cfg->routing == ROUTING_HEADROOM;
+	if (authdir_accounts(cfg, provider, &o.c, &o.n) == -1 ||
+	    (o.idx = calloc(o.n + 1, sizeof *o.idx)) == NULL ||
+	    (o.trouble = calloc(o.n + 1, 1)) == NULL ||
+	    (o.dead = calloc(o.n + 1, sizeof *o.dead)) == NULL)
+		goto out;
+	/* A copy: the order moves the cursor in the tree it is given, and
+	 * this look moves nothing. */
+	root = authdir_state(cfg);
+	if ((root = root ? cJSON_Duplicate(root, 1) : cJSON_CreateObject()) ==
+	    NULL)
+		goto out;
+	(void)order_fn(root, &o);
+	cJSON_Delete(root);
+	for (i = 0; i < o.nidx && rc == -1; i++) {
+		if (authdir_load(cfg, provider, &o.c[o.idx[i]], &a, err,
+		    sizeof err) == -1)
+			continue;
+		if (!a.disabled && !still_refused(&a, o.dead[o.idx[i]])) {
+			snprintf(id, idlen, "%s", a.id);
+			rc = 0;
+		}
+		account_free(&a);
+	}
+out:
+	free(o.c);
+	free(o.idx);
+	free(o.trouble);
+	free(o.dead);
+	return rc;
+}

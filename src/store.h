@@ -24,6 +24,9 @@ struct want {
 	const char *provider;   /* "claude", "codex" */
 	enum client_kind kind;  /* skip accounts that refused this kind */
 	int keys_only;          /* API key accounts only */
+	int needs_extra;        /* a third-party Claude request: a
+	                         * subscription whose extra usage is known
+	                         * to be off would refuse it */
 	const char *sticky;     /* the account the request's conversation is
 	                         * on: first, while it can serve; or NULL */
 };
@@ -68,6 +71,12 @@ int store_watch(const struct config *cfg);
  * so that it sees what other processes wrote (one read of the watch when
  * nothing did). */
 void store_look(void);
+
+/* The account a new conversation of provider would be placed on now
+ * (as store_pick would choose for Claude Code, moving nothing), its id
+ * into id. 0, or -1 when none can serve. */
+int store_next(const struct config *cfg, const char *provider, char *id,
+    size_t idlen);
 
 /* How many accounts provider has (token files and API keys, usable or
  * not); 0 when auth-dir cannot be read. */

@@ -49,6 +49,9 @@ view_state(const struct config *cfg, const cJSON *root, struct view *v,
 	}
 	quota_from_json(cJSON_GetObjectItemCaseSensitive(st, "quota"),
 	    &v->quota);
+	v->stale = v->quota.at && now - v->quota.at > cfg->usage_refresh;
+	plan_from_json(cJSON_GetObjectItemCaseSensitive(st, "plan"), &v->plan);
+	figures_ask_of(st, v->key[0] ? v->key : NULL, &v->ask);
 	for (i = 0; i < 2; i++) {
 		if ((m = state_refusal(st, kinds[i],
 		    cfg->claude_refusal_cooldown, now)) == NULL)
@@ -181,8 +184,29 @@ view_windows(const struct view *v, time_t now, char *out, size_t n)
 			k += (size_t)snprintf(out + k, n - k, " (resets %s)", r);
 		}
 	}
+	if (k && k < n && v->stale) {
+		timefmt_rel(v->quota.at, now, r, sizeof r);
+		k += (size_t)snprintf(out + k, n - k, " · %s", r);
+	}
 	if (k >= n && n > 0)
 		out[n - 1] = '\0';
+}
+
+void
+view_plan(const struct view *v, char *out, size_t n)
+{
+	const struct plan *p = &v->plan;
+	size_t k;
+
+	k = (size_t)snprintf(out, n, "%s", p->name);
+	if (k < n && p->extra >= 0)
+		k += (size_t)snprintf(out + k, n - k, "%sextra usage %s",
+		    k ? " · " : "", p->extra ? "on" : "off");
+	if (k < n && p->extra > 0 && p->extra_used >= 0 && p->extra_limit > 0)
+		snprintf(out + k, n - k, " ($%.2f of $%.2f)", p->extra_used /
+		    100.0, p->extra_limit / 100.0);
+	else if (k < n && p->extra > 0 && p->extra_used >= 0)
+		snprintf(out + k, n - k, " ($%.2f used)", p->extra_used / 100.0);
 }
 
 /* One --status line. */
@@ -216,10 +240,16 @@ print_one(const struct view *v, time_t now, FILE *out)
 		timefmt_rel(v->cooldown_until, now, r, sizeof r);
 		fprintf(out, " cooling down until %s", r);
 	}
+	view_plan(v, win, sizeof win);
+	if (win[0])
+		fprintf(out, "; %s", win);
 	view_windows(v, now, win, sizeof win);
 	if (win[0] || v->quota.status[0])
 		fprintf(out, "; %s%s%s", win, win[0] && v->quota.status[0] ?
 		    " · " : "", v->quota.status);
+	if (v->ask.denied)
+		fprintf(out, "; figures from answers only; log in again to "
+		    "get them");
 	for (i = 0; i < 2; i++)
 		if (v->refused[i].at) {
 			timefmt_rel(v->refused[i].at, now, r, sizeof r);

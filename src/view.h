@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "figures.h"
 #include "quota.h"
 #include "token.h"
 
@@ -37,7 +38,13 @@ struct view {
 	char last_error[512];   /* "" when none */
 	time_t last_error_at;
 	struct view_refusal refused[2]; /* third-party, Claude Code */
-	struct quota quota;     /* what its answers said of its limits */
+	struct quota quota;     /* what its answers and usage endpoint said
+	                         * of its limits */
+	int stale;              /* those figures are older than
+	                         * usage-refresh */
+	struct plan plan;       /* its plan, extra usage */
+	struct figures_ask ask; /* asking its usage endpoint: a 403, a
+	                         * backoff */
 };
 
 /* Every account of both providers as of now, in --status's order (Claude
@@ -51,8 +58,12 @@ int view_usable(const struct view *v, time_t now);
 /* Does provider have an account that can serve? */
 int view_has_usable(const struct config *cfg, const char *provider);
 /* Its windows as people read them, "5h 71% (resets in 42m) · 7d 40%",
- * into out; "" when none is known. */
+ * with their age when stale ("· 12m ago"), into out; "" when none is
+ * known. */
 void view_windows(const struct view *v, time_t now, char *out, size_t n);
+/* Its plan as people read it, "Max 20x · extra usage off", "Pro · extra
+ * usage on ($3.20 of $10.00)", into out; "" when nothing is known. */
+void view_plan(const struct view *v, char *out, size_t n);
 /* --status: one line per account on out. 0, or -1 when auth-dir cannot
  * be read (said on out). */
 int view_print(const struct config *cfg, FILE *out);

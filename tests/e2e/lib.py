@@ -351,6 +351,13 @@ class ProviderRules:
         self.codex_models = list(CODEX_MODELS)
         self.codex_etag = CODEX_ETAG
         self.catalog_status = None  # e.g. "503 Service Unavailable"
+        # The usage endpoints (wire-facts.md, "Usage endpoints"): what each
+        # token is told, by token; a status instead of figures (401, 403,
+        # 429) with "status": "...". Every ask is kept.
+        self.usage_asks = []        # (kind, token, user agent)
+        self.usage = {}             # token -> usage JSON or {"status": ...}
+        self.profile = {}           # token -> profile JSON or {"status": ...}
+        self.wham = {}              # token -> wham/usage JSON or {"status": ...}
 
     def _json_model(self, req):
         try:
@@ -396,6 +403,8 @@ class ProviderRules:
                 conn.send(json_response(codex_catalog(self.codex_models),
                                         extra=("X-Models-Etag: %s\r\n" % self.codex_etag).encode()))
             return True
+        if req.method == "GET" and path.endswith(("/api/oauth/usage", "/api/oauth/profile", "/wham/usage")):
+            return self._usage(req, path, conn)
         if req.method != "POST":
             return False
         model, j = self._json_model(req)
@@ -422,6 +431,63 @@ class ProviderRules:
                                      "request_id": "req_fake_404"}, status="404 Not Found"))
             return True
         return False
+
+
+    def _usage(self, req, path, conn):
+        kind = "usage" if path.endswith("/api/oauth/usage") else "profile" if path.endswith("/profile") else "wham"
+        a = req.header("authorization") or ""
+        token = a[7:] if a.startswith("Bearer ") else None
+        self.usage_asks.append((kind, token, req.header("user-agent")))
+        if token is None:
+            conn.send(json_response({"error": "unauthorized"}, status="401 Unauthorized"))
+            return True
+        if kind != "wham" and OAUTH_BETA not in beta_list(req):
+            conn.send(json_response({"type": "error", "error": {"type": "authentication_error",
+                      "message": "OAuth authentication is currently not supported."}}, status="401 Unauthorized"))
+            return True
+        table = {"usage": self.usage, "profile": self.profile, "wham": self.wham}[kind]
+        d = table.get(token)
+        if d is None:
+            d = default_usage(kind)
+        if "delay" in d:        # a slow endpoint: its figures, late
+            time.sleep(d["delay"])
+            d = {k: v for k, v in d.items() if k != "delay"} or default_usage(kind)
+        if "status" in d:
+            extra = ("retry-after: %s\r\n" % d["retry_after"]).encode() if "retry_after" in d else b""
+            conn.send(json_response(d.get("body", {"error": {"type": "error", "message": d["status"]}}),
+                                    status=d["status"], extra=extra))
+        else:
+            conn.send(json_response(d))
+        return True
+
+
+def default_usage(kind, five=11.0, seven=23.0):
+    """What the usage endpoints answer for an account nobody set figures
+    for: a Max 20x subscription with extra usage on (the fake serves
+    third-party requests on it, as Anthropic does only then), a Plus
+    ChatGPT plan."""
+    now = time.time()
+    iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime(t))
+    if kind == "usage":
+        return {"five_hour": {"utilization": five, "resets_at": iso(now + 7800)},
+                "seven_day": {"utilization": seven, "resets_at": iso(now + 4 * 86400)},
+                "seven_day_opus": None,
+                "seven_day_sonnet": {"utilization": 5.0, "resets_at": iso(now + 4 * 86400)},
+                "extra_usage": {"is_enabled": True, "monthly_limit": 5000, "used_credits": 120.0,
+                                "utilization": 2.4}}
+    if kind == "profile":
+        return {"account": {"uuid": "acct-uuid", "email": "user@example.com", "has_claude_max": True,
+                            "has_claude_pro": False},
+                "organization": {"uuid": "org-uuid", "organization_type": "claude_max",
+                                 "rate_limit_tier": "default_claude_max_20x", "has_extra_usage_enabled": True,
+                                 "subscription_status": "active"}}
+    return {"plan_type": "plus",
+            "rate_limit": {"allowed": True, "limit_reached": False,
+                           "primary_window": {"used_percent": 7, "limit_window_seconds": 18000,
+                                              "reset_after_seconds": 4851, "reset_at": int(now) + 4851},
+                           "secondary_window": {"used_percent": 30, "limit_window_seconds": 604800,
+                                                "reset_after_seconds": 300000, "reset_at": int(now) + 300000}},
+            "credits": {"has_credits": False, "unlimited": False, "balance": "0"}}
 
 
 class FakeUpstream:

@@ -53,9 +53,9 @@ class DocCase(Case):
                 self.cfg_values.setdefault(k, self.up.url + v)
             self.write_config(self.cfg_values)
             self.port = self.cfg_values["port"]
-            self.bin = os.path.join(self.dir, "bin")
-            os.mkdir(self.bin)
-            p = os.path.join(self.bin, "systemctl")
+            self.fakebin = os.path.join(self.dir, "bin")
+            os.mkdir(self.fakebin)
+            p = os.path.join(self.fakebin, "systemctl")
             with open(p, "w") as f:
                 f.write(FAKE_SYSTEMCTL)
             os.chmod(p, 0o755)
@@ -103,7 +103,7 @@ class DocCase(Case):
 
     def env(self):
         e = super().env()
-        e["PATH"] = self.bin + os.pathsep + e.get("PATH", "/usr/bin:/bin")
+        e["PATH"] = self.fakebin + os.pathsep + e.get("PATH", "/usr/bin:/bin")
         e.pop("XDG_CONFIG_HOME", None)
         return e
 

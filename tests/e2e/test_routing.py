@@ -35,7 +35,7 @@ class Accounts(Case):
     """Claude subscriptions by name, each answering with its own quota
     headers (a function of the request), recorded per request."""
 
-    def __init__(self, pki, names, **cfg):
+    def __init__(self, pki, names, usage_endpoint=False, **cfg):
         self.quota = {}
         self.tokens = {}
         self.served = []
@@ -48,6 +48,12 @@ class Accounts(Case):
             t = "sk-ant-oat01-%s-%s" % (n.upper(), secrets.token_hex(8))
             self.tokens[t] = n
             self.add_token("%s@example.com" % n, t)
+            # These accounts' figures come from their answers' headers
+            # only: their tokens lack the scope the usage endpoint wants
+            # (test_figures.py has the endpoint's own).
+            if not usage_endpoint:
+                for kind in (self.up.rules.usage, self.up.rules.profile):
+                    kind[t] = {"status": "403 Forbidden"}
 
     def _handle(self, req, conn):
         a = req.header("authorization") or ""
