@@ -36,10 +36,14 @@ endif
 ALL_CFLAGS = $(WARN) $(HARDEN) $(CFLAGS) $(CPPFLAGS)
 ALL_LDFLAGS = $(LDHARD) $(LDFLAGS)
 
-# Objects shared by the program and the unit tests: every module but
-# main, so a new module is picked up without an edit here.
-LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+# The modules live in one folder per layer (src/README); main.c is the
+# entry at the top. Includes name the folder ("support/buf.h") from
+# -Isrc. Objects shared by the program and the unit tests: every module
+# but main, so a new module is picked up without an edit here.
+LAYERS  := support parsers network accounts providers connection commands
+LIB_SRC := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 LIB_OBJ := $(LIB_SRC:.c=.o)
+HDRS    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.h))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:.c=)
 
@@ -49,11 +53,12 @@ FLAVOUR := .flavour-$(if $(filter 1,$(SANITIZE)),san,std)
 all: cli-proxy-api
 
 $(FLAVOUR):
-	rm -f .flavour-* src/*.o src/libcpa.a tests/unit/*.o $(UNIT_BIN) cli-proxy-api
+	rm -f .flavour-* src/*.o src/*/*.o src/libcpa.a tests/unit/*.o \
+	    $(UNIT_BIN) cli-proxy-api
 	touch $@
 
-src/%.o: src/%.c src/*.h $(FLAVOUR)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+src/%.o: src/%.c $(HDRS) $(FLAVOUR)
+	$(CC) $(ALL_CFLAGS) -Isrc -c -o $@ $<
 
 cli-proxy-api: src/main.o $(LIB_OBJ)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
@@ -119,17 +124,17 @@ uninstall:
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
-	rm -f cli-proxy-api src/*.o src/libcpa.a $(UNIT_BIN) .flavour-*
+	rm -f cli-proxy-api src/*.o src/*/*.o src/libcpa.a $(UNIT_BIN) .flavour-*
 	rm -rf tests/tmp deb-build
 	rm -f cli-proxy-api_*.deb cli-proxy-api-dbgsym_*.deb
 
 # ---- deb: the Debian package (contrib/debian) ----------------------------
 # make deb: cli-proxy-api_VERSION_ARCH.deb (and -dbgsym_, the debug
-# symbols) at the top, VERSION from src/version.h. dpkg-buildpackage
+# symbols) at the top, VERSION from src/support/version.h. dpkg-buildpackage
 # builds in a copy of the tree under deb-build/ (it writes beside the tree
 # it builds); its changelog is made here. make check-deb installs the
 # package, tries it and purges it (root; tests/deb).
-VERSION  := $(shell sed -n 's/^.define VERSION "\(.*\)"$$/\1/p' src/version.h)
+VERSION  := $(shell sed -n 's/^.define VERSION "\(.*\)"$$/\1/p' src/support/version.h)
 DEB_ARCH  = $(shell dpkg --print-architecture)
 DEB       = cli-proxy-api_$(VERSION)_$(DEB_ARCH).deb
 DEB_TREE := deb-build/cli-proxy-api-$(VERSION)
@@ -139,7 +144,7 @@ DEB_DATE  = $(shell d=$$(git log -1 --format=%ct 2>/dev/null); \
               date -R $${d:+-d @$$d})
 
 deb:
-	@test -n "$(VERSION)" || { echo "no VERSION in src/version.h" >&2; exit 1; }
+	@test -n "$(VERSION)" || { echo "no VERSION in src/support/version.h" >&2; exit 1; }
 	@dpkg-checkbuilddeps contrib/debian/control || \
 	    { echo "make deps installs what make deb needs" >&2; exit 1; }
 	rm -rf deb-build
@@ -172,12 +177,12 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := $(WARN) -Wno-unused-function -g -O1 -fno-omit-frame-pointer \
                 $(FUZZ_SAN) -Isrc
 # Every module but main: new ones are picked up without an edit here.
-FUZZ_LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+FUZZ_LIB_SRC := $(LIB_SRC)
 FUZZ_LIB_OBJ := $(patsubst src/%.c,$(FUZZ_B)/obj/%.o,$(FUZZ_LIB_SRC))
 FUZZ_SRC     := $(wildcard $(FUZZ_DIR)/fuzz_*.c)
 FUZZ_BIN     := $(patsubst $(FUZZ_DIR)/%.c,$(FUZZ_B)/%,$(FUZZ_SRC))
 
-$(FUZZ_B)/obj/%.o: src/%.c src/*.h
+$(FUZZ_B)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 

@@ -762,7 +762,7 @@ def main():
         # One request through each proxy (state.json gets its cursor, the
         # TLS session its file), then wait until every auth-dir file is
         # older than the 2 s within which a proxy without its inotify
-        # watch does not trust file times (FIDENT_RACY, src/stamp.h):
+        # watch does not trust file times (FIDENT_RACY, src/support/stamp.h):
         # measured is the auth-dir as it is between token refreshes, not
         # in the seconds after one.
         warm = [("%s=tcp:%d" % (n, p)) for n, p in (("proxy", PP), ("nosandbox", PP_NOSB),

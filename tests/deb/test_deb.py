@@ -67,7 +67,7 @@ def as_user(args, timeout=30):
 
 
 def version():
-    with open(os.path.join(ROOT, "src", "version.h")) as f:
+    with open(os.path.join(ROOT, "src", "support", "version.h")) as f:
         return re.search(r'#define VERSION "([^"]+)"', f.read()).group(1)
 
 
@@ -157,7 +157,7 @@ def test_install(ctx):
     check(r.returncode == 0, "dpkg -i %s: rc %d %s %s" % (DEB, r.returncode, r.stdout, r.stderr))
     check(status() == "install ok installed", "status %r" % status())
     r = sh(["dpkg-query", "-W", "-f=${Version}", PKG])
-    check(r.stdout == version(), "package version %r, src/version.h %r" % (r.stdout, version()))
+    check(r.stdout == version(), "package version %r, src/support/version.h %r" % (r.stdout, version()))
     ctx["listed"] = listed()
 
 

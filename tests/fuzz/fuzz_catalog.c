@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models.h"
+#include "providers/models.h"
 #include "fuzz.h"
 
 #ifndef FUZZ_ENTRY

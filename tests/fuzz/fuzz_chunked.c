@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "http.h"
-#include "httpbody.h"
+#include "parsers/http.h"
+#include "parsers/httpbody.h"
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "claude.h"
+#include "providers/claude.h"
+#include "support/buf.h"
 #include "fuzz.h"
 
 #ifndef FUZZ_ENTRY

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "codex.h"
-#include "config.h"
+#include "parsers/config.h"
+#include "providers/codex.h"
+#include "support/buf.h"
 #include "fuzz.h"
 
 #ifndef FUZZ_ENTRY

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "parsers/config.h"
 #include "fuzz.h"
 
 #ifndef FUZZ_ENTRY

@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "claude.h"
-#include "codex.h"
-#include "config.h"
-#include "http.h"
-#include "log.h"
-#include "token.h"
+#include "accounts/token.h"
+#include "parsers/config.h"
+#include "parsers/http.h"
+#include "providers/claude.h"
+#include "providers/codex.h"
+#include "support/buf.h"
+#include "support/log.h"
 #include "fuzz.h"
 
 #ifndef FUZZ_ENTRY

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "claude.h"
-#include "codex.h"
-#include "http.h"
+#include "parsers/http.h"
+#include "parsers/httpbody.h"
+#include "providers/claude.h"
+#include "providers/codex.h"
+#include "providers/ratelimit.h"
 #include "fuzz.h"
-#include "httpbody.h"
-#include "ratelimit.h"
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "login.h"
-#include "pkce.h"
+#include "commands/login.h"
+#include "support/pkce.h"
 #include "fuzz.h"
 
 #ifndef FUZZ_ENTRY

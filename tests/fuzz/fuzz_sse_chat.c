@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "codex.h"
+#include "parsers/sse.h"
+#include "providers/codex.h"
+#include "support/buf.h"
 #include "fuzz.h"
-#include "sse.h"
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput

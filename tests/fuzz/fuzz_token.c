@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oauth.h"
-#include "token.h"
+#include "accounts/token.h"
+#include "network/oauth.h"
 #include "fuzz.h"
 
 #ifndef FUZZ_ENTRY

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "usage.h"
+#include "accounts/usage.h"
 #include "fuzz.h"
 
 #ifndef FUZZ_ENTRY

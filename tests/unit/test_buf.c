@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "support/buf.h"
 #include "unit.h"
 
 #if !defined(__SANITIZE_ADDRESS__)

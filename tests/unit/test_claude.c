@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "claude.h"
+#include "providers/claude.h"
 #include "unit.h"
 
 #define LINE CLAUDE_CODE_LINE

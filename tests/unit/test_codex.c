@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codex.h"
-#include "ratelimit.h"
-#include "sse.h"
+#include "parsers/sse.h"
+#include "providers/codex.h"
+#include "providers/ratelimit.h"
 #include "unit.h"
 
 #define UUID "0b6f5c1e-8a52-4d7e-9f3a-2c1d4e5f6a7b"

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "parsers/config.h"
+#include "support/url.h"
 #include "unit.h"
-#include "url.h"
 
 static char dir[64];
 static char home[128];

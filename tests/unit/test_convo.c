@@ -5,8 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "convo.h"
+#include "accounts/convo.h"
+#include "parsers/config.h"
 #include "unit.h"
 
 static char dir[64], path[128];

@@ -5,7 +5,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
-#include "droid.h"
+#include "commands/droid.h"
 #include "unit.h"
 
 #define BASE "http://localhost:8317"

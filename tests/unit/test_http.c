@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
-#include "httpbody.h"
+#include "parsers/http.h"
+#include "parsers/httpbody.h"
 #include "unit.h"
 
 static const struct http_limits lim = { 65536, 100 };

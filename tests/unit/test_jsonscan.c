@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonscan.h"
+#include "parsers/jsonscan.h"
 #include "unit.h"
 
 static const struct {

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
+#include "support/log.h"
 #include "unit.h"
 
 int

@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "login.h"
-#include "login_int.h"
-#include "pkce.h"
-#include "timefmt.h"
-#include "token.h"
+#include "accounts/token.h"
+#include "commands/login.h"
+#include "commands/login_int.h"
+#include "support/pkce.h"
+#include "support/timefmt.h"
+#include "support/url.h"
 #include "unit.h"
-#include "url.h"
 
 static const struct {
 	const char *in, *out;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models.h"
+#include "providers/models.h"
 #include "unit.h"
 
 static const char codex_catalog[] =

@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "net.h"
-#include "proxyurl.h"
-#include "tunnel.h"
+#include "network/net.h"
+#include "network/tunnel.h"
+#include "parsers/proxyurl.h"
 #include "unit.h"
 
 /* ---------------------------------------------------------------- parse */

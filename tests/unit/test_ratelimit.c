@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http.h"
-#include "ratelimit.h"
-#include "quota.h"
+#include "parsers/http.h"
+#include "parsers/quota.h"
+#include "providers/ratelimit.h"
 #include "unit.h"
 
 static struct http_msg m;

@@ -17,9 +17,9 @@
 #include <linux/if_ether.h>
 #include <netinet/in.h>
 
-#include "config.h"
-#include "sandbox.h"
-#include "sandbox_int.h"
+#include "commands/sandbox.h"
+#include "commands/sandbox_int.h"
+#include "parsers/config.h"
 #include "unit.h"
 
 static struct config cfg;

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../src/stamp.h"
+#include "support/stamp.h"
 #include "unit.h"
 
 static char dir[] = "/tmp/fident-XXXXXX";

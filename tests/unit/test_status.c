@@ -12,7 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "status.h"
+#include "connection/status.h"
 #include "unit.h"
 
 static const struct {

@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "claude.h"
-#include "http.h"
-#include "ratelimit.h"
-#include "oauth.h"
-#include "timefmt.h"
-#include "token.h"
+#include "accounts/token.h"
+#include "network/oauth.h"
+#include "parsers/http.h"
+#include "providers/claude.h"
+#include "providers/ratelimit.h"
+#include "support/timefmt.h"
 #include "unit.h"
 
 static const struct {

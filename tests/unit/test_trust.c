@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "trust.h"
-#include "trustcache.h"
+#include "network/trust.h"
+#include "network/trustcache.h"
 #include "unit.h"
 
 static char dir[64];

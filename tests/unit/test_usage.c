@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "usage.h"
+#include "accounts/usage.h"
+#include "support/log.h"
 #include "unit.h"
 
 static char tmpdir[256];

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "usageapi.h"
+#include "parsers/usageapi.h"
 #include "unit.h"
 
 #define NOW 1780000000LL
