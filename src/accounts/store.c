@@ -294,6 +294,41 @@ store_warm(const struct config *cfg)
 	(void)authdir_state(cfg);
 }
 
+/* An order for w over provider's accounts, its room made. 0, or -1 with
+ * err (o is order_free's either way). */
+static int
+order_open(const struct config *cfg, const struct want *w, struct order *o,
+    char *err, size_t errlen)
+{
+	memset(o, 0, sizeof *o);
+	o->w = w;
+	o->hold = cfg->claude_refusal_cooldown;
+	o->sticky = w->sticky;
+	o->headroom = cfg->routing == ROUTING_HEADROOM;
+	if (authdir_accounts(cfg, w->provider, &o->c, &o->n) == -1) {
+		snprintf(err, errlen, "cannot read auth-dir %s: %s: fix its "
+		    "owner or mode (chmod 700)", cfg->auth_dir,
+		    strerror(errno));
+		return -1;
+	}
+	if ((o->idx = calloc(o->n + 1, sizeof *o->idx)) == NULL ||
+	    (o->trouble = calloc(o->n + 1, 1)) == NULL ||
+	    (o->dead = calloc(o->n + 1, sizeof *o->dead)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+order_free(struct order *o)
+{
+	free(o->c);
+	free(o->idx);
+	free(o->trouble);
+	free(o->dead);
+}
+
 int
 store_pick(const struct config *cfg, const struct want *w,
     char (*skip)[256], size_t nskip, struct account *a, time_t *soonest,
@@ -307,27 +342,12 @@ store_pick(const struct config *cfg, const struct want *w,
 	int rc = STORE_NONE, disabled = 0;
 
 	why[0] = '\0';
-	memset(&o, 0, sizeof o);
 	memset(a, 0, sizeof *a);
 	*soonest = 0;
-	o.w = w;
-	o.hold = cfg->claude_refusal_cooldown;
-	o.sticky = w->sticky;
-	o.headroom = cfg->routing == ROUTING_HEADROOM;
+	if (order_open(cfg, w, &o, err, errlen) == -1)
+		goto out;
 	o.skip = skip;
 	o.nskip = nskip;
-	if (authdir_accounts(cfg, provider, &o.c, &o.n) == -1) {
-		snprintf(err, errlen, "cannot read auth-dir %s: %s: fix its "
-		    "owner or mode (chmod 700)", cfg->auth_dir,
-		    strerror(errno));
-		goto out;
-	}
-	if ((o.idx = calloc(o.n + 1, sizeof *o.idx)) == NULL ||
-	    (o.trouble = calloc(o.n + 1, 1)) == NULL ||
-	    (o.dead = calloc(o.n + 1, sizeof *o.dead)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
 	/* The cached state serves unless the cursor must move: that is a
 	 * read-modify-write, done under the lock on a fresh read. */
 	if ((root = authdir_state(cfg)) == NULL || order_fn(root, &o) == 1) {
@@ -396,10 +416,7 @@ store_pick(const struct config *cfg, const struct want *w,
 		snprintf(err, errlen, "no other %s account left to try",
 		    provider);
 out:
-	free(o.c);
-	free(o.idx);
-	free(o.trouble);
-	free(o.dead);
+	order_free(&o);
 	return rc;
 }
 
@@ -455,14 +472,7 @@ store_next(const struct config *cfg, const char *provider, char *id,
 	size_t i;
 	int rc = -1;
 
-	memset(&o, 0, sizeof o);
-	o.w = &w;
-	o.hold = cfg->claude_refusal_cooldown;
-	o.headroom = cfg->routing == ROUTING_HEADROOM;
-	if (authdir_accounts(cfg, provider, &o.c, &o.n) == -1 ||
-	    (o.idx = calloc(o.n + 1, sizeof *o.idx)) == NULL ||
-	    (o.trouble = calloc(o.n + 1, 1)) == NULL ||
-	    (o.dead = calloc(o.n + 1, sizeof *o.dead)) == NULL)
+	if (order_open(cfg, &w, &o, err, sizeof err) == -1)
 		goto out;
 	/* A copy: the order moves the cursor in the tree it is given, and
 	 * this look moves nothing. */
@@ -483,9 +493,6 @@ store_next(const struct config *cfg, const char *provider, char *id,
 		account_free(&a);
 	}
 out:
-	free(o.c);
-	free(o.idx);
-	free(o.trouble);
-	free(o.dead);
+	order_free(&o);
 	return rc;
 }

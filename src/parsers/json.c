@@ -25,6 +25,15 @@ json_get(const cJSON *o, const char *k)
 	return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
 }
 
+double
+json_num(const cJSON *o, const char *k, double lo, double hi, double def)
+{
+	const cJSON *j = json_get(o, k);
+
+	return cJSON_IsNumber(j) && j->valuedouble >= lo &&
+	    j->valuedouble <= hi ? j->valuedouble : def;
+}
+
 int
 json_str_is(const cJSON *j, const char *s)
 {

@@ -10,6 +10,9 @@
 cJSON *json_get(const cJSON *o, const char *k);
 /* o.k when it is a string, else "". */
 const char *json_str(const cJSON *o, const char *k);
+/* o.k when it is a number in lo..hi, else def. */
+double json_num(const cJSON *o, const char *k, double lo, double hi,
+    double def);
 /* Is j the string s? */
 int json_str_is(const cJSON *j, const char *s);
 /* Add v to o as k / to array a, taking v: on failure v is freed. 0 or

@@ -53,13 +53,11 @@ copy_tag(char *dst, size_t n, const char *s)
 	snprintf(dst, n, "%s", s && !s[i] && i < n ? s : "");
 }
 
+/* A positive count of o.k, else 0. */
 static long
 num(const cJSON *o, const char *k)
 {
-	const cJSON *j = json_get(o, k);
-
-	return cJSON_IsNumber(j) && j->valuedouble > 0 &&
-	    j->valuedouble < 1e12 ? (long)j->valuedouble : 0;
+	return (long)json_num(o, k, 0, 1e12, 0);
 }
 
 int

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "parsers/json.h"
 #include "parsers/quota.h"
 
 void
@@ -127,16 +128,6 @@ quota_to_json(const struct quota *q, cJSON *o)
 	}
 }
 
-/* A number of o, when it is one and in range; else def. */
-static double
-num_of(const cJSON *o, const char *k, double lo, double hi, double def)
-{
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsNumber(j) && j->valuedouble >= lo &&
-	    j->valuedouble <= hi ? j->valuedouble : def;
-}
-
 static void
 str_of(const cJSON *o, const char *k, char *out, size_t n)
 {
@@ -156,23 +147,23 @@ quota_from_json(const cJSON *o, struct quota *q)
 	quota_init(q);
 	if (!cJSON_IsObject(o))
 		return;
-	q->at = (time_t)num_of(o, "at", 0, 1e12, 0);
+	q->at = (time_t)json_num(o, "at", 0, 1e12, 0);
 	q->from_api = (s = cJSON_GetStringValue(
 	    cJSON_GetObjectItemCaseSensitive(o, "src"))) != NULL &&
 	    strcmp(s, "api") == 0;
 	str_of(o, "status", q->status, sizeof q->status);
 	str_of(o, "claim", q->claim, sizeof q->claim);
 	str_of(o, "overage", q->overage, sizeof q->overage);
-	q->reset = (time_t)num_of(o, "reset", 0, 1e12, 0);
-	q->credits = (int)num_of(o, "credits", 0, 1, -1);
-	q->unlimited = (int)num_of(o, "unlimited", 0, 1, -1);
-	q->balance = num_of(o, "balance", 0, 1e15, -1);
+	q->reset = (time_t)json_num(o, "reset", 0, 1e12, 0);
+	q->credits = (int)json_num(o, "credits", 0, 1, -1);
+	q->unlimited = (int)json_num(o, "unlimited", 0, 1, -1);
+	q->balance = json_num(o, "balance", 0, 1e15, -1);
 	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(o, "windows")) {
 		if (w->string == NULL || (qw = quota_window(q, w->string)) ==
 		    NULL)
 			continue;
-		qw->used = num_of(w, "used", 0, 100, -1);
-		qw->reset = (time_t)num_of(w, "reset", 0, 1e12, 0);
+		qw->used = json_num(w, "used", 0, 100, -1);
+		qw->reset = (time_t)json_num(w, "reset", 0, 1e12, 0);
 		str_of(w, "status", qw->status, sizeof qw->status);
 	}
 }
@@ -314,9 +305,9 @@ plan_from_json(const cJSON *o, struct plan *p)
 	plan_init(p);
 	if (!cJSON_IsObject(o))
 		return;
-	p->at = (time_t)num_of(o, "at", 0, 1e12, 0);
+	p->at = (time_t)json_num(o, "at", 0, 1e12, 0);
 	str_of(o, "name", p->name, sizeof p->name);
-	p->extra = (int)num_of(o, "extra", 0, 1, -1);
-	p->extra_used = (long)num_of(o, "extra_used", 0, 1e12, -1);
-	p->extra_limit = (long)num_of(o, "extra_limit", 0, 1e12, -1);
+	p->extra = (int)json_num(o, "extra", 0, 1, -1);
+	p->extra_used = (long)json_num(o, "extra_used", 0, 1e12, -1);
+	p->extra_limit = (long)json_num(o, "extra_limit", 0, 1e12, -1);
 }

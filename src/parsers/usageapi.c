@@ -35,16 +35,6 @@ plan_name(char *dst, size_t n, const char *s)
 		dst[0] = (char)toupper((unsigned char)dst[0]);
 }
 
-/* A number member in lo..hi, else def. */
-static double
-num(const cJSON *o, const char *k, double lo, double hi, double def)
-{
-	const cJSON *j = json_get(o, k);
-
-	return cJSON_IsNumber(j) && j->valuedouble >= lo &&
-	    j->valuedouble <= hi ? j->valuedouble : def;
-}
-
 /* true 1, false 0, else -1. */
 static int
 flag(const cJSON *o, const char *k)
@@ -62,7 +52,7 @@ claude_window(struct quota *q, const char *key, const cJSON *o,
 {
 	struct quota_window *w;
 	char name[QUOTA_NAME];
-	double used = num(o, pct, 0, 10000, -1);
+	double used = json_num(o, pct, 0, 10000, -1);
 	time_t t;
 
 	if (!cJSON_IsObject(o) || used < 0)
@@ -128,8 +118,8 @@ usageapi_claude(const char *json, size_t len, time_t now, struct quota *q,
 	claude_limits(q, json_get(root, "limits"));
 	if (cJSON_IsObject(ex = json_get(root, "extra_usage"))) {
 		p->extra = flag(ex, "is_enabled");
-		p->extra_limit = (long)num(ex, "monthly_limit", 0, 1e12, -1);
-		p->extra_used = (long)num(ex, "used_credits", 0, 1e12, -1);
+		p->extra_limit = (long)json_num(ex, "monthly_limit", 0, 1e12, -1);
+		p->extra_used = (long)json_num(ex, "used_credits", 0, 1e12, -1);
 		p->at = now;
 	}
 	q->at = now;
@@ -184,10 +174,10 @@ codex_window(struct quota *q, const cJSON *o, time_t now)
 {
 	struct quota_window *w;
 	char name[QUOTA_NAME];
-	double used = num(o, "used_percent", 0, 10000, -1);
-	long secs = (long)num(o, "limit_window_seconds", 1, 1e9, 0);
-	double after = num(o, "reset_after_seconds", 0, 1e9, -1);
-	double at = num(o, "reset_at", 1, 1e11, 0);
+	double used = json_num(o, "used_percent", 0, 10000, -1);
+	long secs = (long)json_num(o, "limit_window_seconds", 1, 1e9, 0);
+	double after = json_num(o, "reset_after_seconds", 0, 1e9, -1);
+	double at = json_num(o, "reset_at", 1, 1e11, 0);
 
 	if (!cJSON_IsObject(o) || used < 0)
 		return;
