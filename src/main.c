@@ -71,9 +71,10 @@ static const char usage_text[] =
 "                 (the default when stdin is a socket, pipe or file)\n"
 "  --serve        listen on host:port and fork a filter per connection\n"
 "                 (the default when stdin is a terminal or /dev/null)\n"
-"  --status       one line per account: expiry, cooldown, needs-login\n"
-"  --refresh      refresh every account that is due now and fetch the\n"
-"                 providers' model catalogs, then exit\n"
+"  --status       one line per account: expiry, cooldown, needs-login,\n"
+"                 plan, limit windows (due figures asked first, 2 s)\n"
+"  --refresh      refresh every account that is due now, fetch the\n"
+"                 providers' model catalogs and due figures, then exit\n"
 "  --usage        totals from auth-dir/usage.jsonl by day, account, model\n"
 "  --claude-login log in to a Claude Pro/Max account (OAuth, PKCE) and\n"
 "                 save auth-dir/claude-EMAIL.json\n"
@@ -89,8 +90,8 @@ static const char usage_text[] =
 "  --doctor       check config, accounts, port, socket unit, upstreams\n"
 "                 (DNS, TCP, TLS) and droid's settings, one line each\n"
 "                 with the fix; exit 116 when a check FAILs\n"
-"  --setup-droid  add this proxy's models for the providers that have an\n"
-"                 account to ~/.factory/settings.json (backup in .bak)\n"
+"  --setup-droid  add the models served now, for the providers that have\n"
+"                 an account, to ~/.factory/settings.json (backup in .bak)\n"
 "  --statusline   Claude Code's status line: read its JSON on stdin, print\n"
 "                 the account serving the session and its limits\n"
 "  --setup-claude point Claude Code at this proxy in ~/.claude/settings.json\n"
@@ -103,10 +104,9 @@ static const char usage_text[] =
 "exit codes: 0 ok, 100 usage, 101 malformed client request, 102 client\n"
 "timed out, 111 system call failed, 112 config error, 113 TLS setup error,\n"
 "114 an account could not be refreshed (--refresh), 115 login failed or\n"
-"timed out, 116 a --doctor check failed, 117 --setup-droid refused\n"
-"or --setup-claude refused (settings.json is not JSON, or no usable\n"
-"account), 118 --sandbox-check\n"
-"found the sandbox wrong or missing\n";
+"timed out, 116 a --doctor check failed, 117 --setup-droid or\n"
+"--setup-claude refused (settings.json is not JSON, or no usable account),\n"
+"118 --sandbox-check found the sandbox wrong or missing\n";
 
 /* Filter when stdin is a connection, a pipe or a file; serve when it is a
  * terminal or /dev/null (how `nohup cli-proxy-api &` starts it). */

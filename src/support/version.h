@@ -1,5 +1,5 @@
 /* The version, in one place. */
 #ifndef VERSION_H
 #define VERSION_H
-#define VERSION "0.2.0"
+#define VERSION "0.3.0"
 #endif
