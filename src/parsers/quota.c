@@ -32,14 +32,24 @@ quota_said(const struct quota *q)
 	    q->balance >= 0;
 }
 
-struct quota_window *
-quota_window(struct quota *q, const char *name)
+const struct quota_window *
+quota_find(const struct quota *q, const char *name)
 {
 	int i;
 
 	for (i = 0; i < q->n; i++)
 		if (strcmp(q->w[i].name, name) == 0)
 			return &q->w[i];
+	return NULL;
+}
+
+struct quota_window *
+quota_window(struct quota *q, const char *name)
+{
+	const struct quota_window *w = quota_find(q, name);
+
+	if (w)
+		return &q->w[w - q->w];
 	if (q->n == QUOTA_WINDOWS)
 		return NULL;
 	memset(&q->w[q->n], 0, sizeof q->w[0]);
@@ -51,13 +61,12 @@ quota_window(struct quota *q, const char *name)
 const struct quota_window *
 quota_binding(const struct quota *q)
 {
-	const struct quota_window *best = NULL;
+	const struct quota_window *best = quota_find(q, q->claim);
 	int i;
 
-	for (i = 0; i < q->n; i++)
-		if (q->claim[0] && strcmp(q->w[i].name, q->claim) == 0 &&
-		    q->w[i].used >= 0)
-			return &q->w[i];
+	if (q->claim[0] && best && best->used >= 0)
+		return best;
+	best = NULL;
 	for (i = 0; i < q->n; i++)
 		if (q->w[i].used >= 0 && (best == NULL ||
 		    q->w[i].used > best->used))
@@ -186,7 +195,8 @@ window_changed(const struct quota_window *a, const struct quota_window *b)
 int
 quota_changed(const struct quota *prev, const struct quota *next)
 {
-	int i, k;
+	const struct quota_window *w;
+	int i;
 
 	if (prev->n != next->n || strcmp(prev->status, next->status) ||
 	    strcmp(prev->claim, next->claim) ||
@@ -196,13 +206,10 @@ quota_changed(const struct quota *prev, const struct quota *next)
 	    prev->unlimited != next->unlimited ||
 	    fabs(prev->balance - next->balance) >= 0.01)
 		return 1;
-	for (i = 0; i < next->n; i++) {
-		for (k = 0; k < prev->n; k++)
-			if (strcmp(prev->w[k].name, next->w[i].name) == 0)
-				break;
-		if (k == prev->n || window_changed(&prev->w[k], &next->w[i]))
+	for (i = 0; i < next->n; i++)
+		if ((w = quota_find(prev, next->w[i].name)) == NULL ||
+		    window_changed(w, &next->w[i]))
 			return 1;
-	}
 	return 0;
 }
 

@@ -46,6 +46,9 @@ struct plan {
 void quota_init(struct quota *q);
 /* Did the answer say anything at all? */
 int quota_said(const struct quota *q);
+/* The window called name, or NULL. */
+const struct quota_window *quota_find(const struct quota *q,
+    const char *name);
 /* The window called name, made when missing (NULL when full). */
 struct quota_window *quota_window(struct quota *q, const char *name);
 /* The window that binds: the one the claim names, else the most used;

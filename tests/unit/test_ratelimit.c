@@ -17,17 +17,6 @@ parse(const char *head)
 	return http_parse_response(head, strlen(head), "POST", &m, &why);
 }
 
-static const struct quota_window *
-win(const struct quota *q, const char *name)
-{
-	int i;
-
-	for (i = 0; i < q->n; i++)
-		if (strcmp(q->w[i].name, name) == 0)
-			return &q->w[i];
-	return NULL;
-}
-
 static void
 test_claude(void)
 {
@@ -53,16 +42,16 @@ test_claude(void)
 	CHECK("overall status", strcmp(q.status, "allowed_warning") == 0);
 	CHECK("claim named as its window", strcmp(q.claim, "7d") == 0);
 	CHECK("overage is no window", strcmp(q.overage, "rejected") == 0 &&
-	    win(&q, "overage") == NULL);
-	CHECK("odd window names are not kept", win(&q, "b.d") == NULL &&
+	    quota_find(&q, "overage") == NULL);
+	CHECK("odd window names are not kept", quota_find(&q, "b.d") == NULL &&
 	    q.n == 3);
-	w = win(&q, "5h");
+	w = quota_find(&q, "5h");
 	CHECK("5h", w && w->used > 0.709 && w->used < 0.711 &&
 	    w->reset == 1767225600 && strcmp(w->status, "allowed") == 0);
-	w = win(&q, "7d_sonnet");
+	w = quota_find(&q, "7d_sonnet");
 	CHECK("a model's window, reset in RFC 3339", w && w->used > 0.94 &&
 	    w->reset == 1767312000);
-	CHECK("binding: the claim", quota_binding(&q) == win(&q, "7d"));
+	CHECK("binding: the claim", quota_binding(&q) == quota_find(&q, "7d"));
 	CHECK("not blocked below 100 %", quota_blocked(&q, 1767200000) == 0);
 
 	CHECK("parse none", parse("HTTP/1.1 200 OK\r\n\r\n") == 0);
@@ -86,14 +75,14 @@ test_codex(void)
 	    "x-codex-credits-has-credits: True\r\n"
 	    "x-codex-credits-balance: 3.5\r\n\r\n") == 0);
 	ratelimit_codex_quota(&m, 1000, &q);
-	w = win(&q, "5h");
+	w = quota_find(&q, "5h");
 	CHECK("primary as 5h", w && w->used == 1.0 && w->reset == 1600);
-	w = win(&q, "7d");
+	w = quota_find(&q, "7d");
 	CHECK("secondary as 7d", w && w->used == 0.125 &&
 	    w->reset == 1767225600);
 	CHECK("credits", q.credits == 1 && q.unlimited == -1 &&
 	    q.balance == 3.5);
-	CHECK("binding: the most used", quota_binding(&q) == win(&q, "5h"));
+	CHECK("binding: the most used", quota_binding(&q) == quota_find(&q, "5h"));
 	CHECK("blocked until the used-up window resets",
 	    quota_blocked(&q, 1000) == 1600);
 	CHECK("not after it", quota_blocked(&q, 1600) == 0);

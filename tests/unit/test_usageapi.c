@@ -44,17 +44,6 @@ static const char wham[] =
 #define WEEKLY "{\"rate_limit\":{\"limit_reached\":true,\"primary_window\":" \
     "{\"used_percent\":100,\"limit_window_seconds\":604800}}}"
 
-static const struct quota_window *
-win(const struct quota *q, const char *name)
-{
-	int i;
-
-	for (i = 0; i < q->n; i++)
-		if (strcmp(q->w[i].name, name) == 0)
-			return &q->w[i];
-	return NULL;
-}
-
 static void
 test_claude(void)
 {
@@ -65,18 +54,18 @@ test_claude(void)
 	plan_init(&p);
 	CHECK("claude usage read", usageapi_claude(claude_usage,
 	    strlen(claude_usage), NOW, &q, &p) == 0 && q.n == 3);
-	CHECK("five_hour is 5h, a fraction", (w = win(&q, "5h")) != NULL &&
+	CHECK("five_hour is 5h, a fraction", (w = quota_find(&q, "5h")) != NULL &&
 	    w->used > 0.479 && w->used < 0.481 && w->reset == 1780002400);
-	CHECK("seven_day is 7d", (w = win(&q, "7d")) != NULL &&
+	CHECK("seven_day is 7d", (w = quota_find(&q, "7d")) != NULL &&
 	    w->used > 0.234 && w->used < 0.236);
 	CHECK("seven_day_sonnet is 7d_sonnet, no reset at 5 %",
-	    (w = win(&q, "7d_sonnet")) != NULL && w->reset == 0);
-	CHECK("seven_day_opus null: no window", win(&q, "7d_opus") == NULL);
+	    (w = quota_find(&q, "7d_sonnet")) != NULL && w->reset == 0);
+	CHECK("seven_day_opus null: no window", quota_find(&q, "7d_opus") == NULL);
 	CHECK("extra usage in cents", p.extra == 1 && p.extra_limit == 1000 &&
 	    p.extra_used == 320 && q.at == NOW);
 	CHECK("the newer limits list", usageapi_claude(claude_limits,
 	    strlen(claude_limits), NOW, &q, &p) == 0 && q.n == 3 &&
-	    win(&q, "5h") && win(&q, "7d") && (w = win(&q, "7d_opus")) &&
+	    quota_find(&q, "5h") && quota_find(&q, "7d") && (w = quota_find(&q, "7d_opus")) &&
 	    w->used > 0.069 && w->used < 0.071);
 	CHECK("not an object", usageapi_claude("[]", 2, NOW, &q, &p) == -1);
 	plan_init(&p);
@@ -103,16 +92,16 @@ test_codex(void)
 	plan_init(&p);
 	CHECK("wham read", usageapi_codex(wham, strlen(wham), NOW, &q, &p) ==
 	    0 && q.n == 2);
-	CHECK("windows named by their length", (w = win(&q, "5h")) &&
+	CHECK("windows named by their length", (w = quota_find(&q, "5h")) &&
 	    w->used > 0.069 && w->used < 0.071 && w->reset == 1780004851 &&
-	    (w = win(&q, "7d")) && w->reset == NOW + 300001);
+	    (w = quota_find(&q, "7d")) && w->reset == NOW + 300001);
 	CHECK("credits, a string balance", q.credits == 1 && q.unlimited ==
 	    0 && q.balance > 12.49 && q.balance < 12.51);
 	CHECK_STR("plan type", p.name, "Plus");
 	CHECK_STR("allowed", q.status, "allowed");
 	CHECK("weekly primary, no 5h", usageapi_codex(WEEKLY, strlen(WEEKLY),
 	    NOW, &q, &p) == 0 &&
-	    q.n == 1 && win(&q, "7d") && strcmp(q.status, "rejected") == 0);
+	    q.n == 1 && quota_find(&q, "7d") && strcmp(q.status, "rejected") == 0);
 }
 
 static void
@@ -133,8 +122,8 @@ test_merge(void)
 	b.from_api = 1;
 	quota_merge(&a, &b);
 	CHECK("merge: newer window wins, others stay", a.n == 3 &&
-	    win(&a, "5h")->used == 0.2 && win(&a, "7d_sonnet")->used == 0.1 &&
-	    win(&a, "7d")->used == 0.3 && strcmp(a.claim, "5h") == 0 &&
+	    quota_find(&a, "5h")->used == 0.2 && quota_find(&a, "7d_sonnet")->used == 0.1 &&
+	    quota_find(&a, "7d")->used == 0.3 && strcmp(a.claim, "5h") == 0 &&
 	    a.at == NOW && a.from_api);
 	quota_to_json(&a, o);
 	quota_init(&b);
