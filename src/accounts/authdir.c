@@ -230,7 +230,10 @@ authdir_reserve(struct file_room *r, const char *path, size_t size)
 {
 	char tmp[4200];
 
-	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	return file_reserve(r, tmp, size);
 }
 

@@ -52,8 +52,10 @@ int authdir_token(const char *path, const char *provider, struct account *a,
 int authdir_replace(const char *path, const void *data, size_t len,
     int durable, char *err, size_t errlen);
 /* Room for the next content of the file at path, taken before what
- * cannot be asked twice (file_reserve, a temporary copy beside it). 0,
- * or -1 with errno. */
+ * cannot be asked twice (file_reserve, path.tmp beside it). Called
+ * under path's exclusive lock, so the name is the account's own: what a
+ * process killed mid-grant left is taken over by the next one, never
+ * piled up. 0, or -1 with errno. */
 int authdir_reserve(struct file_room *r, const char *path, size_t size);
 /* Fill the room and put it in place of path (file_fill), forgetting
  * what this process kept of it. */

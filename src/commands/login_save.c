@@ -5,8 +5,10 @@
  * under the lock the token store takes.
  */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +186,37 @@ mkdirs(const char *dir)
  * a few KiB). */
 #define LOGIN_ROOM (64 * 1024)
 
+/* Rooms of logins of provider p whose process is gone (killed between
+ * taking the room and saving), removed: each login's room has its pid
+ * in its name, so a dead one is told by that alone. A process of
+ * another user (EPERM) counts as alive. */
+static void
+sweep_rooms(const char *dir, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	struct dirent *d;
+	char path[4200], *end;
+	DIR *dp;
+	long pid;
+
+	if ((dp = opendir(dir)) == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		if (strncmp(d->d_name, prefix, plen) != 0)
+			continue;
+		errno = 0;
+		pid = strtol(d->d_name + plen, &end, 10);
+		if (errno || *end != '\0' || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (snprintf(path, sizeof path, "%s/%s", dir, d->d_name) <
+		    (int)sizeof path && unlink(path) == 0)
+			log_info("removed %s, left by a login that did not "
+			    "finish", path);
+	}
+	closedir(dp);
+}
+
 int
 login_room(const struct config *cfg, enum login_provider p,
     struct file_room *room)
@@ -197,6 +230,8 @@ login_room(const struct config *cfg, enum login_provider p,
 		return -1;
 	}
 	/* A dot name: no listing of accounts takes it for one. */
+	snprintf(tmp, sizeof tmp, ".%s-login.tmp.", login_provider_name[p]);
+	sweep_rooms(cfg->auth_dir, tmp);
 	snprintf(tmp, sizeof tmp, "%s/.%s-login.tmp.%ld", cfg->auth_dir,
 	    login_provider_name[p], (long)getpid());
 	if (file_reserve(room, tmp, LOGIN_ROOM) == 0)

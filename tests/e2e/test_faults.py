@@ -479,6 +479,49 @@ def test_full_disk_no_grant_until_space(ctx):
         tok.close()
 
 
+def test_refresh_killed_mid_grant_leaves_no_pile(ctx):
+    """A refresh killed while its grant is out (the room for its answer
+    taken, the token endpoint not answering) leaves that room; the next
+    refresh of the account takes it over instead of adding one, and a
+    refresh that completes leaves none."""
+    eps = _token_endpoints(ctx["pki"])
+    silent = eps[2][1]
+    tok = GoodTokenEndpoint(ctx["pki"])
+    try:
+        with Case(ctx["pki"], token=False, claude_token_url=silent, token_timeout=30) as c:
+            path = os.path.join(c.auth, "claude-user@example.com.json")
+            put_token(c, "user@example.com", expires_in=-60)
+            for n in (1, 2):
+                p = subprocess.Popen([BIN, "--config", c.cfg, "--refresh"], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=c.env())
+                try:
+                    end = time.monotonic() + 10
+                    while not os.path.exists(path + ".tmp") and time.monotonic() < end and p.poll() is None:
+                        time.sleep(0.02)
+                    time.sleep(0.3)     # the grant on its way
+                    check(p.poll() is None, "run %d: --refresh ended (exit %s) before the kill" % (n, p.poll()))
+                finally:
+                    p.kill()
+                    p.wait(10)
+                left = sorted(x for x in os.listdir(c.auth) if ".tmp" in x)
+                check(left == ["claude-user@example.com.json.tmp"],
+                      "after %d killed refreshes auth-dir holds %r (want the one room)" % (n, left))
+            c.cfg_values["claude-token-url"] = tok.url
+            c.cfg_values["token-timeout"] = 5
+            c.write_config(c.cfg_values)
+            rc, out, err = _cmd(c, "--refresh")
+            check(rc == 0 and len(tok.requests) == 1, "refresh after the kills: exit %s, %d grants; %s %s"
+                  % (rc, len(tok.requests), short(out), short(err)))
+            with open(path) as f:
+                check(json.load(f)["access_token"] == tok.issued[0][0], "the token file does not hold the grant")
+            _no_tmp_left(c)
+    finally:
+        tok.close()
+        for _, _, x in eps:
+            if x:
+                x.close()
+
+
 def test_auth_dir_unreadable(ctx):
     """auth-dir mode 000 (the proxy runs as nobody, root would not notice):
     a clear error naming the directory and saying it cannot be read."""

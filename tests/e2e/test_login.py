@@ -627,6 +627,28 @@ def test_full_disk_no_exchange(ctx):
         c.close()
 
 
+def test_rooms_of_dead_logins_removed(ctx):
+    """A login killed between taking its room and saving leaves
+    .claude-login.tmp.PID; the next login removes it when that process is
+    gone, and leaves a live login's room alone."""
+    g = Grants()
+    c = setup_case(ctx, g)
+    try:
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        dead = ".claude-login.tmp.%d" % gone.pid
+        live = ".claude-login.tmp.%d" % os.getpid()
+        for n in (dead, live):
+            with open(os.path.join(c.auth, n), "wb") as f:
+                f.write(b"\0" * 65536)
+        rc, st, body, err = login_through(c, free_port())
+        check(rc == 0 and st == 200, "login: exit %d, page %d; stderr %s" % (rc, st, short(err)))
+        check(auth_files(c) == [live, "claude-new@example.com.json"], "auth-dir after the login: %s" % auth_files(c))
+        check(dead in err, "the removal is not told: %s" % short(err, 600))
+    finally:
+        c.close()
+
+
 def test_paste_denied(ctx):
     """The address of the provider's refusal, pasted: the login ends."""
     g = Grants()
