@@ -29,6 +29,7 @@
 #include "connection/filter.h"
 #include "parsers/config.h"
 #include "support/log.h"
+#include "support/owner.h"
 #include "support/version.h"
 
 /* Long options without a letter: values past any char getopt returns. */
@@ -241,22 +242,26 @@ run_setup_claude(struct config *cfg, struct args *a)
 	return claudecode_setup(cfg, a->dry_run, stdout);
 }
 
+/* as_owner: run as root on another user's auth-dir (a system
+ * service's), the mode takes on that user first (owner.h). The set-ups
+ * write the running user's own settings; --serve binds first. */
 static const struct mode {
 	int opt;
 	int (*run)(struct config *, struct args *);
+	int as_owner;
 } modes[] = {
-	{ 'i', run_filter },
-	{ 's', run_serve },
-	{ 'S', run_status },
-	{ 'R', run_refresh },
-	{ 'U', run_usage },
-	{ OPT_CLAUDE_LOGIN, run_login },
-	{ OPT_CODEX_LOGIN, run_login },
-	{ OPT_SANDBOX_CHECK, run_sandbox_check },
-	{ OPT_SETUP_DROID, run_setup_droid },
-	{ OPT_SETUP_CLAUDE, run_setup_claude },
-	{ OPT_DOCTOR, NULL },   /* runs before the config is loaded */
-	{ OPT_STATUSLINE, NULL }, /* so does this */
+	{ 'i', run_filter, 1 },
+	{ 's', run_serve, 0 },
+	{ 'S', run_status, 1 },
+	{ 'R', run_refresh, 1 },
+	{ 'U', run_usage, 1 },
+	{ OPT_CLAUDE_LOGIN, run_login, 1 },
+	{ OPT_CODEX_LOGIN, run_login, 1 },
+	{ OPT_SANDBOX_CHECK, run_sandbox_check, 0 },
+	{ OPT_SETUP_DROID, run_setup_droid, 0 },
+	{ OPT_SETUP_CLAUDE, run_setup_claude, 0 },
+	{ OPT_DOCTOR, NULL, 0 },   /* runs before the config is loaded */
+	{ OPT_STATUSLINE, NULL, 0 }, /* so does this */
 };
 
 static const struct option opts[] = {
@@ -396,6 +401,26 @@ setup(struct config *cfg, const struct args *a)
 	return 0;
 }
 
+/* Root on a service's auth-dir: that user's ids for good, said once
+ * by a command (a filter's every connection would repeat it). */
+static int
+as_owner(const struct config *cfg, const struct args *a)
+{
+	char who[256];
+	int r = owner_become(cfg->auth_dir, 0, who, sizeof who);
+
+	if (r == -1) {
+		log_err("cannot act as the owner of auth-dir %s: %s (run it as "
+		    "that user: sudo -u OWNER cli-proxy-api ...)", cfg->auth_dir,
+		    strerror(errno));
+		return EXIT_SYS;
+	}
+	if (r == 1 && a->mode != 'i')
+		log_info("running as %s, the owner of auth-dir %s: the files "
+		    "written there stay theirs", who, cfg->auth_dir);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -428,6 +453,10 @@ main(int argc, char **argv)
 		a.mode = stdin_is_stream() ? 'i' : 's';
 	if ((rc = setup(&cfg, &a)) != 0)
 		return rc;
+	if (mode_of(a.mode)->as_owner && (rc = as_owner(&cfg, &a)) != 0) {
+		config_free(&cfg);
+		return rc;
+	}
 	rc = mode_of(a.mode)->run(&cfg, &a);
 	config_free(&cfg);
 	return rc;

@@ -22,6 +22,7 @@
 #include "commands/doctor.h"
 #include "commands/doctor_int.h"
 #include "support/log.h"
+#include "support/owner.h"
 #include "support/timefmt.h"
 
 void
@@ -257,6 +258,25 @@ check_auth_dir(struct doc *d, const struct config *cfg)
 		    cfg->auth_dir);
 }
 
+/* Root checking a service's auth-dir acts as its owner, so what the
+ * checks write there (refreshed tokens, figures) stays the service's.
+ * 1 when it does. */
+static int
+doctor_owner(struct doc *d, const struct config *cfg)
+{
+	char who[256];
+	int r = owner_become(cfg->auth_dir, 1, who, sizeof who);
+
+	if (r == 1)
+		doctor_say(d, DOC_OK, NULL, "checking as %s, the owner of "
+		    "auth-dir (what it writes there stays theirs)", who);
+	else if (r == -1)
+		doctor_say(d, DOC_WARN, "run it as the owner of auth-dir "
+		    "(sudo -u OWNER)", "cannot act as the owner of auth-dir "
+		    "%s: %s", cfg->auth_dir, strerror(errno));
+	return r == 1;
+}
+
 /* ------------------------------------------------------------------ run */
 
 int
@@ -264,13 +284,14 @@ doctor_run(const char *config_path, FILE *out)
 {
 	struct doc d = { out, 0, 0 };
 	struct config cfg;
-	int claude, codex;
+	int claude, codex, as_owner;
 
 	if (check_config(&d, config_path, &cfg) == -1) {
 		doctor_say(&d, DOC_FAIL, NULL, "out of memory");
 		return EXIT_DOCTOR;
 	}
 	check_auth_dir(&d, &cfg);
+	as_owner = doctor_owner(&d, &cfg);
 	/* Figures older than usage-refresh asked first, 2 s at most. */
 	(void)figures_fetch(&cfg, NULL, FIGURES_DUE, 2000);
 	check_accounts(&d, &cfg);
@@ -279,6 +300,13 @@ doctor_run(const char *config_path, FILE *out)
 	doctor_port(&d, &cfg);
 	doctor_systemd(&d);
 	doctor_upstreams(&d, &cfg, claude, codex);
+	/* droid's settings are the user's who runs this, not auth-dir's. */
+	if (as_owner && owner_restore() == -1) {
+		doctor_say(&d, DOC_FAIL, NULL, "cannot act as root again: %s",
+		    strerror(errno));
+		config_free(&cfg);
+		return EXIT_DOCTOR;
+	}
 	doctor_droid(&d, &cfg, claude, codex);
 	config_free(&cfg);
 	fflush(out);

@@ -163,8 +163,10 @@ doctor_port(struct doc *d, const struct config *cfg)
 	known = port_holder(cfg->port, who, sizeof who) == 0;
 	if ((fd = net_connect(host, port, 2000, &to, err,
 	    sizeof err)) == -1) {
-		doctor_say(d, DOC_WARN, "start it: systemctl --user enable "
-		    "--now " UNIT ", or cli-proxy-api --serve",
+		/* The unit's own line below names the manager (system or
+		 * user) it is installed in, and the command for it. */
+		doctor_say(d, DOC_WARN, "start " UNIT " as its line below "
+		    "says, or run cli-proxy-api --serve",
 		    "port %s:%s is free: nothing serves droid's requests yet",
 		    host, port);
 		return;

@@ -522,6 +522,48 @@ def test_refresh_killed_mid_grant_leaves_no_pile(ctx):
                 x.close()
 
 
+def test_root_acts_as_the_owner_of_auth_dir(ctx):
+    """Root running --refresh, --status, --usage or --doctor on a
+    service's auth-dir (owned by another user, as the package's is) takes
+    on that user first: every file written there (the refreshed token
+    file, state.json, the locks) stays the service's, which could not
+    read a root-owned 0600 token file."""
+    if os.geteuid() != 0:
+        raise Skip("not root")
+    tok = GoodTokenEndpoint(ctx["pki"])
+    try:
+        with Case(ctx["pki"], token=False, claude_token_url=tok.url, token_timeout=5) as c:
+            path = os.path.join(c.auth, "claude-user@example.com.json")
+            put_token(c, "user@example.com", expires_in=-60)
+            c.as_nobody()
+
+            def owners():
+                return {n: os.stat(os.path.join(c.auth, n)).st_uid for n in os.listdir(c.auth)}
+
+            rc, out, err = _cmd(c, "--refresh")
+            check(rc == 0 and len(tok.requests) == 1, "--refresh as root: exit %s, %d grants; %s %s"
+                  % (rc, len(tok.requests), short(out), short(err)))
+            check("running as nobody, the owner of auth-dir" in err, "not said: %s" % short(err, 400))
+            with open(path) as f:
+                check(json.load(f)["access_token"] == tok.issued[0][0], "the token file does not hold the grant")
+            for flag in ("--status", "--usage", "--doctor"):
+                rc, out, err = _cmd(c, flag)
+                check(rc == 0 or (flag == "--doctor" and rc == 116), "%s as root: exit %s %s %s" % (flag, rc, short(out), short(err)))
+            check("checking as nobody" in out, "--doctor does not say whose it acts as: %s" % short(out, 600))
+            own = owners()
+            check("state.json" in own and os.path.basename(path) in own, "files: %s" % sorted(own))
+            check(all(u == NOBODY for u in own.values()), "files owned by root in auth-dir: %s"
+                  % sorted(n for n, u in own.items() if u != NOBODY))
+            # The service (nobody) serves with what root left.
+            rc, out, err = c.run_pipe(droid_request())
+            rs = parse_responses(out, ["POST"])
+            check(len(rs) == 1 and rs[0].status == 200, "the service after root's commands: %r; %s"
+                  % (rs, short(err, 400)))
+            check(upstream_auth(c)[-1] == "Bearer " + tok.issued[0][0], "upstream %r" % upstream_auth(c))
+    finally:
+        tok.close()
+
+
 def test_auth_dir_unreadable(ctx):
     """auth-dir mode 000 (the proxy runs as nobody, root would not notice):
     a clear error naming the directory and saying it cannot be read."""
