@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accounts/ask.h"
 #include "accounts/authdir.h"
 #include "accounts/catalog.h"
 #include "accounts/refresh.h"
@@ -231,24 +232,6 @@ usable(const struct config *cfg, const char *provider,
 
 /* ------------------------------------------------------------- the asking */
 
-/* The credential lines for a's request. 0 or -1. */
-static int
-auth_lines(const struct account *a, struct buf *h)
-{
-	if (strcmp(a->provider, "codex") == 0)
-		return buf_addf(h, "Authorization: Bearer %s\r\n",
-		    a->access_token) == -1 || (a->account_id &&
-		    a->account_id[0] && buf_addf(h, "chatgpt-account-id: "
-		    "%s\r\n", a->account_id) == -1) || buf_adds(h,
-		    "originator: codex_cli_rs\r\n") == -1 ? -1 : 0;
-	if (a->kind == ACCT_APIKEY)
-		return buf_addf(h, "x-api-key: %s\r\nanthropic-version: "
-		    "2023-06-01\r\n", a->access_token);
-	return buf_addf(h, "Authorization: Bearer %s\r\nanthropic-version: "
-	    "2023-06-01\r\nanthropic-beta: oauth-2025-04-20\r\n",
-	    a->access_token);
-}
-
 /* A fetch under way: its bounds, and what came back (status: the last
  * HTTP status, 0 when none came). */
 struct ask {
@@ -269,9 +252,7 @@ ask_page(struct ask *k, const struct account *a, const char *after,
 	int codex = slot(a->provider);
 	const struct url *base = a->base ? a->base : codex ?
 	    &k->cfg->codex_base : &k->cfg->claude_base;
-	struct buf target = { 0 }, head = BUF_SECRET;
-	struct httpc_req rq = { "GET", base, NULL, NULL, NULL, NULL, 0, 0,
-	    LIST_MAX };
+	struct buf target = { 0 };
 	struct httpc_resp rs;
 	const char *why;
 	int rc = -1;
@@ -282,22 +263,14 @@ ask_page(struct ask *k, const struct account *a, const char *after,
 	    (codex && url_pct_encode(&target,
 	    k->cfg->codex_client_version, 0) == -1) ||
 	    (after && (buf_adds(&target, "&after_id=") == -1 ||
-	    url_pct_encode(&target, after, 0) == -1)) ||
-	    auth_lines(a, &head) == -1) {
+	    url_pct_encode(&target, after, 0) == -1))) {
 		snprintf(k->err, k->errlen, "out of memory");
 		goto out;
 	}
-	rq.target = target.p;
-	rq.headers = head.p;
-	rq.timeout_ms = (int)(k->deadline - net_now_ms());
-	if (rq.timeout_ms < 1) {
-		snprintf(k->err, k->errlen, "no time left");
+	if ((k->status = ask_get(k->cfg, k->ta, a, target.p, LIST_MAX,
+	    k->deadline, &rs, k->err, k->errlen)) == 0)
 		goto out;
-	}
-	if (httpc_do(&rq, &k->cfg->proxy, k->ta, &rs, k->err,
-	    k->errlen) == -1)
-		goto out;
-	if ((k->status = rs.status) != 200)
+	if (k->status != 200)
 		snprintf(k->err, k->errlen, "%s answered %d", base->host,
 		    rs.status);
 	else if ((codex ? modellist_parse_codex(rs.body.p, rs.body.len,
@@ -311,7 +284,6 @@ ask_page(struct ask *k, const struct account *a, const char *after,
 	httpc_resp_free(&rs);
 out:
 	buf_free(&target);
-	buf_free(&head);
 	return rc;
 }
 

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "accounts/ask.h"
 #include "accounts/authdir.h"
 #include "accounts/figures.h"
 #include "accounts/refresh.h"
@@ -251,33 +252,16 @@ static int
 get(struct run *k, const struct account *a, const char *what,
     struct httpc_resp *rs, char *err, size_t errlen)
 {
-	int codex = strcmp(a->provider, "codex") == 0;
-	const struct url *base = codex ? &k->cfg->codex_base :
-	    &k->cfg->claude_base;
-	struct buf t = { 0 }, h = BUF_SECRET;
-	struct httpc_req rq = { "GET", base, NULL, NULL, NULL, NULL, 0, 0,
-	    ANSWER_MAX };
+	struct buf t = { 0 };
 	int rc = 0;
 
 	memset(rs, 0, sizeof *rs);
-	if (target(k->cfg, codex, what, &t) == -1 || (codex ?
-	    buf_addf(&h, "Authorization: Bearer %s\r\n", a->access_token) ==
-	    -1 || (a->account_id && a->account_id[0] && buf_addf(&h,
-	    "ChatGPT-Account-Id: %s\r\n", a->account_id) == -1) :
-	    buf_addf(&h, "Authorization: Bearer %s\r\nanthropic-beta: "
-	    "oauth-2025-04-20\r\n", a->access_token) == -1)) {
+	if (target(k->cfg, strcmp(a->provider, "codex") == 0, what, &t) == -1)
 		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	rq.target = t.p;
-	rq.headers = h.p;
-	if ((rq.timeout_ms = (int)(k->deadline - net_now_ms())) < 1)
-		snprintf(err, errlen, "no time left");
-	else if (httpc_do(&rq, &k->cfg->proxy, &k->ta, rs, err, errlen) == 0)
-		rc = rs->status;
-out:
+	else
+		rc = ask_get(k->cfg, &k->ta, a, t.p, ANSWER_MAX, k->deadline,
+		    rs, err, errlen);
 	buf_free(&t);
-	buf_free(&h);
 	return rc;
 }
 
