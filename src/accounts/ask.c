@@ -14,20 +14,18 @@ auth_lines(const struct account *a, struct buf *h)
 		return buf_addf(h, "Authorization: Bearer %s\r\n",
 		    a->access_token) == -1 || (a->account_id &&
 		    a->account_id[0] && buf_addf(h, "chatgpt-account-id: "
-		    "%s\r\n", a->account_id) == -1) || buf_adds(h,
-		    "originator: codex_cli_rs\r\n") == -1 ? -1 : 0;
+		    "%s\r\n", a->account_id) == -1) ? -1 : 0;
 	if (a->kind == ACCT_APIKEY)
-		return buf_addf(h, "x-api-key: %s\r\nanthropic-version: "
-		    "2023-06-01\r\n", a->access_token);
-	return buf_addf(h, "Authorization: Bearer %s\r\nanthropic-version: "
-	    "2023-06-01\r\nanthropic-beta: oauth-2025-04-20\r\n",
-	    a->access_token);
+		return buf_addf(h, "x-api-key: %s\r\n", a->access_token);
+	return buf_addf(h, "Authorization: Bearer %s\r\nanthropic-beta: "
+	    "oauth-2025-04-20\r\n", a->access_token);
 }
 
 int
 ask_get(const struct config *cfg, const struct trust *ta,
-    const struct account *a, const char *target, size_t max,
-    long long deadline, struct httpc_resp *rs, char *err, size_t errlen)
+    const struct account *a, const char *target, const char *extra,
+    size_t max, long long deadline, struct httpc_resp *rs, char *err,
+    size_t errlen)
 {
 	const struct url *base = a->base ? a->base :
 	    strcmp(a->provider, "codex") == 0 ? &cfg->codex_base :
@@ -38,7 +36,7 @@ ask_get(const struct config *cfg, const struct trust *ta,
 	int status = 0;
 
 	memset(rs, 0, sizeof *rs);
-	if (auth_lines(a, &h) == -1) {
+	if (auth_lines(a, &h) == -1 || (extra && buf_adds(&h, extra) == -1)) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}

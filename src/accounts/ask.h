@@ -10,13 +10,15 @@
 #include "parsers/config.h"
 
 /* GET target (path and query) of a's provider (a->base, else the
- * config's base URL) with a's credential lines: Codex's Authorization,
- * chatgpt-account-id and originator; Anthropic's x-api-key (API keys)
- * or Authorization with the oauth beta, and anthropic-version. At most
- * max bytes of answer, by deadline (net_now_ms). The answer's status
- * with rs filled, or 0 with err and rs empty (no whole answer). */
+ * config's base URL) with a's credential lines (Codex's Authorization
+ * and chatgpt-account-id; Anthropic's x-api-key for API keys, else
+ * Authorization with the oauth beta), then the lines in extra (each
+ * ending in CRLF; NULL for none). At most max bytes of answer, by
+ * deadline (net_now_ms). The answer's status with rs filled, or 0 with
+ * err and rs empty (no whole answer). */
 int ask_get(const struct config *cfg, const struct trust *ta,
-    const struct account *a, const char *target, size_t max,
-    long long deadline, struct httpc_resp *rs, char *err, size_t errlen);
+    const struct account *a, const char *target, const char *extra,
+    size_t max, long long deadline, struct httpc_resp *rs, char *err,
+    size_t errlen);
 
 #endif

@@ -267,8 +267,11 @@ ask_page(struct ask *k, const struct account *a, const char *after,
 		snprintf(k->err, k->errlen, "out of memory");
 		goto out;
 	}
-	if ((k->status = ask_get(k->cfg, k->ta, a, target.p, LIST_MAX,
-	    k->deadline, &rs, k->err, k->errlen)) == 0)
+	/* The catalogs take the headers of their APIs' other requests. */
+	if ((k->status = ask_get(k->cfg, k->ta, a, target.p, codex ?
+	    "originator: codex_cli_rs\r\n" : "anthropic-version: "
+	    "2023-06-01\r\n", LIST_MAX, k->deadline, &rs, k->err,
+	    k->errlen)) == 0)
 		goto out;
 	if (k->status != 200)
 		snprintf(k->err, k->errlen, "%s answered %d", base->host,

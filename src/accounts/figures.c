@@ -259,8 +259,8 @@ get(struct run *k, const struct account *a, const char *what,
 	if (target(k->cfg, strcmp(a->provider, "codex") == 0, what, &t) == -1)
 		snprintf(err, errlen, "out of memory");
 	else
-		rc = ask_get(k->cfg, &k->ta, a, t.p, ANSWER_MAX, k->deadline,
-		    rs, err, errlen);
+		rc = ask_get(k->cfg, &k->ta, a, t.p, NULL, ANSWER_MAX,
+		    k->deadline, rs, err, errlen);
 	buf_free(&t);
 	return rc;
 }
