@@ -112,7 +112,9 @@ figures_ask_of(const cJSON *st, const char *key, struct figures_ask *a)
 	snprintf(a->error, sizeof a->error, "%s", e ? e : "");
 }
 
-/* Is the account of state st (its token's key) due for an ask at now? */
+/* Is the account of state st (its token's key) due for an ask at now?
+ * With key NULL, what the token does not decide: a 403 remembered is
+ * left to the look with the key. */
 static int
 due(const struct config *cfg, const cJSON *st, const char *key, int which,
     time_t now)
@@ -122,7 +124,7 @@ due(const struct config *cfg, const cJSON *st, const char *key, int which,
 
 	figures_ask_of(st, key, &a);
 	quota_from_json(cJSON_GetObjectItemCaseSensitive(st, "quota"), &q);
-	if (a.denied || now < a.wait_until ||
+	if ((key && a.denied) || now < a.wait_until ||
 	    (a.asked && now - a.asked < cfg->usage_refresh && now >= a.asked))
 		return 0;
 	if (which == FIGURES_NONE)
@@ -318,11 +320,15 @@ one(struct run *k, const char *provider, const struct acct_ref *ref,
 	char key[KEYHASH_LEN], err[1100];
 	const cJSON *st;
 
-	if (ref->key || authdir_load(k->cfg, provider, ref, &a, err,
-	    sizeof err) == -1)
+	/* Not due whatever the token: its file is not read. */
+	st = state_account((cJSON *)(uintptr_t)authdir_state(k->cfg), ref->id,
+	    0);
+	if (ref->key || !due(k->cfg, st, NULL, which, c.now) ||
+	    authdir_load(k->cfg, provider, ref, &a, err, sizeof err) == -1)
 		return 0;
 	token_key(&a, key);
 	c.key = key;
+	/* The load may have read the state again. */
 	st = state_account((cJSON *)(uintptr_t)authdir_state(k->cfg), ref->id,
 	    0);
 	/* An expired token without a refresh token is the login's
