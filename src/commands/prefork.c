@@ -26,6 +26,7 @@
 #include "commands/sandbox.h"
 #include "connection/filter.h"
 #include "connection/warm.h"
+#include "network/net.h"
 
 #define MAX_WATCH (2 * SANDBOX_RULE_FILES)
 
@@ -36,6 +37,15 @@ static int n_listen;
  * and the spare's pid. */
 static int spare = -1;
 static pid_t spare_pid;
+/* The next spare is made once the last one handed a connection is done
+ * with it or SPARE_DELAY_MS have passed, whichever is first: a fork and
+ * a sandbox made at once would take a CPU from that connection's start
+ * (its TLS handshake, its first answer). handed: the parent's end of
+ * that spare's socketpair (hung up when it exits), -1 when no spare is
+ * due; due: when it is, in net_now_ms. */
+#define SPARE_DELAY_MS 20
+static int handed = -1;
+static long long due;
 /* Whether a prepared ruleset is there, and (without a watch) the inodes
  * it and the spare were made on. */
 static int rules;
@@ -197,6 +207,8 @@ run(const struct config *cfg, int sock)
 	sigprocmask(SIG_UNBLOCK, &chld, NULL);
 	for (i = 0; i < n_listen; i++)
 		close(listen_fds[i]);
+	if (handed != -1)
+		close(handed);
 	watch_stop();
 	tzset();
 	/* auth-dir watched before the sandbox and before warm_prepare reads
@@ -219,7 +231,8 @@ run(const struct config *cfg, int sock)
 	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
 	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
 		memcpy(&c, CMSG_DATA(cm), sizeof c);
-	close(sock);
+	/* sock stays open until the exit: its hang-up tells the parent
+	 * this connection is done (prefork_due). */
 	if (c == -1 || sb == -1)
 		_exit(EXIT_SYS);
 	_exit(filter_run(cfg, c, c));
@@ -306,7 +319,43 @@ prefork_give(const struct config *cfg, int c)
 	do
 		r = sendmsg(spare, &f.m, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (r == -1 && errno == EINTR);
-	close(spare);
+	if (r != 1) {
+		close(spare);
+		spare = -1;
+		return -1;
+	}
+	if (handed != -1)
+		close(handed);
+	handed = spare;
+	due = net_now_ms() + SPARE_DELAY_MS;
 	spare = -1;
-	return r == 1 ? spare_pid : -1;
+	return spare_pid;
+}
+
+void
+prefork_next(const struct config *cfg)
+{
+	if (handed == -1)
+		prefork_new(cfg);
+}
+
+int
+prefork_due(const struct config *cfg, int hung_up)
+{
+	long long left;
+
+	if (handed == -1)
+		return -1;
+	if (!hung_up && (left = due - net_now_ms()) > 0)
+		return (int)left;
+	close(handed);
+	handed = -1;
+	prefork_new(cfg);
+	return -1;
+}
+
+int
+prefork_handed_fd(void)
+{
+	return handed;
 }

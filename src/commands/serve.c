@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "accounts/store.h"
@@ -171,6 +172,8 @@ child(const struct config *cfg, int *fds, int nfds, int c)
 		close(fds[i]);
 	if (prefork_watch_fd() != -1)
 		close(prefork_watch_fd());
+	if (prefork_handed_fd() != -1)
+		close(prefork_handed_fd());
 	if (dup2(c, 0) == -1 || dup2(c, 1) == -1)
 		_exit(EXIT_SYS);
 	if (c > 1)
@@ -239,7 +242,7 @@ take(const struct config *cfg, int *fds, int nfds, int lfd)
 	if (pid > 0)
 		kids.pid[kids.n++] = pid;
 	close(c);
-	prefork_new(cfg);
+	prefork_next(cfg);
 }
 
 /* Count the children from now on. SIGCHLD stays blocked but in ppoll,
@@ -276,9 +279,10 @@ count_children(const struct config *cfg, sigset_t *polling)
 int
 serve_run(const struct config *cfg)
 {
-	struct pollfd pfd[MAX_LISTEN + 1];
+	struct pollfd pfd[MAX_LISTEN + 2];
+	struct timespec ts;
 	sigset_t polling;
-	int fds[MAX_LISTEN], nfds, i, n;
+	int fds[MAX_LISTEN], nfds, i, n, wait;
 	char desc[512] = "systemd sockets";
 
 	if ((nfds = inherited(fds)) == 0) {
@@ -318,17 +322,26 @@ serve_run(const struct config *cfg)
 	}
 	prefork_init(cfg, fds, nfds);
 	for (;;) {
-		/* The spare's watch, when there is one, last in the set. */
+		/* The spare's watch and the end of the spare last handed a
+		 * connection, when there are, last in the set; the wait ends
+		 * when the next spare is due. */
 		pfd[nfds].fd = prefork_watch_fd();
 		pfd[nfds].events = POLLIN;
-		if ((n = ppoll(pfd, (nfds_t)nfds + 1, NULL, &polling)) == -1 &&
-		    errno != EINTR) {
+		pfd[nfds + 1].fd = prefork_handed_fd();
+		pfd[nfds + 1].events = 0;
+		wait = prefork_due(cfg, 0);
+		ts.tv_sec = wait / 1000;
+		ts.tv_nsec = wait % 1000 * 1000000L;
+		if ((n = ppoll(pfd, (nfds_t)nfds + 2, wait >= 0 ? &ts : NULL,
+		    &polling)) == -1 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			return EXIT_SYS;
 		}
 		reap();
 		if (n == -1)
 			continue;
+		if (pfd[nfds + 1].revents & (POLLHUP | POLLERR))
+			(void)prefork_due(cfg, 1);
 		if (pfd[nfds].revents & POLLIN)
 			prefork_watch_event(cfg);
 		for (i = 0; i < nfds; i++)

@@ -207,15 +207,20 @@ int
 filter_run(const struct config *cfg, int in, int out)
 {
 	struct conn *c;
+	struct upstream *up;
 	struct stat st;
 	int rc;
 
-	if ((c = calloc(1, sizeof *c)) == NULL ||
-	    (c->up = malloc(sizeof *c->up)) == NULL) {
+	/* rbuf (the last 80 KB) is not cleared: its pages are touched only
+	 * as answers fill them. */
+	if ((c = malloc(sizeof *c)) == NULL ||
+	    (up = malloc(sizeof *up)) == NULL) {
 		free(c);
 		log_err("out of memory");
 		return EXIT_SYS;
 	}
+	memset(c, 0, offsetof(struct conn, rbuf));
+	c->up = up;
 	c->cfg = cfg;
 	c->in_buf.secret = 1;   /* client keys pass through it */
 	c->in = in;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,7 +23,7 @@ static const char *alpn[] = { "http/1.1" };
 void
 up_init(struct upstream *u)
 {
-	memset(u, 0, sizeof *u);
+	memset(u, 0, offsetof(struct upstream, iobuf));
 	u->fd = -1;
 }
 
@@ -229,6 +230,7 @@ up_connect(struct upstream *u, const struct url *url, const struct proxy *px,
 	if ((rc = open_socket(u, url, px, timeout_ms, err, errlen)) != UP_OK)
 		return rc;
 	br_ssl_client_init_full(&u->cc, &u->xc, ta->ta, ta->n);
+	u->keyed = 1;
 	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
 	set_suites(eng);
 	br_ssl_engine_set_buffer(eng, u->iobuf, sizeof u->iobuf, 1);
@@ -372,9 +374,13 @@ up_close(struct upstream *u)
 	if (u->fd != -1)
 		close(u->fd);
 	u->fd = -1;
-	/* The engine holds the session's master secret. */
-	wipe(&u->cc, sizeof u->cc);
-	explicit_bzero(u->iobuf, sizeof u->iobuf);
+	/* The engine holds the session's master secret; an upstream never
+	 * set up holds nothing, and its buffer's pages stay untouched. */
+	if (u->keyed) {
+		wipe(&u->cc, sizeof u->cc);
+		explicit_bzero(u->iobuf, sizeof u->iobuf);
+		u->keyed = 0;
+	}
 }
 
 const char *

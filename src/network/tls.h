@@ -31,10 +31,13 @@ struct upstream {
 	br_ssl_client_context cc;
 	br_x509_minimal_context xc;
 	br_sslio_context io;
+	int keyed;              /* the engine and iobuf may hold secrets */
+	size_t roff, rlen;      /* rbuf[roff, rlen) not yet taken */
+	int flushed;            /* a request just went out: poll before read */
+	/* The buffers last: up_init clears what is above them only, so a
+	 * connection touches (and faults in) their pages as it uses them. */
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 	unsigned char rbuf[64 * 1024];  /* read-ahead from the socket */
-	size_t roff, rlen;
-	int flushed;            /* a request just went out: poll before read */
 };
 
 void up_init(struct upstream *u);

@@ -496,7 +496,7 @@ def bench_newconn():
     if PP_NOSB:
         variants.append("proxy-nosandbox=tcp:%d" % PP_NOSB)
     log("2. new-connection latency (connect to first byte): %d connections per variant" % CONN_N)
-    r = client("conn", variants, "-n", CONN_N, "-w", 3, "-s", 5)
+    r = client("conn", variants, "-n", CONN_N, "-w", 3, "-s", int(os.environ.get("GAP", "5")))
     m = {k[1]: median(v) for k, v in r.items() if k[0] == "ttfb"}
     p90 = {k[1]: pct(v, 90) for k, v in r.items() if k[0] == "ttfb"}
     for k in m:

@@ -53,11 +53,13 @@ def test_serve_health_proxy_and_sigterm(ctx):
             pass
 
 
-def wait_children(pid, n, timeout=5):
+def wait_children(pid, n, timeout=5, but=None):
+    """The server's children once there are n of them (none of them but,
+    a child that is on its way out), or what there is at the timeout."""
     end = time.monotonic() + timeout
     while True:
         kids = [k for k, _ in children(pid)]
-        if len(kids) == n or time.monotonic() > end:
+        if (len(kids) == n and but not in kids) or time.monotonic() > end:
             return kids
         time.sleep(0.05)
 
@@ -81,7 +83,8 @@ def test_serve_spare_ready_replaced_and_gone_with_server(ctx):
         check(len(kids) == 1, "idle server has %d children, want one spare" % len(kids))
         spare = kids[0]
         check(health(port) == 200, "connection through the spare")
-        kids = wait_children(p.proc.pid, 1)
+        # The next spare is made once that connection is done.
+        kids = wait_children(p.proc.pid, 1, but=spare)
         check(len(kids) == 1 and kids[0] != spare, "no new spare after a connection: %r" % kids)
         # A spare that died is replaced by a plain fork for the connection.
         os.kill(kids[0], signal.SIGKILL)
@@ -108,6 +111,27 @@ def test_serve_spare_ready_replaced_and_gone_with_server(ctx):
             with open("/proc/%d/stat" % spare) as f:
                 alive = f.read().split(")")[-1].split()[0] != "Z"
         check(not alive, "the spare outlived its server")
+
+
+def test_serve_next_spare_while_a_connection_stays(ctx):
+    """The next spare is made a moment after the last one took its
+    connection, not only when that connection ends: a client that keeps
+    its connection open does not leave the server without a spare."""
+    port = free_port()
+    with Case(ctx["pki"], port=port) as c:
+        p = c.spawn_serve()
+        first = wait_children(p.proc.pid, 1)
+        check(len(first) == 1, "idle server has %d children, want one spare" % len(first))
+        s = connect(port)
+        try:
+            s.sendall(request("GET", "/health", [("Host", "127.0.0.1:%d" % port)]))
+            check(Reader(s).read_response("GET").status == 200, "health on the kept connection")
+            kids = wait_children(p.proc.pid, 2, timeout=2)
+            check(len(kids) == 2 and first[0] in kids, "with the connection kept open: children %r (want its "
+                  "process %d and a new spare)" % (kids, first[0]))
+            check(health(port) == 200, "a second connection beside the kept one")
+        finally:
+            s.close()
 
 
 def proxied(port):
