@@ -369,6 +369,18 @@ def test_login_as_service_user(ctx):
         check(not fails, "doctor after the login: %s" % fails)
         check(re.search(r"^ok   account claude service@example\.com: ", r.stdout, re.M),
               "account not reported: %s" % short(r.stdout, 1500))
+
+        # Root (plain sudo) on the service's state: the commands act as
+        # its owner, so nothing there becomes root's.
+        r = sh([BIN, "--doctor", "--config", CONF], timeout=60)
+        check("ok   checking as %s, the owner of auth-dir" % USER in r.stdout,
+              "root's doctor does not act as %s: %s" % (USER, short(r.stdout, 1500)))
+        r = sh([BIN, "--status", "--config", CONF], timeout=60)
+        check(r.returncode == 0 and "service@example.com" in r.stdout, "root's --status: rc %d %s %s"
+              % (r.returncode, short(r.stdout), short(r.stderr)))
+        uid = pwd.getpwnam(USER).pw_uid
+        roots = [n for n in os.listdir(STATE) if os.stat(os.path.join(STATE, n)).st_uid != uid]
+        check(not roots, "files in %s not %s's after root's commands: %s" % (STATE, USER, roots))
     finally:
         if login:
             login.kill()
