@@ -554,7 +554,16 @@ def test_root_acts_as_the_owner_of_auth_dir(ctx):
             check("state.json" in own and os.path.basename(path) in own, "files: %s" % sorted(own))
             check(all(u == NOBODY for u in own.values()), "files owned by root in auth-dir: %s"
                   % sorted(n for n, u in own.items() if u != NOBODY))
+            # The filter run by root (an inetd entry without user=)
+            # serves as nobody too.
+            c.user = None
+            rc, out, err = c.run_pipe(droid_request())
+            rs = parse_responses(out, ["POST"])
+            check(len(rs) == 1 and rs[0].status == 200, "the filter as root: %r; %s" % (rs, short(err, 400)))
+            check(all(u == NOBODY for u in owners().values()), "the filter as root left root's files: %s"
+                  % sorted(n for n, u in owners().items() if u != NOBODY))
             # The service (nobody) serves with what root left.
+            c.user = NOBODY
             rc, out, err = c.run_pipe(droid_request())
             rs = parse_responses(out, ["POST"])
             check(len(rs) == 1 and rs[0].status == 200, "the service after root's commands: %r; %s"
