@@ -244,7 +244,8 @@ run_setup_claude(struct config *cfg, struct args *a)
 
 /* as_owner: run as root on another user's auth-dir (a system
  * service's), the mode takes on that user first (owner.h). The set-ups
- * write the running user's own settings; --serve binds first. */
+ * write the running user's own settings, and --serve may bind a port
+ * only root can: they run as started. */
 static const struct mode {
 	int opt;
 	int (*run)(struct config *, struct args *);

@@ -186,10 +186,10 @@ mkdirs(const char *dir)
  * a few KiB). */
 #define LOGIN_ROOM (64 * 1024)
 
-/* Rooms of logins of provider p whose process is gone (killed between
- * taking the room and saving), removed: each login's room has its pid
- * in its name, so a dead one is told by that alone. A process of
- * another user (EPERM) counts as alive. */
+/* The rooms in dir named prefix and a pid whose process is gone (a
+ * login killed between taking its room and saving), removed: a dead
+ * login is told by its pid alone. A process of another user (EPERM)
+ * counts as alive. */
 static void
 sweep_rooms(const char *dir, const char *prefix)
 {
