@@ -38,11 +38,12 @@ ALL_LDFLAGS = $(LDHARD) $(LDFLAGS)
 
 # The modules live in one folder per layer (src/README); main.c is the
 # entry at the top. Includes name the folder ("support/buf.h") from
-# -Isrc. Objects shared by the program and the unit tests: every module
+# -Isrc. Objects go to obj/, in the same folders, so src/ holds sources
+# only. Objects shared by the program and the unit tests: every module
 # but main, so a new module is picked up without an edit here.
 LAYERS  := support parsers network accounts providers connection commands
 LIB_SRC := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
-LIB_OBJ := $(LIB_SRC:.c=.o)
+LIB_OBJ := $(patsubst src/%.c,obj/%.o,$(LIB_SRC))
 HDRS    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.h))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:.c=)
@@ -53,23 +54,23 @@ FLAVOUR := .flavour-$(if $(filter 1,$(SANITIZE)),san,std)
 all: cli-proxy-api
 
 $(FLAVOUR):
-	rm -f .flavour-* src/*.o src/*/*.o src/libcpa.a tests/unit/*.o \
-	    $(UNIT_BIN) cli-proxy-api
+	rm -rf .flavour-* obj tests/unit/*.o $(UNIT_BIN) cli-proxy-api
 	touch $@
 
-src/%.o: src/%.c $(HDRS) $(FLAVOUR)
+obj/%.o: src/%.c $(HDRS) $(FLAVOUR)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Isrc -c -o $@ $<
 
-cli-proxy-api: src/main.o $(LIB_OBJ)
+cli-proxy-api: obj/main.o $(LIB_OBJ)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # An archive: each unit test links only the modules it calls.
-src/libcpa.a: $(LIB_OBJ)
+obj/libcpa.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-tests/unit/%: tests/unit/%.c tests/unit/unit.h src/libcpa.a
-	$(CC) $(ALL_CFLAGS) -Isrc $(ALL_LDFLAGS) -o $@ $< src/libcpa.a $(LIBS)
+tests/unit/%: tests/unit/%.c tests/unit/unit.h obj/libcpa.a
+	$(CC) $(ALL_CFLAGS) -Isrc $(ALL_LDFLAGS) -o $@ $< obj/libcpa.a $(LIBS)
 
 # check: both halves; unit: the C tests of the pure parts; e2e: the real
 # binary against fake servers.
@@ -124,7 +125,8 @@ uninstall:
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
-	rm -f cli-proxy-api src/*.o src/*/*.o src/libcpa.a $(UNIT_BIN) .flavour-*
+	rm -f cli-proxy-api $(UNIT_BIN) .flavour-*
+	rm -rf obj
 	rm -rf tests/tmp deb-build
 	rm -f cli-proxy-api_*.deb cli-proxy-api-dbgsym_*.deb
 
@@ -150,7 +152,8 @@ deb:
 	rm -rf deb-build
 	mkdir -p $(DEB_TREE)
 	tar -cf - --exclude=./.git --exclude=./deb-build --exclude='./*.deb' \
-	    --exclude=./tests/tmp --exclude=./tests/fuzz/build --exclude='*.o' \
+	    --exclude=./tests/tmp --exclude=./tests/fuzz/build --exclude=./obj \
+	    --exclude='*.o' \
 	    --exclude=__pycache__ . | tar -xf - -C $(DEB_TREE)
 	cp -R contrib/debian $(DEB_TREE)/debian
 	printf '%s (%s) unstable; urgency=medium\n\n  * Version %s.\n\n -- %s  %s\n' \
