@@ -195,6 +195,21 @@ modellist_builtin(const char *provider)
 
 /* ---------------------------------------------------------------- codex */
 
+/* Each entry of the array a that entry reads, added to l. 0, or -1 out
+ * of memory. */
+static int
+add_all(const cJSON *a, int (*entry)(const cJSON *, struct model *),
+    struct modellist *l)
+{
+	const cJSON *e;
+	struct model m;
+
+	cJSON_ArrayForEach(e, a)
+		if (entry(e, &m) == 0 && modellist_add(l, &m) == -1)
+			return -1;
+	return 0;
+}
+
 static int
 codex_entry(const cJSON *e, struct model *m)
 {
@@ -225,17 +240,15 @@ modellist_parse_codex(const char *json, size_t len, struct modellist *l,
     const char **why)
 {
 	cJSON *root = cJSON_ParseWithLength(json, len);
-	const cJSON *a, *e;
-	struct model m;
+	const cJSON *a;
 	int rc = -1;
 
 	*why = "the answer is not JSON";
 	if (root == NULL || (a = list_of(root, "models", why)) == NULL)
 		goto out;
 	*why = "out of memory";
-	cJSON_ArrayForEach(e, a)
-		if (codex_entry(e, &m) == 0 && modellist_add(l, &m) == -1)
-			goto out;
+	if (add_all(a, codex_entry, l) == -1)
+		goto out;
 	rc = 0;
 out:
 	cJSON_Delete(root);
@@ -267,8 +280,7 @@ modellist_parse_anthropic(const char *json, size_t len, struct modellist *l,
     int *more, char *last, size_t lastlen, const char **why)
 {
 	cJSON *root = cJSON_ParseWithLength(json, len);
-	const cJSON *a, *e;
-	struct model m;
+	const cJSON *a;
 	int rc = -1;
 
 	*more = 0;
@@ -276,9 +288,8 @@ modellist_parse_anthropic(const char *json, size_t len, struct modellist *l,
 	if (root == NULL || (a = list_of(root, "data", why)) == NULL)
 		goto out;
 	*why = "out of memory";
-	cJSON_ArrayForEach(e, a)
-		if (anthropic_entry(e, &m) == 0 && modellist_add(l, &m) == -1)
-			goto out;
+	if (add_all(a, anthropic_entry, l) == -1)
+		goto out;
 	/* A page that says more but gives no place to go on from would
 	 * be asked for again and again. */
 	*more = cJSON_IsTrue(json_get(root, "has_more")) &&
@@ -322,8 +333,7 @@ modellist_from_file(const char *json, size_t len, const char *provider,
     struct modellist *l)
 {
 	cJSON *root = cJSON_ParseWithLength(json, len);
-	const cJSON *p, *ms, *e;
-	struct model m;
+	const cJSON *p, *ms;
 	int rc = -1;
 
 	memset(l, 0, sizeof *l);
@@ -340,12 +350,10 @@ modellist_from_file(const char *json, size_t len, const char *provider,
 	copy(l->client_version, sizeof l->client_version,
 	    json_str(p, "client_version"));
 	ms = json_get(p, "models");
-	cJSON_ArrayForEach(e, (cJSON_IsArray(ms) ? ms : NULL))
-		if (kept_entry(e, &m) == 0 && modellist_add(l, &m) == -1) {
-			modellist_free(l);
-			rc = -1;
-			break;
-		}
+	if (add_all(cJSON_IsArray(ms) ? ms : NULL, kept_entry, l) == -1) {
+		modellist_free(l);
+		rc = -1;
+	}
 out:
 	cJSON_Delete(root);
 	return rc;
