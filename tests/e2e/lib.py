@@ -702,6 +702,23 @@ def children(pid):
     return out
 
 
+def wait_children(pid, n, timeout=5, but=None, still=0.25):
+    """The pids of pid's children once there are n of them, none of them
+    but (a child on its way out), and the same ones for still seconds (a
+    connection's child ending, --serve's next spare being made); what
+    there is at the timeout otherwise."""
+    end = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while True:
+        kids = sorted(k for k, _ in children(pid))
+        now = time.monotonic()
+        if kids != last:
+            last, since = kids, now
+        if (len(kids) == n and but not in kids and now - since >= still) or now > end:
+            return kids
+        time.sleep(0.05)
+
+
 def connect(port, timeout=5):
     """A TCP connection to 127.0.0.1:port, waiting for a listener."""
     end = time.monotonic() + timeout

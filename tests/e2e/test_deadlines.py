@@ -15,15 +15,6 @@ from lib import *  # noqa: E402,F401,F403
 KEY = "client-key-for-limits"
 
 
-def wait_children(pid, n, timeout=5):
-    end = time.monotonic() + timeout
-    while True:
-        kids = children(pid)
-        if len(kids) == n or time.monotonic() > end:
-            return kids
-        time.sleep(0.05)
-
-
 # ------------------------------------------------------------ max-connections
 
 def test_serve_max_connections_answers_503_without_forking(ctx):

@@ -53,17 +53,6 @@ def test_serve_health_proxy_and_sigterm(ctx):
             pass
 
 
-def wait_children(pid, n, timeout=5, but=None):
-    """The server's children once there are n of them (none of them but,
-    a child that is on its way out), or what there is at the timeout."""
-    end = time.monotonic() + timeout
-    while True:
-        kids = [k for k, _ in children(pid)]
-        if (len(kids) == n and but not in kids) or time.monotonic() > end:
-            return kids
-        time.sleep(0.05)
-
-
 def health(port):
     s = connect(port)
     try:
